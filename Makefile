@@ -1,0 +1,56 @@
+# SpendSense: `make demo` runs the whole pipeline on the local sandbox AWS account;
+# `make test` installs what is missing, starts what the tests need, runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := openjdk-17-jre-headless maven postgresql chromium prometheus nodejs npm
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install sysdeps jars ui demo test test-fast lint typecheck bench bench-nab bench-api bench-idle bench-collect bench-pipeline chaos migration clean
+
+help:
+	@echo "make demo   - the whole pipeline on the sandbox AWS account (dashboard URL + demo login printed)"
+	@echo "make test   - install what is missing, start what the tests need, run the tests"
+	@echo "make lint   - ruff + mypy"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "SpendSense needs Python 3.11+; install it and run make again")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# System packages: installed with apt when run as root, otherwise the exact command is printed.
+sysdeps:
+	@bash deploy/scripts/sysdeps.sh $(APT_PACKAGES)
+
+jars: $(STAMP)
+	@$(BIN)/python -c 'from spendsense.broker import BrokerPaths, ensure_jars; from spendsense.settings import get_settings; ensure_jars(BrokerPaths(get_settings().kafka.home))'
+
+ui:
+	@if [ -f ui/package.json ]; then bash deploy/scripts/build-ui.sh; fi
+
+demo: sysdeps install jars ui
+	$(BIN)/spendsense demo
+
+test: sysdeps install jars ui
+	$(BIN)/python -m pytest -p no:cacheprovider --doctest-modules spendsense ingest detector actions api sandbox tests
+
+test-fast: install
+	$(BIN)/python -m pytest -x -q -m "not slow" tests
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy spendsense ingest detector actions api sandbox bench
+
+migration: install
+	$(BIN)/python -m spendsense.store.regenerate
+
+clean:
+	-$(BIN)/spendsense kafka stop
+	rm -rf var

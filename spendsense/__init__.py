@@ -1,0 +1,1 @@
+"""SpendSense shared kernel."""

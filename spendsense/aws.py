@@ -1,0 +1,61 @@
+"""The AWS session factory: the only place that knows where AWS is.
+
+Every boto3 client in SpendSense comes from :class:`AwsFactory`, which applies the
+endpoint override from settings (the sandbox sets it; production leaves it unset),
+adaptive retries and timeouts. Nothing here knows whether it talks to the sandbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from spendsense.settings import AwsSettings
+
+
+class AwsFactory:
+    """Builds boto3 sessions and clients with SpendSense's endpoint, retry and timeout policy."""
+
+    def __init__(self, settings: AwsSettings) -> None:
+        self.settings = settings
+        self.config = Config(
+            retries={"mode": "adaptive", "max_attempts": settings.max_attempts},
+            connect_timeout=settings.connect_timeout_s,
+            read_timeout=settings.read_timeout_s,
+        )
+
+    def session(
+        self,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+        region: str | None = None,
+    ) -> boto3.session.Session:
+        """A session with explicit credentials, or SpendSense's own when none are given."""
+        if access_key_id is None and self.settings.access_key_id is not None:
+            access_key_id = self.settings.access_key_id.get_secret_value()
+            secret_access_key = (
+                self.settings.secret_access_key.get_secret_value()
+                if self.settings.secret_access_key
+                else None
+            )
+        return boto3.session.Session(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            aws_session_token=session_token,
+            region_name=region or self.settings.region,
+        )
+
+    def client(
+        self, service: str, session: boto3.session.Session | None = None, region: str | None = None
+    ) -> Any:
+        """A client for ``service`` (``ec2``, ``cloudwatch``, ``ce``, ``sts``, ``ses``...)."""
+        session = session or self.session(region=region)
+        return session.client(
+            service,  # type: ignore[call-overload]
+            region_name=region or session.region_name or self.settings.region,
+            endpoint_url=self.settings.endpoint_url,
+            config=self.config,
+        )

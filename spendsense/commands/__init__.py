@@ -1,0 +1,1 @@
+"""Subcommands of the ``spendsense`` CLI: one module each, with ``register(subparsers)``."""

@@ -1,0 +1,179 @@
+"""The records that travel on the project's topics, as pydantic models (JSON on the wire).
+
+Every producer builds one of these and every consumer parses with
+:func:`parse_event`, so a record that fails its schema is caught in one place and
+goes to the dead-letter topic with the reason.
+
+>>> m = MetricRecord(tenant_id="t1", account_id="111111111111", region="us-east-1",
+...                  instance_id="i-0abc", timestamp="2026-11-01T00:05:00Z",
+...                  cpu_percent=1.5, network_in_bytes=100.0, network_out_bytes=50.0)
+>>> parse_event(MetricRecord, m.to_bytes()) == m
+True
+>>> parse_event(MetricRecord, b'{"tenant_id": "t1"}')
+Traceback (most recent call last):
+...
+spendsense.errors.PoisonRecord: schema: account_id: Field required
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from spendsense.errors import PoisonRecord
+
+INSTANCE_ID_PATTERN = r"^i-[0-9a-f]{8,17}$"
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+
+
+class Event(BaseModel):
+    """Base of every record: frozen, strict about unknown fields, JSON bytes on the wire."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class InventoryRecord(Event):
+    """One EC2 instance as last described (``inventory`` topic, compacted, key: instance id)."""
+
+    tenant_id: str
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    region: str
+    instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
+    name: str = ""
+    state: str
+    instance_type: str
+    launch_time: AwareDatetime
+    tags: dict[str, str] = {}
+    lifecycle: Literal["on-demand", "spot", "scheduled", "capacity-block"] = "on-demand"
+    root_device_type: Literal["ebs", "instance-store"] = "ebs"
+    asg_name: str | None = None
+    platform: str = "linux"
+    stop_protection: bool = False
+    hourly_price_usd: float | None = None
+    observed_at: AwareDatetime
+
+
+class MetricRecord(Event):
+    """One 5-minute period of one instance (``metrics`` topic, key: instance id).
+
+    ``timestamp`` is the period's start. Values are CloudWatch's: CPU percent average,
+    network bytes summed over the period. ``None`` means CloudWatch had no point.
+    """
+
+    tenant_id: str
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    region: str
+    instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
+    timestamp: AwareDatetime
+    period_s: int = 300
+    cpu_percent: float | None = Field(default=None, ge=0.0, le=100.0)
+    network_in_bytes: float | None = Field(default=None, ge=0.0, le=1e13)
+    network_out_bytes: float | None = Field(default=None, ge=0.0, le=1e13)
+
+    @field_validator("cpu_percent", "network_in_bytes", "network_out_bytes")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+
+class CostLine(BaseModel):
+    """One day's unblended cost of one service in one region."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    day: str
+    service: str
+    region: str = ""
+    amount_usd: float
+
+
+class CostRecord(Event):
+    """A tenant's cost snapshot (``costs`` topic, compacted, key: tenant id)."""
+
+    tenant_id: str
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    fetched_at: AwareDatetime
+    lines: list[CostLine]
+
+
+class DetectionRecord(Event):
+    """The detector's verdict on one instance at one period (``detections``, key: instance id)."""
+
+    tenant_id: str
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    region: str
+    instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
+    timestamp: AwareDatetime
+    score: float = Field(ge=0.0, le=1.0)
+    idle: bool
+    idle_since: AwareDatetime | None = None
+    confidence: float = Field(0.0, ge=0.0, le=1.0)
+    reason: str = ""
+    monthly_waste_usd: float = 0.0
+    instance_type: str = ""
+    name: str = ""
+
+
+class ActionRecord(Event):
+    """Something SpendSense did or decided (``actions``, key: tenant id); mirrors the audit log."""
+
+    tenant_id: str
+    account_id: str | None = None
+    instance_id: str | None = None
+    action: str
+    actor: str
+    reason: str = ""
+    result: str
+    dry_run: bool = False
+    at: datetime
+
+
+class FeedbackRecord(Event):
+    """A person's word on an instance (``feedback``, key: instance id): it is not idle."""
+
+    tenant_id: str
+    instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
+    verdict: Literal["not-idle"] = "not-idle"
+    actor: str
+    at: AwareDatetime
+
+
+class DeadLetter(Event):
+    """A record that could not be processed, with why (``deadletter``, key: source topic)."""
+
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    reason: str
+    raw: str
+    at: AwareDatetime
+
+
+E = TypeVar("E", bound=Event)
+
+
+def parse_event(model: type[E], raw: bytes | str | None) -> E:
+    """Parse one record or raise :class:`PoisonRecord` with a short reason."""
+    if raw is None:
+        raise PoisonRecord("empty: record has no value")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PoisonRecord(f"json: {exc}") from None
+    if not isinstance(data, dict):
+        raise PoisonRecord("schema: record is not a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "record"
+        raise PoisonRecord(f"schema: {where}: {err['msg']}") from None

@@ -1,0 +1,136 @@
+"""The one ``Settings`` object, read from ``SPENDSENSE_*`` environment variables and ``.env``.
+
+Nested groups use ``__``: ``SPENDSENSE_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092``.
+Validation happens at start; :func:`load_settings` turns a validation error into
+one :class:`~spendsense.errors.ConfigError` line that names the variable to fix.
+
+>>> s = Settings(_env_file=None)
+>>> s.kafka.bootstrap_servers
+'127.0.0.1:9092'
+>>> s.aws.endpoint_url is None
+True
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from spendsense.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class KafkaSettings(BaseModel):
+    """The broker SpendSense produces to and consumes from (and, locally, runs)."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    controller_port: int = Field(9093, ge=1, le=65535)
+    home: Path = ROOT / "var" / "kafka"
+    heap: str = "512m"
+    start_timeout_s: float = Field(90.0, gt=0)
+    topic_prefix: str = ""
+    partitions: int = Field(4, ge=1, le=256)
+    metrics_partitions: int = Field(8, ge=1, le=256)
+
+    @property
+    def host(self) -> str:
+        return self.bootstrap_servers.split(",")[0].rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+
+
+class AwsSettings(BaseModel):
+    """How SpendSense reaches AWS. ``endpoint_url`` is the only override of AWS's endpoints."""
+
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    session_name: str = "SpendSense"
+    max_attempts: int = Field(6, ge=1, le=20)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(20.0, gt=0)
+    # The credentials SpendSense itself holds (its own account). Customer accounts are
+    # reached only through AssumeRole; these never belong to a customer.
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+
+
+class SandboxSettings(BaseModel):
+    """The local sandbox AWS account (moto server plus a simulated fleet)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(5055, ge=1, le=65535)
+    fleet_dir: Path = ROOT / "var" / "fleet"
+    seed: int = 7
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class StoreSettings(BaseModel):
+    """The relational store: SQLite file by default, PostgreSQL by URL."""
+
+    url: str = f"sqlite:///{ROOT / 'var' / 'spendsense.db'}"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, validated at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SPENDSENSE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    var_dir: Path = ROOT / "var"
+    log_level: str = "INFO"
+    kafka: KafkaSettings = KafkaSettings()
+    aws: AwsSettings = AwsSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+    store: StoreSettings = StoreSettings()
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        level = v.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+
+def _env_name(loc: tuple[object, ...]) -> str:
+    return "SPENDSENSE_" + "__".join(str(p).upper() for p in loc)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and validate settings; a bad value becomes one line naming its variable.
+
+    >>> import os
+    >>> os.environ["SPENDSENSE_KAFKA__PARTITIONS"] = "0"
+    >>> try:
+    ...     load_settings()
+    ... except ConfigError as e:
+    ...     print(e)
+    SPENDSENSE_KAFKA__PARTITIONS: Input should be greater than or equal to 1 (got '0')
+    >>> del os.environ["SPENDSENSE_KAFKA__PARTITIONS"]
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(
+            f"{_env_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})"
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    return load_settings()

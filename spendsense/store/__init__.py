@@ -1,0 +1,1 @@
+"""The relational store: SQLAlchemy 2 models, engine and sessions, Alembic migrations."""
