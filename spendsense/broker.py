@@ -8,6 +8,7 @@ Its jars come from Maven Central through ``deploy/kafka/pom.xml`` into
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -86,13 +87,25 @@ def ensure_jars(paths: BrokerPaths) -> None:
     paths.libs.mkdir(parents=True, exist_ok=True)
     print(f"fetching Kafka 3.9 jars with Maven into {paths.libs} ...", file=sys.stderr, flush=True)
     proc = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         "-DincludeScope=runtime", f"-DoutputDirectory={paths.libs}"],
-        capture_output=True, text=True, check=False,
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={paths.libs}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0 or not list(paths.libs.glob(KAFKA_JAR_GLOB)):
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no output"]
-        raise ServiceError(f"Maven could not fetch the Kafka jars ({tail[0]}); check network access")
+        raise ServiceError(
+            f"Maven could not fetch the Kafka jars ({tail[0]}); check network access"
+        )
 
 
 def write_config(settings: KafkaSettings, paths: BrokerPaths) -> None:
@@ -147,9 +160,15 @@ def write_config(settings: KafkaSettings, paths: BrokerPaths) -> None:
 def _java_cmd(settings: KafkaSettings, paths: BrokerPaths, *args: str) -> list[str]:
     java = _require("java", "install Java 17+ (Debian: apt-get install openjdk-17-jre-headless)")
     return [
-        java, f"-Xmx{settings.heap}", f"-Xms{settings.heap}", "-XX:+UseG1GC",
-        "-Djava.awt.headless=true", f"-Dlog4j.configuration=file:{paths.log4j}",
-        "-cp", f"{paths.libs}/*", *args,
+        java,
+        f"-Xmx{settings.heap}",
+        f"-Xms{settings.heap}",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration=file:{paths.log4j}",
+        "-cp",
+        f"{paths.libs}/*",
+        *args,
     ]
 
 
@@ -157,17 +176,34 @@ def format_storage(settings: KafkaSettings, paths: BrokerPaths) -> None:
     """Format the KRaft log directory once (a no-op when it is already formatted)."""
     if (paths.data / "meta.properties").exists():
         return
-    cluster_id = subprocess.run(
-        _java_cmd(settings, paths, "kafka.tools.StorageTool", "random-uuid"),
-        capture_output=True, text=True, check=False,
-    ).stdout.strip().splitlines()
+    cluster_id = (
+        subprocess.run(
+            _java_cmd(settings, paths, "kafka.tools.StorageTool", "random-uuid"),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
     cid = cluster_id[-1] if cluster_id else ""
     if len(cid) != 22:
         cid = uuid.uuid4().bytes.hex()[:22]
     proc = subprocess.run(
-        _java_cmd(settings, paths, "kafka.tools.StorageTool", "format", "-t", cid,
-                  "-c", str(paths.config), "--ignore-formatted"),
-        capture_output=True, text=True, check=False,
+        _java_cmd(
+            settings,
+            paths,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cid,
+            "-c",
+            str(paths.config),
+            "--ignore-formatted",
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise ServiceError(f"formatting Kafka storage failed: {proc.stderr.strip()[-200:]}")
@@ -248,7 +284,9 @@ def start(settings: KafkaSettings) -> int:
     with paths.log.with_suffix(".out").open("ab") as out:
         proc = subprocess.Popen(
             _java_cmd(settings, paths, "kafka.Kafka", str(paths.config)),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     paths.pid.write_text(str(proc.pid))
@@ -293,7 +331,9 @@ def create_topics(settings: KafkaSettings) -> list[str]:
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="spendsense-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id="spendsense-admin"
+    )
     try:
         existing = set(admin.list_topics())
         new = [
@@ -307,10 +347,8 @@ def create_topics(settings: KafkaSettings) -> list[str]:
             if topic_name(settings, spec.name) not in existing
         ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
         return [t.name for t in new]
     finally:
         admin.close()

@@ -23,7 +23,8 @@ from spendsense.logs import setup_logging
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every command module's subcommands registered."""
     parser = argparse.ArgumentParser(
-        prog="spendsense", description="Find idle AWS resources, alert their owners, stop them safely."
+        prog="spendsense",
+        description="Find idle AWS resources, alert their owners, stop them safely.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

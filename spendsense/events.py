@@ -5,7 +5,7 @@ Every producer builds one of these and every consumer parses with
 goes to the dead-letter topic with the reason.
 
 >>> m = MetricRecord(tenant_id="t1", account_id="111111111111", region="us-east-1",
-...                  instance_id="i-0abc", timestamp="2026-11-01T00:05:00Z",
+...                  instance_id="i-0abc1234", timestamp="2026-11-01T00:05:00Z",
 ...                  cpu_percent=1.5, network_in_bytes=100.0, network_out_bytes=50.0)
 >>> parse_event(MetricRecord, m.to_bytes()) == m
 True

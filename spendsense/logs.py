@@ -13,8 +13,12 @@ import re
 
 _PATTERNS = (
     (re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}"), r"\1****"),
-    (re.compile(r"(?i)(password|secret|token|session|signature|sig|csrf)([\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;]+"),
-     r"\1\2****"),
+    (
+        re.compile(
+            r"(?i)(password|secret|token|session|signature|sig|csrf)([\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;]+"
+        ),
+        r"\1\2****",
+    ),
 )
 
 

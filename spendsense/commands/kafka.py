@@ -12,7 +12,9 @@ def _start(args: argparse.Namespace) -> int:
     settings = get_settings().kafka
     pid = broker.start(settings)
     created = broker.create_topics(settings)
-    print(f"kafka ready at {settings.bootstrap_servers} (pid {pid}); log: {settings.home}/broker.log")
+    print(
+        f"kafka ready at {settings.bootstrap_servers} (pid {pid}); log: {settings.home}/broker.log"
+    )
     if created:
         print("created topics: " + ", ".join(created))
     return 0
@@ -28,7 +30,9 @@ def _status(args: argparse.Namespace) -> int:
     pid = broker.running_pid(broker.BrokerPaths(settings.home))
     ready = broker.broker_ready(settings)
     owner = f"pid {pid}" if pid else "not started by this project"
-    print(f"kafka at {settings.bootstrap_servers}: {'ready' if ready else 'not answering'} ({owner})")
+    print(
+        f"kafka at {settings.bootstrap_servers}: {'ready' if ready else 'not answering'} ({owner})"
+    )
     return 0 if ready else 1
 
 
