@@ -1,0 +1,147 @@
+"""A small process supervisor for running the local stack (``spendsense demo``).
+
+Processes start in order, each waited on until its readiness probe answers; their
+output is prefixed with their name; one that exits is restarted after a pause; on
+Ctrl-C or SIGTERM every process group is stopped (SIGTERM, then SIGKILL) so nothing
+is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+from spendsense.errors import ServiceError
+
+Probe = Callable[[], bool]
+
+
+@dataclass
+class ProcessSpec:
+    """One supervised process: its command, readiness probe and extra environment."""
+
+    name: str
+    argv: Sequence[str]
+    ready: Probe | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    ready_timeout_s: float = 90.0
+
+
+@dataclass
+class Running:
+    """A started process with the tail of its output (for error messages)."""
+
+    spec: ProcessSpec
+    proc: subprocess.Popen[bytes]
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+    restarts: int = 0
+
+
+class Supervisor:
+    """Starts, watches, restarts and stops a set of processes."""
+
+    def __init__(self, out: IO[str] | None = None, restart_delay_s: float = 2.0) -> None:
+        self.out = out or sys.stdout
+        self.restart_delay_s = restart_delay_s
+        self.running: dict[str, Running] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._width = 10
+
+    def _pump(self, run: Running) -> None:
+        stream = run.proc.stdout
+        assert stream is not None
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace").rstrip()
+            run.tail.append(line)
+            with self._lock:
+                print(f"{run.spec.name:<{self._width}} | {line}", file=self.out, flush=True)
+
+    def _spawn(self, spec: ProcessSpec) -> Running:
+        env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            list(spec.argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+        run = Running(spec, proc)
+        threading.Thread(target=self._pump, args=(run,), daemon=True).start()
+        return run
+
+    def start(self, spec: ProcessSpec) -> None:
+        """Start ``spec`` and wait for its readiness probe; raise with its last output on failure."""
+        self._width = max(self._width, len(spec.name))
+        run = self._spawn(spec)
+        self.running[spec.name] = run
+        if spec.ready is None:
+            return
+        deadline = time.monotonic() + spec.ready_timeout_s
+        while time.monotonic() < deadline:
+            if run.proc.poll() is not None:
+                last = run.tail[-1] if run.tail else "no output"
+                raise ServiceError(f"{spec.name} exited during start (last line: {last})")
+            if spec.ready():
+                return
+            time.sleep(0.3)
+        raise ServiceError(f"{spec.name} was not ready within {spec.ready_timeout_s:.0f}s")
+
+    def watch(self) -> None:
+        """Block until stopped, restarting any process that exits."""
+        while not self._stopping.wait(1.0):
+            for name, run in list(self.running.items()):
+                code = run.proc.poll()
+                if code is None or self._stopping.is_set():
+                    continue
+                with self._lock:
+                    print(f"{name:<{self._width}} | exited with {code}; restarting", file=self.out)
+                time.sleep(self.restart_delay_s)
+                restarted = self._spawn(run.spec)
+                restarted.restarts = run.restarts + 1
+                self.running[name] = restarted
+
+    def request_stop(self, *_: object) -> None:
+        """Ask :meth:`watch` to return (safe from a signal handler)."""
+        self._stopping.set()
+
+    def stop_all(self, timeout_s: float = 15.0) -> None:
+        """Stop every process group, newest first: SIGTERM, then SIGKILL after the timeout."""
+        self._stopping.set()
+        runs = list(self.running.values())[::-1]
+        for run in runs:
+            if run.proc.poll() is None:
+                _signal_group(run.proc, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for run in runs:
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                run.proc.wait(remaining)
+            except subprocess.TimeoutExpired:
+                _signal_group(run.proc, signal.SIGKILL)
+                run.proc.wait()
+        self.running.clear()
+
+    def run_forever(self) -> None:
+        """Watch until Ctrl-C/SIGTERM, then stop everything."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        try:
+            self.watch()
+        finally:
+            self.stop_all()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)

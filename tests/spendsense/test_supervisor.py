@@ -1,0 +1,74 @@
+"""The demo supervisor: readiness, restart of a killed process, nothing left behind."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from spendsense.errors import ServiceError
+from spendsense.supervisor import ProcessSpec, Supervisor
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); look at its state
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_start_waits_for_readiness_and_stop_leaves_nothing(tmp_path: Path) -> None:
+    flag = tmp_path / "ready"
+    child = tmp_path / "child.pid"
+    script = (
+        "import os, subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(child)!r}, 'w').write(str(p.pid))\n"
+        f"time.sleep(0.5); open({str(flag)!r}, 'w').write('x'); print('up', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    out = io.StringIO()
+    sup = Supervisor(out=out)
+    sup.start(ProcessSpec("svc", [sys.executable, "-c", script], ready=flag.exists))
+    assert flag.exists()
+    pid = sup.running["svc"].proc.pid
+    grandchild = int(child.read_text())
+    sup.stop_all(timeout_s=5)
+    time.sleep(0.2)
+    assert not _alive(pid)
+    assert not _alive(grandchild)  # the whole process group is stopped
+    assert "svc" in out.getvalue() and "up" in out.getvalue()
+
+
+def test_process_exiting_during_start_is_one_clear_error() -> None:
+    sup = Supervisor(out=io.StringIO())
+    script = "print('port 1234 taken'); raise SystemExit(3)"
+    with pytest.raises(ServiceError, match=r"svc exited during start .*port 1234 taken"):
+        sup.start(ProcessSpec("svc", [sys.executable, "-c", script], ready=lambda: False))
+    sup.stop_all(timeout_s=2)
+
+
+def test_killed_process_is_restarted() -> None:
+    sup = Supervisor(out=io.StringIO(), restart_delay_s=0.1)
+    sup.start(ProcessSpec("svc", [sys.executable, "-c", "import time; time.sleep(60)"]))
+    first = sup.running["svc"].proc.pid
+    watcher = threading.Thread(target=sup.watch, daemon=True)
+    watcher.start()
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and sup.running["svc"].proc.pid == first:
+        time.sleep(0.1)
+    second = sup.running["svc"]
+    assert second.proc.pid != first and second.restarts == 1
+    sup.stop_all(timeout_s=5)
+    watcher.join(timeout=5)
+    assert not _alive(second.proc.pid)
