@@ -79,6 +79,33 @@ class StoreSettings(BaseModel):
     url: str = f"sqlite:///{ROOT / 'var' / 'spendsense.db'}"
 
 
+class ActionsSettings(BaseModel):
+    """The actions worker: alert emails (cooldown, signed links) and stopping (tags, rails)."""
+
+    cooldown_s: int = Field(3600, ge=1)
+    link_ttl_s: int = Field(86400, ge=60)
+    # HMAC key for Stop / Not idle links. Unset: a random key is generated once and kept in
+    # ``<var_dir>/secrets/link-signing.key`` (local runs); production sets it.
+    link_signing_key: SecretStr | None = None
+    sender: str = "alerts@spendsense.local"
+    public_base_url: str = "http://127.0.0.1:8000"
+    protect_tag: str = "spendsense:protect"
+    optin_tag: str = "spendsense:auto-stop"
+    grace_tag: str = "spendsense:stop-after"
+    ses_region: str | None = None
+    flush_interval_s: float = Field(30.0, gt=0)
+    email_lease_s: int = Field(600, ge=1)
+    metrics_port: int = Field(9303, ge=0, le=65535)
+    web_port: int = Field(6067, ge=1, le=65535)
+
+    @field_validator("link_signing_key")
+    @classmethod
+    def _long_key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return v
+
+
 class Settings(BaseSettings):
     """Everything configurable, validated at start."""
 
@@ -95,6 +122,7 @@ class Settings(BaseSettings):
     aws: AwsSettings = AwsSettings()
     sandbox: SandboxSettings = SandboxSettings()
     store: StoreSettings = StoreSettings()
+    actions: ActionsSettings = ActionsSettings()
 
     @field_validator("log_level")
     @classmethod
