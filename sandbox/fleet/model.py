@@ -1,0 +1,108 @@
+"""The in-memory form of a trace fleet: typed, immutable dataclasses over numpy arrays.
+
+A :class:`Trace` is one instance's metrics on the 5-minute grid: ``cpu_percent`` (0-100),
+``network_in_bytes`` and ``network_out_bytes`` (bytes per 5-minute period), all
+``float64`` arrays of the same length, the first point at ``start``.
+
+>>> import numpy as np
+>>> from datetime import datetime, timezone
+>>> t = Trace(datetime(2026, 11, 1, tzinfo=timezone.utc), np.array([1.0, 2.0, 3.0]),
+...           np.zeros(3), np.zeros(3))
+>>> len(t), t.end.isoformat()
+(3, '2026-11-01T00:10:00+00:00')
+>>> t.index_at(datetime(2026, 11, 1, 0, 5, tzinfo=timezone.utc))
+1
+>>> t.timestamp_at(2).isoformat()
+'2026-11-01T00:10:00+00:00'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+STEP = timedelta(minutes=5)
+"""The fixed spacing of every trace (CloudWatch basic monitoring's period)."""
+STEP_SECONDS = 300
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class FleetInstance:
+    """One EC2 instance as ``instances.json`` describes it.
+
+    ``lifecycle`` is ``"on-demand"`` or ``"spot"``; ``root_device_type`` is ``"ebs"`` or
+    ``"instance-store"``; ``asg_name`` is the Auto Scaling group it belongs to (also in
+    its ``aws:autoscaling:groupName`` tag) or ``None``; ``kind`` names the workload that
+    produced its trace (see :mod:`sandbox.fleet.workloads`); ``state`` is the EC2 state
+    at the start of the trace (``"running"``).
+    """
+
+    instance_id: str
+    account_id: str
+    tenant: str
+    region: str
+    instance_type: str
+    launch_time: datetime
+    lifecycle: str
+    root_device_type: str
+    asg_name: str | None
+    kind: str
+    state: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One instance's 5-minute metrics, the first point at ``start`` (UTC)."""
+
+    start: datetime
+    cpu_percent: FloatArray
+    network_in_bytes: FloatArray
+    network_out_bytes: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.cpu_percent.shape[0])
+
+    @property
+    def end(self) -> datetime:
+        """The timestamp of the last point."""
+        return self.start + STEP * (len(self) - 1)
+
+    def index_at(self, when: datetime) -> int:
+        """The index of the point at or just before ``when`` (may be out of range)."""
+        return int((when - self.start) // STEP)
+
+    def timestamp_at(self, index: int) -> datetime:
+        """The timestamp of point ``index``."""
+        return self.start + STEP * index
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A whole trace fleet: instances (in file order), their traces and the ground truth.
+
+    ``labels[instance_id]`` is the time from which the instance is idle for the rest of
+    the horizon, or ``None`` when it is never idle in the horizon. ``start`` and ``end``
+    are the earliest and latest timestamps over all traces.
+    """
+
+    path: Path | None
+    instances: dict[str, FleetInstance]
+    traces: dict[str, Trace]
+    labels: dict[str, datetime | None]
+
+    @property
+    def start(self) -> datetime:
+        """The earliest timestamp of any trace."""
+        return min(t.start for t in self.traces.values())
+
+    @property
+    def end(self) -> datetime:
+        """The latest timestamp of any trace."""
+        return max(t.end for t in self.traces.values())

@@ -1,0 +1,60 @@
+"""Write a :class:`~sandbox.fleet.model.Fleet` as a trace-fleet folder, byte for byte stable.
+
+JSON is written with sorted keys and CPU with three decimals; network bytes are written
+as integers (rounded), so the same fleet always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from sandbox.fleet.layout import CSV_HEADER, INSTANCES_FILE, LABELS_FILE, utc_text
+from sandbox.fleet.model import STEP_SECONDS, Fleet, FleetInstance, Trace
+
+
+def instance_record(instance: FleetInstance) -> dict[str, object]:
+    """The JSON object ``instances.json`` holds for one instance."""
+    return {
+        "instance_id": instance.instance_id,
+        "account_id": instance.account_id,
+        "tenant": instance.tenant,
+        "region": instance.region,
+        "instance_type": instance.instance_type,
+        "launch_time": utc_text(instance.launch_time),
+        "lifecycle": instance.lifecycle,
+        "root_device_type": instance.root_device_type,
+        "asg_name": instance.asg_name,
+        "kind": instance.kind,
+        "state": instance.state,
+        "tags": dict(sorted(instance.tags.items())),
+    }
+
+
+def trace_text(trace: Trace) -> str:
+    """The CSV text of one trace, header included."""
+    first = np.datetime64(utc_text(trace.start)[:-1], "s")
+    stamps = first + np.arange(len(trace)) * np.timedelta64(STEP_SECONDS, "s")
+    timestamps = np.datetime_as_string(stamps, unit="s").tolist()
+    cpu = np.round(trace.cpu_percent, 3).tolist()
+    net_in = np.rint(trace.network_in_bytes).astype(np.int64).tolist()
+    net_out = np.rint(trace.network_out_bytes).astype(np.int64).tolist()
+    rows = [
+        f"{t}Z,{c:.3f},{i},{o}" for t, c, i, o in zip(timestamps, cpu, net_in, net_out, strict=True)
+    ]
+    return CSV_HEADER + "\n" + "\n".join(rows) + "\n"
+
+
+def write_fleet(fleet: Fleet, out: Path) -> None:
+    """Write ``fleet`` into folder ``out`` (created if missing; files overwritten)."""
+    out.mkdir(parents=True, exist_ok=True)
+    records = [instance_record(i) for i in fleet.instances.values()]
+    (out / INSTANCES_FILE).write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+    labels = {
+        iid: (utc_text(when) if when is not None else None) for iid, when in fleet.labels.items()
+    }
+    (out / LABELS_FILE).write_text(json.dumps(labels, indent=1, sort_keys=True) + "\n")
+    for iid, trace in fleet.traces.items():
+        (out / f"{iid}.csv").write_text(trace_text(trace))
