@@ -1,0 +1,134 @@
+"""The stop executor against an AWS account: rails, dry-run, idempotency, audit."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from spendsense.store import list_audit
+from spendsense.store.models import StopDecision
+from tests.actions.conftest import ACCOUNT, OTHER_ACCOUNT, Rig
+
+
+def _tags(**tags: str) -> dict[str, object]:
+    return {
+        "TagSpecifications": [
+            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ]
+    }
+
+
+@pytest.mark.parametrize("policy_dry_run", [False, True])
+def test_rails_never_stop_protected_asg_spot_or_stop_protected(
+    rig: Rig, policy_dry_run: bool
+) -> None:
+    protected = rig.run_instance(**_tags(**{"spendsense:protect": "true"}))
+    asg = rig.run_instance(**_tags(**{"aws:autoscaling:groupName": "web"}))
+    spot = rig.run_instance(InstanceMarketOptions={"MarketType": "spot"})
+    locked = rig.run_instance(DisableApiStop=True)
+    expected = {protected: "protected", asg: "asg", spot: "spot", locked: "stop-protection"}
+    for instance_id, rail in expected.items():
+        for actor in ("policy:auto-stop", "ops@acme.test"):
+            outcome = rig.executor.stop(
+                "acme", instance_id, actor, "idle", f"acme/{actor}/{instance_id}", policy_dry_run
+            )
+            assert (outcome.result, outcome.rail) == ("refused", rail), outcome
+        assert rig.state(instance_id) == "running"
+    with rig.store.sessions() as session:
+        entries = list_audit(session, "acme")
+    assert len(entries) == 8
+    assert {e.result for e in entries} == {"refused"}
+    assert all(e.details["rail"] == expected[e.instance_id or ""] for e in entries)
+    assert len(rig.sink.records) == 8
+
+
+def test_dry_run_changes_nothing_and_is_audited(rig: Rig) -> None:
+    instance_id = rig.run_instance()
+    outcome = rig.executor.stop(
+        "acme", instance_id, "policy:auto-stop", "idle for 3 days", "acme/k1", dry_run=True
+    )
+    assert outcome.result == "dry-run"
+    assert rig.state(instance_id) == "running"
+    with rig.store.sessions() as session:
+        (entry,) = list_audit(session, "acme")
+    assert (entry.action, entry.result, entry.dry_run, entry.actor) == (
+        "stop",
+        "dry-run",
+        True,
+        "policy:auto-stop",
+    )
+    assert entry.reason == "idle for 3 days"
+    assert entry.account_id == ACCOUNT
+    assert [r.result for r in rig.sink.records] == ["dry-run"]
+
+
+def test_replayed_decision_after_manual_start_does_not_stop_again(rig: Rig) -> None:
+    instance_id = rig.run_instance()
+    first = rig.executor.stop("acme", instance_id, "policy:auto-stop", "idle", "acme/d1", False)
+    assert first.result == "stopped"
+    assert rig.state(instance_id) == "stopped"
+    started = rig.executor.start("acme", instance_id, "ops@acme.test", "needed", "acme/s1")
+    assert started.result == "started"
+    assert rig.state(instance_id) == "running"
+
+    again = rig.executor.stop("acme", instance_id, "policy:auto-stop", "idle", "acme/d1", False)
+    assert (again.result, again.previous) == ("replayed", "stopped")
+    assert rig.state(instance_id) == "running"
+    with rig.store.sessions() as session:
+        results = [e.result for e in list_audit(session, "acme")]
+    assert results == ["started", "stopped"]
+
+
+def test_pending_decision_resumed_after_a_person_started_the_instance(rig: Rig) -> None:
+    """A worker died after recording the decision; a person stopped and started the
+    instance meanwhile through SpendSense. The resumed decision must not stop it."""
+    instance_id = rig.run_instance()
+    with rig.store.sessions.begin() as session:
+        session.add(
+            StopDecision(
+                decision_key="acme/d2",
+                tenant_id="acme",
+                instance_id=instance_id,
+                action="stop",
+                actor="policy:auto-stop",
+                reason="idle",
+                status="pending",
+            )
+        )
+    assert (
+        rig.executor.stop("acme", instance_id, "ops@acme.test", "x", "acme/m1", False).result
+        == "stopped"
+    )
+    assert (
+        rig.executor.start("acme", instance_id, "ops@acme.test", "x", "acme/m2").result == "started"
+    )
+    resumed = rig.executor.stop("acme", instance_id, "policy:auto-stop", "idle", "acme/d2", False)
+    assert resumed.result == "skipped"
+    assert "started again" in resumed.message
+    assert rig.state(instance_id) == "running"
+
+
+def test_cap_per_hour_limits_policy_stops_but_not_people(rig: Rig) -> None:
+    ids = [rig.run_instance() for _ in range(3)]
+    results = [
+        rig.executor.stop(
+            "acme", i, "policy:auto-stop", "idle", f"acme/c{n}", False, max_per_hour=2
+        ).result
+        for n, i in enumerate(ids)
+    ]
+    assert results == ["stopped", "stopped", "skipped"]
+    assert rig.state(ids[2]) == "running"
+    assert (
+        rig.executor.stop("acme", ids[2], "ops@acme.test", "manual", "acme/p", False).result
+        == "stopped"
+    )
+
+
+def test_another_tenants_instance_is_not_found_and_not_stopped(rig: Rig) -> None:
+    theirs = rig.run_instance(account=OTHER_ACCOUNT)
+    outcome = rig.executor.stop("acme", theirs, "ops@acme.test", "x", "acme/x", False)
+    assert outcome.result == "failed"
+    assert rig.state(theirs, OTHER_ACCOUNT) == "running"
+    with rig.store.sessions() as session:
+        row = session.scalar(select(StopDecision).where(StopDecision.decision_key == "acme/x"))
+    assert row is not None and row.status == "failed"
