@@ -23,8 +23,10 @@ Public API
 - :func:`load_fleet` ``(path) -> Fleet``: read and validate a folder; a malformed one
   raises :class:`spendsense.errors.ConfigError` with one line naming the file and fault.
 - :func:`write_fleet` ``(fleet, out)``: write a folder, byte for byte stable.
-- :func:`generate_fleet` ``(FleetSpec) -> Fleet``: the seeded synthetic fleet (module
-  :mod:`sandbox.fleet.generator`).
+- :func:`generate_fleet` ``(FleetSpec(seed, instances=300, days=21, tenants=2,
+  start=2026-11-01T00:00Z, history_days=14), progress=None) -> Fleet``: the seeded
+  synthetic fleet; workload kinds and what counts as idle are in
+  :mod:`sandbox.fleet.workloads`.
 - :class:`Fleet`: ``path``, ``instances: dict[str, FleetInstance]`` (file order),
   ``traces: dict[str, Trace]``, ``labels: dict[str, datetime | None]``, properties
   ``start`` / ``end`` (earliest / latest timestamp of any trace).
@@ -38,8 +40,18 @@ Public API
 
 from __future__ import annotations
 
+from sandbox.fleet.generator import FleetSpec, generate_fleet
 from sandbox.fleet.loader import load_fleet
 from sandbox.fleet.model import STEP, Fleet, FleetInstance, Trace
 from sandbox.fleet.writer import write_fleet
 
-__all__ = ["STEP", "Fleet", "FleetInstance", "Trace", "load_fleet", "write_fleet"]
+__all__ = [
+    "STEP",
+    "Fleet",
+    "FleetInstance",
+    "FleetSpec",
+    "Trace",
+    "generate_fleet",
+    "load_fleet",
+    "write_fleet",
+]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sandbox.fleet.layout import CSV_HEADER, INSTANCES_FILE, LABELS_FILE, parse_utc
-from sandbox.fleet.model import STEP_SECONDS, Fleet, FleetInstance, Trace
+from sandbox.fleet.model import STEP_SECONDS, Fleet, FleetInstance, FloatArray, Trace
 from spendsense.errors import ConfigError
 
 _REQUIRED = (
@@ -91,49 +91,68 @@ def _instances(folder: Path) -> dict[str, FleetInstance]:
     return instances
 
 
-def _timestamps(column: list[str], path: Path) -> np.ndarray:
-    """The timestamp column as datetime64[s], validated as UTC on a 5-minute grid."""
-    bare = [t[:-1] if t.endswith("Z") else t[:-6] if t.endswith("+00:00") else "" for t in column]
-    if any(len(t) != 19 for t in bare):
-        bad = next(c for c, t in zip(column, bare, strict=True) if len(t) != 19)
-        raise ConfigError(
-            f"{path}: timestamp {bad!r} is not UTC ISO 8601 like 2026-11-01T00:05:00Z"
-        )
+def _bad_row(rows: list[str], path: Path) -> ConfigError:
+    """The error for the first row that is not ``<UTC timestamp>,<n>,<n>,<n>`` (slow path)."""
+    for n, row in enumerate(rows, start=2):
+        fields = row.split(",")
+        if len(fields) != 4:
+            return ConfigError(f"{path}: row {n} has {len(fields)} fields, expected 4")
+        if not fields[0].endswith(("Z", "+00:00")):
+            return ConfigError(
+                f"{path}: row {n} timestamp {fields[0]!r} is not UTC ISO 8601 like 2026-11-01T00:05:00Z"
+            )
+    return ConfigError(f"{path}: rows must be <UTC timestamp>,<cpu>,<in>,<out>")
+
+
+def _parse_rows(body: str, path: Path) -> tuple[np.ndarray, FloatArray]:
+    """Timestamps (datetime64[s]) and a 3 x N value array from the CSV body.
+
+    Fast path: one split of the whole body; rows are checked by counting separators.
+    """
+    rows = body.count("\n") + 1
+    utc = body.count("Z,") + body.count("+00:00,")
+    bare = body.replace("Z,", ",").replace("+00:00,", ",")
+    flat = bare.replace("\n", ",").split(",")
+    if utc != rows or len(flat) != 4 * rows:
+        raise _bad_row(body.split("\n"), path)
     try:
-        stamps = np.array(bare, dtype="datetime64[s]")
+        stamps = np.array(flat[0::4], dtype="datetime64[s]")
     except ValueError as exc:
         raise ConfigError(f"{path}: bad timestamp ({exc})") from None
+    try:
+        values = np.array([flat[1::4], flat[2::4], flat[3::4]], dtype=np.float64)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: non-numeric value ({exc})") from None
+    return stamps, values
+
+
+def _check_grid(stamps: np.ndarray, path: Path) -> None:
     seconds = stamps.astype(np.int64)
     if seconds[0] % STEP_SECONDS:
-        raise ConfigError(f"{path}: first timestamp {column[0]} is not on a 5-minute boundary")
+        raise ConfigError(f"{path}: first timestamp {stamps[0]}Z is not on a 5-minute boundary")
     steps = np.diff(seconds)
     if steps.size and not np.all(steps == STEP_SECONDS):
         row = int(np.argmax(steps != STEP_SECONDS)) + 1
         raise ConfigError(
-            f"{path}: row {row + 1} ({column[row]}) is {int(steps[row - 1])} s after the previous; "
+            f"{path}: row {row + 2} ({stamps[row]}Z) is {int(steps[row - 1])} s after the previous; "
             "rows must be exactly 5 minutes apart"
         )
-    return stamps
 
 
 def _trace(path: Path) -> Trace:
     if not path.is_file():
         raise ConfigError(f"{path}: missing (every instance in {INSTANCES_FILE} needs its CSV)")
-    lines = path.read_text().splitlines()
-    if not lines or lines[0].strip() != CSV_HEADER:
+    text = path.read_text()
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    header, _, body = text.partition("\n")
+    if header.strip() != CSV_HEADER:
         raise ConfigError(f"{path}: header must be {CSV_HEADER!r}")
-    rows = [line.split(",") for line in lines[1:] if line]
-    if not rows:
+    body = body.strip()
+    if not body:
         raise ConfigError(f"{path}: no data rows")
-    bad = next((n for n, r in enumerate(rows) if len(r) != 4), None)
-    if bad is not None:
-        raise ConfigError(f"{path}: row {bad + 2} has {len(rows[bad])} fields, expected 4")
-    columns = list(zip(*rows, strict=True))
-    stamps = _timestamps(list(columns[0]), path)
-    try:
-        values = np.array(columns[1:], dtype=np.float64)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: non-numeric value ({exc})") from None
+    stamps, values = _parse_rows(body, path)
+    _check_grid(stamps, path)
     if not np.all(np.isfinite(values)):
         raise ConfigError(f"{path}: values must be finite numbers")
     cpu, net_in, net_out = values

@@ -7,12 +7,14 @@ as integers (rounded), so the same fleet always gives the same bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from sandbox.fleet.layout import CSV_HEADER, INSTANCES_FILE, LABELS_FILE, utc_text
 from sandbox.fleet.model import STEP_SECONDS, Fleet, FleetInstance, Trace
+from spendsense.errors import ConfigError
 
 
 def instance_record(instance: FleetInstance) -> dict[str, object]:
@@ -47,14 +49,43 @@ def trace_text(trace: Trace) -> str:
     return CSV_HEADER + "\n" + "\n".join(rows) + "\n"
 
 
-def write_fleet(fleet: Fleet, out: Path) -> None:
-    """Write ``fleet`` into folder ``out`` (created if missing; files overwritten)."""
+def _prepare(out: Path) -> None:
+    """Create ``out``, or empty it of an earlier fleet; refuse a folder holding other files."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder; pick a new --out")
     out.mkdir(parents=True, exist_ok=True)
-    records = [instance_record(i) for i in fleet.instances.values()]
-    (out / INSTANCES_FILE).write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+    present = list(out.iterdir())
+    foreign = [
+        p.name
+        for p in present
+        if not p.is_file() or (p.suffix != ".csv" and p.name not in (INSTANCES_FILE, LABELS_FILE))
+    ]
+    if foreign:
+        raise ConfigError(
+            f"{out}: holds {foreign[0]}, which is not part of a trace fleet; pick a new or empty --out"
+        )
+    for old in present:
+        old.unlink()
+
+
+def write_fleet(
+    fleet: Fleet, out: Path, progress: Callable[[int, int], None] | None = None
+) -> None:
+    """Write ``fleet`` into folder ``out``, replacing an earlier fleet there.
+
+    A folder that holds anything but a trace fleet raises ConfigError, so nothing else
+    is overwritten. ``progress(done, total)`` is called every 50 traces written.
+    """
+    _prepare(out)
+    total = len(fleet.traces)
+    for done, (iid, trace) in enumerate(fleet.traces.items(), start=1):
+        (out / f"{iid}.csv").write_text(trace_text(trace))
+        if progress is not None and (done % 50 == 0 or done == total):
+            progress(done, total)
     labels = {
         iid: (utc_text(when) if when is not None else None) for iid, when in fleet.labels.items()
     }
     (out / LABELS_FILE).write_text(json.dumps(labels, indent=1, sort_keys=True) + "\n")
-    for iid, trace in fleet.traces.items():
-        (out / f"{iid}.csv").write_text(trace_text(trace))
+    # instances.json last: a folder that has it holds a complete fleet
+    records = [instance_record(i) for i in fleet.instances.values()]
+    (out / INSTANCES_FILE).write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")

@@ -1,0 +1,188 @@
+"""The seeded synthetic trace fleet: same :class:`FleetSpec`, same fleet, byte for byte.
+
+Every instance draws from its own generator seeded by ``(seed, index)``, so an instance
+does not change when another kind's code changes how much it draws.
+
+>>> fleet = generate_fleet(FleetSpec(seed=3, instances=16, days=2, history_days=1))
+>>> len(fleet.instances), sorted({i.kind for i in fleet.instances.values()})[:3]
+(16, ['abandoned', 'idle-since-launch', 'idle-with-spikes'])
+>>> {i.account_id for i in fleet.instances.values()} == {"111111111111", "222222222222"}
+True
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from sandbox.fleet import catalog
+from sandbox.fleet.model import STEP, STEP_SECONDS, Fleet, FleetInstance, Trace
+from sandbox.fleet.workloads import KINDS, POINTS_PER_DAY, Clock, Context
+from spendsense.errors import ConfigError
+
+DEFAULT_START = datetime(2026, 11, 1, tzinfo=UTC)
+
+KIND_SHARES: dict[str, float] = {
+    "web-diurnal": 0.20,
+    "steady-service": 0.11,
+    "nightly-batch": 0.10,
+    "weekly-job": 0.07,
+    "nab-replay": 0.10,
+    "abandoned": 0.20,
+    "idle-since-launch": 0.11,
+    "idle-with-spikes": 0.11,
+}
+"""Share of the fleet each workload kind gets (every kind appears once the fleet has 8)."""
+
+_LAUNCH_IN_HORIZON = {
+    "web-diurnal": 0.1,
+    "steady-service": 0.1,
+    "idle-since-launch": 0.3,
+    "idle-with-spikes": 0.15,
+}
+_SPOT = {"nightly-batch": 0.3, "weekly-job": 0.3, "nab-replay": 0.15, "web-diurnal": 0.1}
+_ASG = {"web-diurnal": 0.5, "idle-with-spikes": 0.3, "nab-replay": 0.2}
+_ENV_WEIGHTS = {
+    "web": (0.6, 0.2, 0.1, 0.1),
+    "service": (0.6, 0.2, 0.1, 0.1),
+    "batch": (0.7, 0.1, 0.1, 0.1),
+    "dev": (0.1, 0.2, 0.45, 0.25),
+}
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    """What to generate: ``days`` of 5-minute points from ``start`` (floored to the grid).
+
+    ``history_days`` is how much the sandbox shows as history before going live; most
+    abandoned instances go idle after it, so detectors are tested on fresh transitions.
+    """
+
+    seed: int
+    instances: int = 300
+    days: float = 21.0
+    tenants: int = 2
+    start: datetime = DEFAULT_START
+    history_days: float = 14.0
+
+    def validate(self) -> None:
+        """Raise ConfigError with one line when a field is out of range."""
+        if self.instances < 1:
+            raise ConfigError(f"--instances must be at least 1, got {self.instances}")
+        if not 1 <= self.days <= 400:
+            raise ConfigError(f"--days must be between 1 and 400, got {self.days}")
+        if not 1 <= self.tenants <= 99:
+            raise ConfigError(f"--tenants must be between 1 and 99, got {self.tenants}")
+        if self.start.tzinfo is None:
+            raise ConfigError("--start needs a time zone, e.g. 2026-11-01T00:00:00Z")
+
+
+def _kind_list(rng: np.random.Generator, count: int) -> list[str]:
+    """``count`` kinds in the shares of KIND_SHARES (largest remainder), shuffled."""
+    exact = {k: share * count for k, share in KIND_SHARES.items()}
+    counts = {k: int(v) for k, v in exact.items()}
+    by_remainder = sorted(exact, key=lambda k: (counts[k] - exact[k], k))
+    for k in by_remainder[: count - sum(counts.values())]:
+        counts[k] += 1
+    kinds = [k for k in KIND_SHARES for _ in range(counts[k])]
+    rng.shuffle(kinds)
+    return kinds
+
+
+def _tags(
+    rng: np.random.Generator, role: str, tenant: catalog.Tenant, index: int
+) -> dict[str, str]:
+    team = str(rng.choice(catalog.TEAMS))
+    env = str(rng.choice(catalog.ENVS, p=_ENV_WEIGHTS[role]))
+    tags = {
+        "Name": f"{team}-{role}-{index:03d}",
+        "team": team,
+        "env": env,
+        "owner": f"{rng.choice(catalog.PEOPLE)}@{tenant.name}.example.com",
+    }
+    if rng.random() < (0.12 if env == "prod" else 0.02):
+        tags["spendsense:protect"] = "true"
+    if rng.random() < (0.3 if env in ("dev", "test", "staging") else 0.03):
+        tags["spendsense:auto-stop"] = "true"
+    return tags
+
+
+def _instance_id(rng: np.random.Generator, taken: set[str]) -> str:
+    while True:
+        iid = "i-" + rng.bytes(9).hex()[:17]
+        if iid not in taken:
+            taken.add(iid)
+            return iid
+
+
+def generate_fleet(spec: FleetSpec, progress: Callable[[int, int], None] | None = None) -> Fleet:
+    """The fleet ``spec`` describes; ``progress(done, total)`` is called every 50 instances."""
+    spec.validate()
+    epoch = int(spec.start.timestamp()) // STEP_SECONDS * STEP_SECONDS
+    start = datetime.fromtimestamp(epoch, tz=UTC)
+    points = int(spec.days * POINTS_PER_DAY)
+    history = int(spec.history_days * POINTS_PER_DAY)
+    kinds = _kind_list(np.random.default_rng(spec.seed), spec.instances)
+    all_tenants = catalog.tenants(spec.tenants)
+    instances: dict[str, FleetInstance] = {}
+    traces: dict[str, Trace] = {}
+    labels: dict[str, datetime | None] = {}
+    taken: set[str] = set()
+    for index, kind in enumerate(kinds):
+        rng = np.random.default_rng([spec.seed, index])
+        role = catalog.ROLE_BY_KIND[kind]
+        tenant = all_tenants[int(rng.integers(0, len(all_tenants)))]
+        region = str(rng.choice(list(catalog.REGIONS), p=[0.6, 0.4]))
+        tags = _tags(rng, role, tenant, index)
+        asg_name = None
+        instance_type = str(rng.choice(catalog.INSTANCE_TYPES[role]))
+        root_device = "ebs"
+        if rng.random() < _ASG.get(kind, 0.0):
+            asg_name = f"{tags['team']}-{role}-{region}-asg"
+            family = catalog.INSTANCE_TYPES[role]
+            instance_type = family[zlib.crc32(asg_name.encode()) % len(family)]
+            tags["aws:autoscaling:groupName"] = asg_name
+        elif rng.random() < 0.05:
+            root_device = "instance-store"
+            instance_type = str(rng.choice(catalog.INSTANCE_STORE_TYPES))
+        lifecycle = "spot" if rng.random() < _SPOT.get(kind, 0.03) else "on-demand"
+        first = 0
+        latest_launch = points - 3 * POINTS_PER_DAY
+        if latest_launch > POINTS_PER_DAY and rng.random() < _LAUNCH_IN_HORIZON.get(kind, 0.0):
+            first = int(rng.integers(POINTS_PER_DAY, latest_launch))
+        trace_start = start + STEP * first
+        if first:
+            launch = trace_start - timedelta(seconds=int(rng.integers(0, STEP_SECONDS)))
+        else:
+            launch = start - timedelta(seconds=int(rng.integers(2 * 86400, 400 * 86400)))
+        clock = Clock(epoch + first * STEP_SECONDS, points - first)
+        work = KINDS[kind](Context(rng, clock, catalog.REGIONS[region], history - first))
+        iid = _instance_id(rng, taken)
+        instances[iid] = FleetInstance(
+            instance_id=iid,
+            account_id=tenant.account_id,
+            tenant=tenant.name,
+            region=region,
+            instance_type=instance_type,
+            launch_time=launch,
+            lifecycle=lifecycle,
+            root_device_type=root_device,
+            asg_name=asg_name,
+            kind=kind,
+            state="running",
+            tags=tags,
+        )
+        traces[iid] = Trace(
+            trace_start,
+            np.round(work.cpu, 3),
+            np.rint(work.net_in),
+            np.rint(work.net_out),
+        )
+        labels[iid] = None if work.idle_from is None else trace_start + STEP * work.idle_from
+        if progress is not None and ((index + 1) % 50 == 0 or index + 1 == len(kinds)):
+            progress(index + 1, len(kinds))
+    return Fleet(None, instances, traces, labels)
