@@ -106,6 +106,31 @@ class ActionsSettings(BaseModel):
         return v
 
 
+class DetectorSettings(BaseModel):
+    """The detector: the BentoML model service and the Faust worker that calls it."""
+
+    model_url: str = "http://127.0.0.1:3000"
+    model_port: int = Field(3000, ge=1, le=65535)
+    # the worker's batches: up to batch_size records, or whatever arrived within batch_latency_ms
+    batch_size: int = Field(1000, ge=1, le=20000)
+    batch_latency_ms: int = Field(100, ge=1, le=60000)
+    # the service's adaptive batching (bentoml.api max_batch_size / max_latency_ms)
+    service_max_batch_size: int = Field(8192, ge=2, le=100000)
+    service_max_latency_ms: int = Field(200, ge=1, le=60000)
+    request_timeout_s: float = Field(30.0, gt=0)
+    retry_initial_s: float = Field(0.5, gt=0)
+    retry_max_s: float = Field(10.0, gt=0)
+    app_id: str = "spendsense-detector"
+    metrics_port: int = Field(9302, ge=0, le=65535)
+    web_enabled: bool = True
+    web_port: int = Field(6066, ge=1, le=65535)
+    # the model service's own state (fleet-wide counters), written periodically and on shutdown
+    checkpoint_path: Path = ROOT / "var" / "detector" / "model-service.json"
+    checkpoint_interval_s: float = Field(30.0, gt=0)
+    # a metric period this far ahead of the worker's clock is an absurd value (dead letter)
+    max_future_skew_s: float = Field(3600.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything configurable, validated at start."""
 
@@ -123,6 +148,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = SandboxSettings()
     store: StoreSettings = StoreSettings()
     actions: ActionsSettings = ActionsSettings()
+    detector: DetectorSettings = DetectorSettings()
 
     @field_validator("log_level")
     @classmethod

@@ -22,7 +22,7 @@ INSTANCE_TYPES: dict[str, tuple[str, ...]] = {
     "batch": ("c5.2xlarge", "c5.4xlarge", "m5.2xlarge", "r5.2xlarge", "m5.4xlarge"),
     "dev": ("t3.micro", "t3.small", "t3.medium", "t3.large", "m5.large", "m5.xlarge"),
 }
-INSTANCE_STORE_TYPES = ("m3.medium", "m3.large", "c3.large", "c3.xlarge", "i3.large")
+INSTANCE_STORE_TYPES = ("m3.medium", "m3.large", "c3.large", "c3.xlarge", "r3.large")
 """Types that can boot from an instance-store root (such instances cannot be stopped)."""
 
 TEAMS = ("payments", "search", "data", "platform", "mobile", "growth", "ml", "infra")
