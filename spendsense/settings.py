@@ -131,6 +131,23 @@ class DetectorSettings(BaseModel):
     max_future_skew_s: float = Field(3600.0, gt=0)
 
 
+class IngestSettings(BaseModel):
+    """The collectors (``spendsense collect``): cadence, backfill, budgets, polling policy."""
+
+    metrics_port: int = Field(9301, ge=0, le=65535)
+    concurrency: int = Field(8, ge=1, le=256)  # accounts collected at once
+    cycle_s: float = Field(300.0, gt=0)  # how often the loop looks for due work
+    regions: list[str] = ["us-east-1"]  # used when an account lists none
+    backfill_days: int = Field(14, ge=0, le=63)  # CloudWatch keeps 5-minute data 63 days
+    settle_s: int = Field(600, ge=0)  # a period is published once it ended this long ago
+    late_s: int = Field(3600, ge=0)  # empty periods are asked for again this long
+    policy: str = "adaptive"  # ingest.polling: naive, hourly, adaptive, tiered
+    assume_duration_s: int = Field(3600, ge=900, le=43200)
+    ce_calls_per_day: int = Field(4, ge=0, le=100)  # Cost Explorer: $0.01 per request
+    ce_refresh_h: float = Field(8.0, gt=0)  # CE data refreshes up to 3 times a day
+    cost_days: int = Field(30, ge=1, le=365)
+
+
 class Settings(BaseSettings):
     """Everything configurable, validated at start."""
 
@@ -147,6 +164,7 @@ class Settings(BaseSettings):
     aws: AwsSettings = AwsSettings()
     sandbox: SandboxSettings = SandboxSettings()
     store: StoreSettings = StoreSettings()
+    ingest: IngestSettings = IngestSettings()
     actions: ActionsSettings = ActionsSettings()
     detector: DetectorSettings = DetectorSettings()
 

@@ -9,14 +9,24 @@ from spendsense.store.models.actions import (
     UsedLink,
 )
 from spendsense.store.models.base import Base, UtcDateTime, utcnow
+from spendsense.store.models.ingest import (
+    CostCache,
+    CostExplorerCall,
+    IngestCheckpoint,
+    MetricCursor,
+)
 
 __all__ = [
     "AlertCooldown",
     "AuditEntry",
     "AwsAccount",
     "Base",
+    "CostCache",
+    "CostExplorerCall",
     "EmailOutbox",
+    "IngestCheckpoint",
     "InstanceAlertState",
+    "MetricCursor",
     "StopDecision",
     "Tenant",
     "UsedLink",

@@ -1,0 +1,1 @@
+"""Collectors: read customer AWS accounts through an assumed role, publish to Kafka."""

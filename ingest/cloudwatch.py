@@ -1,0 +1,339 @@
+"""The ``cloudwatch`` collector: GetMetricData, batched, one ``metrics`` record per instance per period.
+
+Each instance has a cursor in the store (``ingest_metric_cursors``): every 5-minute
+period before it is decided. A poll asks CloudWatch for ``[cursor, settled end)`` plus
+the recent periods that had no point yet (*gaps*, asked for again until they are older
+than the late window), publishes one record per period that has a point, flushes the
+producer, and only then commits the new cursors (see :mod:`ingest.recovery` for the
+restart side). A period counts as settled ``settle_s`` after it ended, the time
+CloudWatch takes to show basic-monitoring points; points later than that still arrive
+as gap fills within ``late_s``.
+
+>>> align(datetime(2026, 11, 1, 10, 7, 31, tzinfo=UTC))
+datetime.datetime(2026, 11, 1, 10, 5, tzinfo=datetime.timezone.utc)
+>>> len(periods(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 1, 1, tzinfo=UTC)))
+12
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ingest.context import AccountJob, InstanceInfo
+from ingest.polling import FIELDS, STATISTICS, Activity
+from ingest.registry import Collector, register
+from spendsense.errors import TenantAccessError
+from spendsense.events import MetricRecord
+from spendsense.store.models import IngestCheckpoint, MetricCursor
+from spendsense.topics import METRICS
+
+log = logging.getLogger(__name__)
+
+PERIOD = timedelta(seconds=300)
+MAX_QUERIES = 500
+MAX_DATAPOINTS = 100_800
+ACTIVE_STATES = {"pending", "running", "stopping", "shutting-down"}
+Values = dict[str, float]
+
+
+def align(t: datetime) -> datetime:
+    """The start of the 5-minute period holding ``t``."""
+    ts = int(t.timestamp())
+    return datetime.fromtimestamp(ts - ts % 300, UTC)
+
+
+def periods(start: datetime, end: datetime) -> list[datetime]:
+    """Period starts in ``[start, end)``."""
+    out = []
+    t = align(start)
+    while t < end:
+        out.append(t)
+        t += PERIOD
+    return out
+
+
+def _clean(field: str, value: float) -> float | None:
+    if not math.isfinite(value):
+        return None
+    upper = 100.0 if field == "cpu_percent" else 1e13
+    return min(max(value, 0.0), upper)
+
+
+@dataclass
+class Due:
+    """One instance to poll in this cycle: its stored cursor and the window to ask for."""
+
+    row: MetricCursor
+    start: datetime
+    metrics: tuple[str, ...]
+
+
+@register("cloudwatch")
+class MetricsCollector(Collector):
+    """CPUUtilization, NetworkIn and NetworkOut per instance, incrementally."""
+
+    permissions = ("cloudwatch:GetMetricData",)
+    order = 20
+
+    def collect(self, job: AccountJob) -> int:
+        sent = 0
+        for region, instances in job.instances.items():
+            try:
+                sent += self._region(job, region, instances)
+            except TenantAccessError as err:
+                job.errors.append((region, err.code, err.message))
+        self.ctx.metrics.collected.labels(tenant=job.account.tenant_id, collector=self.name).inc(
+            sent
+        )
+        return sent
+
+    # -- cursors ---------------------------------------------------------------------
+
+    def _sync(
+        self,
+        session: Session,
+        job: AccountJob,
+        region: str,
+        instances: list[InstanceInfo],
+        end: datetime,
+    ) -> list[MetricCursor]:
+        """Create cursors for new instances, note state changes, drop vanished instances."""
+        acct = job.account
+        rows = {
+            r.instance_id: r
+            for r in session.scalars(
+                select(MetricCursor).where(
+                    MetricCursor.tenant_id == acct.tenant_id,
+                    MetricCursor.account_id == acct.account_id,
+                    MetricCursor.region == region,
+                )
+            )
+        }
+        floor = align(end - timedelta(days=self.ctx.settings.backfill_days))
+        listed = set()
+        for inst in instances:
+            listed.add(inst.instance_id)
+            row = rows.get(inst.instance_id)
+            if row is None:
+                row = MetricCursor(
+                    tenant_id=acct.tenant_id,
+                    instance_id=inst.instance_id,
+                    account_id=acct.account_id,
+                    region=region,
+                    state=inst.state,
+                    cursor_at=max(floor, align(inst.launch_time)),
+                    gaps=[],
+                    tier="new",
+                    next_poll_at=job.now,
+                    final_poll_done=False,
+                )
+                session.add(row)
+                rows[inst.instance_id] = row
+            if inst.state in ACTIVE_STATES:
+                row.final_poll_done = False
+            elif row.state in ACTIVE_STATES:
+                # Just left running: one more poll once its last periods settle.
+                row.final_poll_done = False
+                row.next_poll_at = min(row.next_poll_at, job.now)
+            row.state = inst.state
+            row.cursor_at = max(row.cursor_at, floor)
+        for iid, row in rows.items():
+            if iid not in listed:
+                session.delete(row)
+        if session.get(IngestCheckpoint, (acct.tenant_id, acct.account_id)) is None:
+            session.add(
+                IngestCheckpoint(
+                    tenant_id=acct.tenant_id,
+                    account_id=acct.account_id,
+                    checkpoint_at=datetime.now(UTC),
+                )
+            )
+        return [rows[i] for i in sorted(listed)]
+
+    def _due(self, row: MetricCursor, now: datetime, end: datetime) -> Due | None:
+        if row.next_poll_at > now or row.cursor_at >= end:
+            return None
+        if row.state not in ACTIVE_STATES and row.final_poll_done:
+            return None
+        gaps = [datetime.fromisoformat(g) for g in row.gaps]
+        start = min([row.cursor_at, *gaps])
+        return Due(row, start, self.ctx.policy.plan(row.tier).metrics)
+
+    # -- polling ---------------------------------------------------------------------
+
+    def _region(self, job: AccountJob, region: str, instances: list[InstanceInfo]) -> int:
+        settings = self.ctx.settings
+        end = align(job.now - timedelta(seconds=settings.settle_s))
+        with self.ctx.store.begin() as session:
+            rows = self._sync(session, job, region, instances, end)
+        due = [d for d in (self._due(r, job.now, end) for r in rows) if d is not None]
+        due.sort(key=lambda d: d.start)
+        sent = 0
+        batches = list(self._batches(due, end))
+        long_run = bool(due) and (end - due[0].start) > timedelta(days=1)
+        for i, batch in enumerate(batches, 1):
+            if self.ctx.stop.is_set():
+                break
+            values = self._fetch(job, region, batch, end)
+            records = [self._advance(job, d, values.get(d.row.instance_id, {}), end) for d in batch]
+            for recs in records:
+                for rec in recs:
+                    job.publisher.send(METRICS, rec.instance_id, rec)
+            job.publisher.flush()
+            self._commit(job, batch)
+            sent += sum(len(r) for r in records)
+            if long_run:
+                log.info(
+                    "backfill %s/%s %s: batch %d/%d, %d records",
+                    job.account.tenant_id,
+                    job.account.account_id,
+                    region,
+                    i,
+                    len(batches),
+                    sent,
+                )
+        return sent
+
+    def _batches(self, due: list[Due], end: datetime) -> list[list[Due]]:
+        """Groups of at most 500 queries and 100,800 datapoints (windows sorted oldest first)."""
+        batches: list[list[Due]] = []
+        batch: list[Due] = []
+        queries = 0
+        for d in due:
+            span = max(1, int((end - (batch[0].start if batch else d.start)) / PERIOD))
+            n = len(d.metrics)
+            if batch and (queries + n > MAX_QUERIES or (queries + n) * span > MAX_DATAPOINTS):
+                batches.append(batch)
+                batch, queries = [], 0
+            batch.append(d)
+            queries += n
+        if batch:
+            batches.append(batch)
+        return batches
+
+    def _fetch(
+        self, job: AccountJob, region: str, batch: list[Due], end: datetime
+    ) -> dict[str, dict[datetime, Values]]:
+        """GetMetricData for one batch: instance → period → {field: value}."""
+        queries: list[dict[str, Any]] = []
+        ids: dict[str, tuple[str, str]] = {}
+        for i, d in enumerate(batch):
+            for j, metric in enumerate(d.metrics):
+                qid = f"q{i}_{j}"
+                ids[qid] = (d.row.instance_id, FIELDS[metric])
+                queries.append(
+                    {
+                        "Id": qid,
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": "AWS/EC2",
+                                "MetricName": metric,
+                                "Dimensions": [{"Name": "InstanceId", "Value": d.row.instance_id}],
+                            },
+                            "Period": 300,
+                            "Stat": STATISTICS[metric],
+                        },
+                        "ReturnData": True,
+                    }
+                )
+        out: dict[str, dict[datetime, Values]] = defaultdict(lambda: defaultdict(dict))
+        sessions = self.ctx.sessions
+        kwargs: dict[str, Any] = {
+            "MetricDataQueries": queries,
+            "StartTime": batch[0].start,
+            "EndTime": end,
+            "ScanBy": "TimestampAscending",
+        }
+        with sessions.guard(job.account, region, "GetMetricData"):
+            cw = sessions.client(job.account, "cloudwatch", region)
+            while True:
+                resp = cw.get_metric_data(**kwargs)
+                self.ctx.metrics.metrics_requested(job.account.tenant_id, len(queries))
+                for result in resp.get("MetricDataResults", []):
+                    iid, field = ids[result["Id"]]
+                    for ts, value in zip(result["Timestamps"], result["Values"], strict=True):
+                        cleaned = _clean(field, float(value))
+                        if cleaned is not None:
+                            out[iid][align(ts.astimezone(UTC))][field] = cleaned
+                token = resp.get("NextToken")
+                if not token:
+                    return out
+                kwargs["NextToken"] = token
+
+    def _advance(
+        self, job: AccountJob, d: Due, values: dict[datetime, Values], end: datetime
+    ) -> list[MetricRecord]:
+        """The records for one instance's window; moves its cursor, gaps and tier (unsaved)."""
+        row, acct = d.row, job.account
+        late = job.now - timedelta(seconds=self.ctx.settings.late_s)
+        window = sorted(
+            {datetime.fromisoformat(g) for g in row.gaps} | set(periods(row.cursor_at, end))
+        )
+        records, gaps = [], []
+        for p in window:
+            point = values.get(p)
+            if point:
+                if not self.ctx.recovered.contains(acct.tenant_id, row.instance_id, p):
+                    records.append(
+                        MetricRecord(
+                            tenant_id=acct.tenant_id,
+                            account_id=acct.account_id,
+                            region=row.region,
+                            instance_id=row.instance_id,
+                            timestamp=p,
+                            **point,
+                        )
+                    )
+            elif p >= late:
+                gaps.append(p.isoformat())
+        row.gaps = gaps
+        row.cursor_at = end
+        if row.state not in ACTIVE_STATES:
+            row.final_poll_done = True
+        self._reclassify(row, records, job.now)
+        return records
+
+    def _reclassify(self, row: MetricCursor, records: list[MetricRecord], now: datetime) -> None:
+        recent = [r for r in records[-12:] if r.cpu_percent is not None]
+        policy = self.ctx.policy
+        if recent:
+            cpu = [r.cpu_percent for r in recent if r.cpu_percent is not None]
+            nets = [
+                (r.network_in_bytes or 0.0) + (r.network_out_bytes or 0.0)
+                for r in recent
+                if r.network_in_bytes is not None or r.network_out_bytes is not None
+            ]
+            quiet_since = row.quiet_since or recent[0].timestamp
+            activity = Activity(
+                cpu_p50=statistics.median(cpu),
+                cpu_max=max(cpu),
+                net_mean=statistics.fmean(nets) if nets else None,
+                quiet_for_s=(now - quiet_since).total_seconds(),
+            )
+            row.tier = policy.classify(row.tier, activity)
+            row.quiet_since = None if row.tier == "busy" else quiet_since
+        elif row.tier == "new":
+            row.tier = "suspect"
+        row.next_poll_at = now + timedelta(seconds=policy.plan(row.tier).interval_s)
+        row.updated_at = now
+
+    def _commit(self, job: AccountJob, batch: list[Due]) -> None:
+        """Store the batch's cursors and the account's checkpoint (after the flush)."""
+        acct = job.account
+        with self.ctx.store.begin() as session:
+            for d in batch:
+                session.merge(d.row)
+            checkpoint = session.get(IngestCheckpoint, (acct.tenant_id, acct.account_id))
+            if checkpoint is not None:
+                checkpoint.checkpoint_at = datetime.now(UTC)
+        for d in batch:
+            self.ctx.recovered.forget(acct.tenant_id, d.row.instance_id)

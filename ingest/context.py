@@ -1,0 +1,59 @@
+"""What every collector gets: sessions into customer accounts, a publisher, the store, a clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingest.recovery import PublishedPeriods
+from ingest.telemetry import IngestMetrics
+from spendsense.access import AccountRef, TenantSessions
+from spendsense.producer import Publisher
+from spendsense.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from ingest.polling import PollingPolicy
+
+
+@dataclass
+class IngestContext:
+    """Shared by every collector in a process (thread-safe parts only)."""
+
+    settings: IngestSettings
+    sessions: TenantSessions
+    store: sessionmaker[Session]
+    metrics: IngestMetrics
+    policy: PollingPolicy
+    clock: Callable[[], datetime]
+    recovered: PublishedPeriods = field(default_factory=PublishedPeriods)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class AccountJob:
+    """One account's collection cycle: its regions, the cycle's time, its publisher.
+
+    ``instances`` is filled by the inventory collector (region → instances seen), so
+    the collectors after it know what exists without asking AWS again.
+    """
+
+    account: AccountRef
+    regions: list[str]
+    now: datetime
+    publisher: Publisher
+    instances: dict[str, list[InstanceInfo]] = field(default_factory=dict)
+    errors: list[tuple[str | None, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """What the metrics collector needs of an instance from the inventory."""
+
+    instance_id: str
+    state: str
+    launch_time: datetime
