@@ -73,8 +73,8 @@ class FleetSpec:
         """Raise ConfigError with one line when a field is out of range."""
         if self.instances < 1:
             raise ConfigError(f"--instances must be at least 1, got {self.instances}")
-        if not 1 <= self.days <= 400:
-            raise ConfigError(f"--days must be between 1 and 400, got {self.days}")
+        if not 1 <= self.days <= 90:
+            raise ConfigError(f"--days must be between 1 and 90, got {self.days}")
         if not 1 <= self.tenants <= 99:
             raise ConfigError(f"--tenants must be between 1 and 99, got {self.tenants}")
         if self.start.tzinfo is None:

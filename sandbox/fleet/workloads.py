@@ -152,28 +152,19 @@ def _runs(ctx: Context, every: int, first: int, length_hours: tuple[float, float
     return Workload(cpu, net_in, net_out, None)
 
 
-def _first_local(ctx: Context, hour: float, weekday: int | None) -> int:
-    """Index of the first point at local ``hour`` (and ``weekday``, if given)."""
-    hours = ctx.clock.local_hours(ctx.utc_offset)
-    hit = np.abs(hours - hour) < 1.0 / (2 * POINTS_PER_HOUR)
-    if weekday is not None:
-        hit &= ctx.clock.local_weekdays(ctx.utc_offset) == weekday
-    found = np.flatnonzero(hit)
-    period = POINTS_PER_DAY if weekday is None else 7 * POINTS_PER_DAY
-    return int(found[0]) if found.size else period
-
-
 def nightly_batch(ctx: Context) -> Workload:
-    """A 1.5-2.5 h run every night between 22:00 and 03:00 local time."""
+    """A 1.5-2.5 h run every night, starting between 22:00 and 03:00 local time."""
     hour = float(ctx.rng.choice(np.arange(22.0, 27.0, 0.25))) % 24
-    return _runs(ctx, POINTS_PER_DAY, _first_local(ctx, hour, None), (1.5, 2.5))
+    hours = ctx.clock.local_hours(ctx.utc_offset)
+    first = int(np.argmax(np.abs(hours - hour) < 1.0 / (2 * POINTS_PER_HOUR)))
+    return _runs(ctx, POINTS_PER_DAY, first, (1.5, 2.5))
 
 
 def weekly_job(ctx: Context) -> Workload:
-    """A 2-6 h run once a week, on a fixed weekday and hour."""
-    hour = float(ctx.rng.integers(0, 24))
-    weekday = int(ctx.rng.integers(0, 7))
-    return _runs(ctx, 7 * POINTS_PER_DAY, _first_local(ctx, hour, weekday), (2.0, 6.0))
+    """A 2-6 h run once a week at a fixed time, the first one inside the trace."""
+    week = 7 * POINTS_PER_DAY
+    first = int(ctx.rng.integers(0, max(min(week, ctx.clock.points - 6 * POINTS_PER_HOUR), 1)))
+    return _runs(ctx, week, first, (2.0, 6.0))
 
 
 @cache
