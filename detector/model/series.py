@@ -1,15 +1,21 @@
 """A streaming anomaly detector for one metric series, on River's contract.
 
-The detector keeps an exponentially weighted mean and variance of the series and measures how
-surprising each value is (its distance from the mean in standard deviations). A single odd point
-is common in cloud metrics, so the score is the *likelihood* of the recent surprise: a short
-average of surprises compared with the long-run distribution of surprises, mapped through the
-normal CDF into [0, 1]. Once the score reaches ``alert``, later scores are damped for
-``cooldown`` points so one incident raises one alert, not a burst.
+The detector asks whether a point shows the series doing something it has not done before.
+It follows three signals and, for each, an *envelope*: the highest and lowest value seen so
+far, each pulled back very slowly towards the series' long-run mean so that old extremes fade.
 
-Everything is computed from the past: ``score_one`` reads the state, ``learn_one`` updates it,
-so a score never depends on later points. The state is seven floats (``state()``), which is what
-makes per-instance checkpoints small.
+* the value itself (a spike or a drop beyond anything seen),
+* a short moving average of the value (a burst or a level change that single points hide),
+* how many long-run standard deviations that short average is from the long-run mean
+  (a level shift, judged against the largest shift seen before).
+
+The anomaly score grows with the largest excess beyond an envelope, measured in envelope
+widths: ``score = excess / (excess + scale)``, so a point inside every envelope scores 0 and
+``alert`` (0.5 by default) is reached when a signal passes its envelope by ``scale`` widths.
+After an alert, scores are halved for ``cooldown`` points: one incident, one alert.
+
+``score_one`` reads the state and ``learn_one`` updates it, so a score never depends on later
+points. The whole state is ``STATE_FIELDS`` floats (``state()``), which keeps checkpoints small.
 
 >>> det = SeriesDetector(warmup=20)
 >>> scores = []
@@ -17,10 +23,9 @@ makes per-instance checkpoints small.
 ...     x = {"value": 10.0 + (i % 3)}
 ...     scores.append(det.score_one(x))
 ...     det.learn_one(x)
->>> max(scores[100:]) < 0.9
+>>> max(scores) < det.alert
 True
->>> spike = det.score_one({"value": 60.0})
->>> spike > 0.99
+>>> det.score_one({"value": 60.0}) > det.alert
 True
 """
 
@@ -32,103 +37,69 @@ from typing import Any
 
 from river import base
 
-STATE_FIELDS = 7
-
-
-def normal_cdf(z: float) -> float:
-    """The standard normal CDF.
-
-    >>> round(normal_cdf(0.0), 3)
-    0.5
-    >>> normal_cdf(5.0) > 0.9999
-    True
-    """
-    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+STATE_FIELDS = 11
+_SHIFT_BASELINE = 0.01
+"""Fading factor of the running mean of the shift signal (what its envelope decays to)."""
 
 
 class SeriesDetector(base.AnomalyDetector):
-    """Anomaly likelihood of one numeric feature, scored in [0, 1].
+    """Novelty of one numeric feature beyond its fading envelopes, scored in [0, 1].
 
     Parameters
     ----------
     feature
         The key of the value in the ``x`` dicts.
-    slow
-        Fading factor of the level (mean, variance) of the series.
     fast
-        Fading factor of the short average of surprises.
-    baseline
-        Fading factor of the long-run distribution of surprises.
+        Fading factor of the short moving average.
+    slow
+        Fading factor of the long-run mean and variance.
+    decay
+        Per-point pull of each envelope towards the long-run mean (0: extremes never fade).
+    scale
+        Excess, in envelope widths, that scores 0.5.
     warmup
         Points learnt before the first non-zero score.
     alert
-        The score at which an alert is considered raised (starts the cooldown).
+        The score that counts as an alert (starts the cooldown); NAB's detection threshold.
     cooldown
-        Points after an alert whose scores are damped.
-    damping
-        Factor applied to scores during the cooldown.
+        Points after an alert whose scores are halved.
     """
 
     def __init__(
         self,
         feature: str = "value",
-        slow: float = 0.01,
-        fast: float = 0.3,
-        baseline: float = 0.002,
-        warmup: int = 100,
-        alert: float = 0.995,
-        cooldown: int = 200,
-        damping: float = 0.5,
+        fast: float = 0.2,
+        slow: float = 0.002,
+        decay: float = 2e-5,
+        scale: float = 0.07,
+        warmup: int = 300,
+        alert: float = 0.5,
+        cooldown: int = 150,
     ) -> None:
         self.feature = feature
-        self.slow = slow
         self.fast = fast
-        self.baseline = baseline
+        self.slow = slow
+        self.decay = decay
+        self.scale = scale
         self.warmup = warmup
         self.alert = alert
         self.cooldown = cooldown
-        self.damping = damping
-        self._n = 0.0
-        self._mean = 0.0
-        self._var = 0.0
-        self._short = 0.0
-        self._raw_mean = 0.0
-        self._raw_var = 0.0
-        self._cooling = 0.0
+        self._state = [0.0] * STATE_FIELDS
+
+    # The state, by name (one list so that it packs and restores in one step).
+    _N, _MEAN, _VAR, _SHORT, _HI, _LO, _SHORT_HI, _SHORT_LO, _SHIFT_MEAN, _SHIFT_HI, _COOL = range(
+        STATE_FIELDS
+    )
 
     def state(self) -> tuple[float, ...]:
         """The learnt state as ``STATE_FIELDS`` floats (for compact checkpoints)."""
-        return (
-            self._n,
-            self._mean,
-            self._var,
-            self._short,
-            self._raw_mean,
-            self._raw_var,
-            self._cooling,
-        )
+        return tuple(self._state)
 
     def load_state(self, values: tuple[float, ...]) -> None:
         """Restore what ``state()`` returned."""
-        (
-            self._n,
-            self._mean,
-            self._var,
-            self._short,
-            self._raw_mean,
-            self._raw_var,
-            self._cooling,
-        ) = values
-
-    def _surprise(self, value: float) -> float:
-        scale = 1e-3 * (abs(self._mean) + 1e-3)
-        return abs(value - self._mean) / math.sqrt(self._var + scale * scale)
-
-    def _likelihood(self, value: float) -> tuple[float, float]:
-        """The raw likelihood of ``value`` and the short surprise average it would give."""
-        short = self._short + self.fast * (self._surprise(value) - self._short)
-        spread = math.sqrt(self._raw_var + 1e-4)
-        return normal_cdf((short - self._raw_mean) / spread), short
+        if len(values) != STATE_FIELDS:
+            raise ValueError(f"a SeriesDetector state has {STATE_FIELDS} values")
+        self._state = list(values)
 
     def _value(self, x: dict[Hashable, Any]) -> float | None:
         value = x.get(self.feature)
@@ -136,34 +107,64 @@ class SeriesDetector(base.AnomalyDetector):
             return None
         return float(value)
 
+    def _signals(self, value: float) -> tuple[float, float]:
+        """The short average and the shift (in long-run standard deviations) after ``value``."""
+        s = self._state
+        short = s[self._SHORT] + self.fast * (value - s[self._SHORT])
+        floor = 1e-3 * (abs(s[self._MEAN]) + 1e-3)
+        shift = abs(short - s[self._MEAN]) / math.sqrt(s[self._VAR] + floor * floor)
+        return short, shift
+
+    def _excess(self, value: float) -> float:
+        s = self._state
+        short, shift = self._signals(value)
+        floor = 1e-3 * (abs(s[self._MEAN]) + 1e-3)
+        excess = 0.0
+        for signal, hi, lo in (
+            (value, s[self._HI], s[self._LO]),
+            (short, s[self._SHORT_HI], s[self._SHORT_LO]),
+        ):
+            width = max(hi - lo, floor)
+            excess = max(excess, (signal - hi) / width, (lo - signal) / width)
+        shift_width = max(s[self._SHIFT_HI] - s[self._SHIFT_MEAN], 1.0)
+        return max(excess, (shift - s[self._SHIFT_HI]) / shift_width)
+
     def score_one(self, x: dict[Hashable, Any]) -> float:
         """Anomaly score of ``x`` in [0, 1]; 0 during warm-up or for a missing value."""
         value = self._value(x)
-        if value is None or self._n < self.warmup:
+        if value is None or self._state[self._N] < self.warmup:
             return 0.0
-        score, _ = self._likelihood(value)
-        return score * self.damping if self._cooling > 0 else score
+        excess = self._excess(value)
+        score = excess / (excess + self.scale) if excess > 0 else 0.0
+        return score / 2 if self._state[self._COOL] > 0 else score
 
     def learn_one(self, x: dict[Hashable, Any]) -> None:
-        """Update the level, the surprise statistics and the cooldown with ``x``."""
+        """Update the averages, the envelopes and the cooldown with ``x``."""
         value = self._value(x)
         if value is None:
             return
-        if self._n >= 2:
-            score, short = self._likelihood(value)
-            if self._cooling > 0:
-                self._cooling -= 1
-            elif score >= self.alert and self._n >= self.warmup:
-                self._cooling = float(self.cooldown)
-            surprise = self._surprise(value)
-            delta = surprise - self._raw_mean
-            self._raw_mean += self.baseline * delta
-            self._raw_var = (1 - self.baseline) * (self._raw_var + self.baseline * delta * delta)
-            self._short = short
-        if self._n == 0:
-            self._mean = value
-        else:
-            delta = value - self._mean
-            self._mean += self.slow * delta
-            self._var = (1 - self.slow) * (self._var + self.slow * delta * delta)
-        self._n += 1
+        s = self._state
+        if s[self._N] == 0:
+            s[self._MEAN] = s[self._SHORT] = value
+            s[self._HI] = s[self._LO] = s[self._SHORT_HI] = s[self._SHORT_LO] = value
+            s[self._N] = 1
+            return
+        if s[self._COOL] > 0:
+            s[self._COOL] -= 1
+        elif self.score_one(x) >= self.alert:
+            s[self._COOL] = float(self.cooldown)
+        short, shift = self._signals(value)
+        s[self._SHORT] = short
+        delta = value - s[self._MEAN]
+        s[self._MEAN] += self.slow * delta
+        s[self._VAR] = (1 - self.slow) * (s[self._VAR] + self.slow * delta * delta)
+        mean, pull = s[self._MEAN], self.decay
+        s[self._HI] = max(value, s[self._HI] - pull * (s[self._HI] - mean))
+        s[self._LO] = min(value, s[self._LO] + pull * (mean - s[self._LO]))
+        s[self._SHORT_HI] = max(short, s[self._SHORT_HI] - pull * (s[self._SHORT_HI] - mean))
+        s[self._SHORT_LO] = min(short, s[self._SHORT_LO] + pull * (mean - s[self._SHORT_LO]))
+        if s[self._N] >= self.warmup // 2:
+            s[self._SHIFT_MEAN] += _SHIFT_BASELINE * (shift - s[self._SHIFT_MEAN])
+            shift_hi = s[self._SHIFT_HI] - pull * (s[self._SHIFT_HI] - s[self._SHIFT_MEAN])
+            s[self._SHIFT_HI] = max(shift, shift_hi)
+        s[self._N] += 1

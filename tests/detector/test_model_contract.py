@@ -43,7 +43,7 @@ def test_scores_of_a_prefix_do_not_change_when_more_points_follow() -> None:
     full = _run(InstanceModel(), points)
     prefix = _run(InstanceModel(), points[:400])
     assert prefix == full[:400]
-    assert max(full) > 0.99, "the spike and the silence must score as anomalies"
+    assert max(full) >= SeriesDetector().alert, "the spike must raise an alert"
 
 
 def test_checkpoint_round_trip_gives_identical_scores_and_verdicts() -> None:

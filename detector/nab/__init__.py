@@ -1,0 +1,1 @@
+"""NAB (Numenta Anomaly Benchmark) support: reading its format, streaming the model, scoring."""
