@@ -14,6 +14,8 @@ import pytest
 from spendsense import broker
 from spendsense.settings import KafkaSettings, get_settings
 
+pytest_plugins = ["tests.fixtures.detector"]
+
 
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[KafkaSettings]:

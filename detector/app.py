@@ -1,0 +1,108 @@
+"""The detector worker's one Faust app: ``faust -A detector.app worker -l info``.
+
+Faust finds the module attribute ``app``, built from :func:`spendsense.settings.get_settings`
+(the process edge). :func:`create_app` builds the same thing from any settings, which is how
+tests and the pipeline benchmark get an app with their own topic prefix. The app id carries
+the prefix, so the state table's changelog topic is isolated too.
+
+On start the worker reads ``inventory`` and ``feedback`` in full (:mod:`detector.context`),
+restores the state table from its changelog, serves Prometheus metrics on
+``detector.metrics_port`` (9302) and Faust's web server on ``detector.web_port`` (6066),
+then scores ``metrics`` in batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+import mode
+
+from detector.agents import register_agents
+from detector.client import ModelClient
+from detector.context import ContextReader, ContextView
+from detector.detect import BatchDetector
+from detector.tables import DetectorChannels, declare_channels
+from detector.worker_metrics import WorkerMetrics
+from spendsense.metrics import CollectorRegistry, serve_metrics
+from spendsense.settings import Settings, get_settings
+from spendsense.topics import METRICS, topic_name
+
+
+@dataclass(frozen=True)
+class DetectorWorker:
+    """The app and the parts its agent uses (tests reach them through this)."""
+
+    app: faust.App
+    channels: DetectorChannels
+    view: ContextView
+    metrics: WorkerMetrics
+    detector: BatchDetector
+    agent: faust.types.AgentT
+
+
+def create_app(
+    settings: Settings, registry: CollectorRegistry | None = None, memory_outputs: bool = False
+) -> DetectorWorker:
+    """Build the detector's Faust app from ``settings`` (nothing connects until it starts).
+
+    ``memory_outputs``: see :func:`detector.tables.declare_channels`.
+    """
+    kafka, det = settings.kafka, settings.detector
+    app_id = f"{kafka.topic_prefix}{det.app_id}"
+    datadir = settings.var_dir / "faust"
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
+    app = faust.App(
+        app_id,
+        broker=";".join(f"kafka://{hp}" for hp in kafka.bootstrap_servers.split(",")),
+        store="memory://",
+        datadir=str(datadir / app_id),
+        topic_partitions=kafka.metrics_partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=det.web_enabled,
+        web_port=det.web_port,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+        stream_buffer_maxsize=max(4096, 2 * det.batch_size),
+    )
+    reg = registry or CollectorRegistry()
+    metrics = WorkerMetrics(reg)
+    view = ContextView()
+    reader = ContextReader(
+        kafka,
+        view,
+        on_poison=lambda topic, record, exc: metrics.errors.labels(kind="bad_context").inc(),
+    )
+    client = ModelClient(det, on_retry=lambda kind: metrics.errors.labels(kind=kind).inc())
+    detector = BatchDetector(
+        client,
+        view,
+        metrics,
+        source_topic=topic_name(kafka, METRICS),
+        max_future_skew_s=det.max_future_skew_s,
+        catch_up=reader.catch_up,
+    )
+    channels = declare_channels(app, kafka, memory_outputs)
+    agent = register_agents(app, channels, detector, view, metrics, det)
+
+    @app.service
+    class Context(mode.Service):
+        """Starts the inventory/feedback reader and the metrics server with the worker."""
+
+        async def on_start(self) -> None:
+            if det.metrics_port:
+                serve_metrics(reg, det.metrics_port)
+            await reader.start()
+            metrics.ready.set(1)
+
+        async def on_stop(self) -> None:
+            await reader.stop()
+            await client.aclose()
+
+    return DetectorWorker(app, channels, view, metrics, detector, agent)
+
+
+worker = create_app(get_settings())
+app = worker.app

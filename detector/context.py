@@ -1,0 +1,160 @@
+"""What every detector worker knows about every instance: its inventory and people's feedback.
+
+``inventory`` (compacted) and ``feedback`` are keyed by instance but partitioned unlike
+``metrics``, so they cannot feed a table co-partitioned with the model state. Each worker reads
+both topics in full instead, outside the consumer group (a plain assigned consumer from the
+earliest offset), and keeps the latest record per instance: the compacted topic is the
+changelog of this view. :meth:`ContextView.ready` is set once the view has caught up with the
+end offsets seen at start, and :meth:`ContextView.catch_up` lets the agent wait for records
+published after that (an unknown tenant is dead-lettered only once the view has caught up).
+
+>>> view = ContextView()
+>>> view.apply_inventory(InventoryRecord(
+...     tenant_id="t1", account_id="111111111111", region="us-east-1",
+...     instance_id="i-0abc1234", state="running", instance_type="m5.large",
+...     launch_time="2026-01-01T00:00:00Z", hourly_price_usd=0.096,
+...     observed_at="2026-11-01T00:00:00Z"))
+>>> view.knows_tenant("t1"), view.knows_tenant("t2")
+(True, False)
+>>> view.inventory["i-0abc1234"].instance_type
+'m5.large'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from spendsense.errors import PoisonRecord
+from spendsense.events import FeedbackRecord, InventoryRecord, parse_event
+from spendsense.settings import KafkaSettings
+from spendsense.topics import FEEDBACK, INVENTORY, topic_name
+
+log = logging.getLogger(__name__)
+
+
+class ContextView:
+    """The latest inventory record and the latest "not idle" feedback time per instance."""
+
+    def __init__(self) -> None:
+        self.inventory: dict[str, InventoryRecord] = {}
+        self.feedback: dict[str, datetime] = {}
+        self.tenants: set[str] = set()
+        self.ready = asyncio.Event()
+
+    def knows_tenant(self, tenant_id: str) -> bool:
+        return tenant_id in self.tenants
+
+    def apply_inventory(self, record: InventoryRecord) -> None:
+        self.inventory[record.instance_id] = record
+        self.tenants.add(record.tenant_id)
+
+    def apply_feedback(self, record: FeedbackRecord) -> None:
+        previous = self.feedback.get(record.instance_id)
+        if previous is None or record.at > previous:
+            self.feedback[record.instance_id] = record.at
+
+
+class ContextReader:
+    """Keeps a :class:`ContextView` up to date from the broker (started by the worker)."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        view: ContextView,
+        on_poison: Callable[[str, ConsumerRecord, PoisonRecord], None] | None = None,
+    ) -> None:
+        self.kafka = kafka
+        self.view = view
+        self.inventory_topic = topic_name(kafka, INVENTORY)
+        self.feedback_topic = topic_name(kafka, FEEDBACK)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._position: dict[TopicPartition, int] = {}
+        self._progress = asyncio.Condition()
+        self._on_poison = on_poison
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        await consumer.start()
+        partitions: list[TopicPartition] = []
+        for topic in (self.inventory_topic, self.feedback_topic):
+            found = consumer.partitions_for_topic(topic)
+            if not found:
+                await consumer._client.force_metadata_update()
+                found = consumer.partitions_for_topic(topic) or set()
+            partitions += [TopicPartition(topic, p) for p in sorted(found)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run(), name="detector-context-reader")
+        await self.catch_up()
+        self.view.ready.set()
+        log.info(
+            "context view ready: %d instances, %d tenants, %d feedback marks",
+            len(self.view.inventory),
+            len(self.view.tenants),
+            len(self.view.feedback),
+        )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def catch_up(self, timeout_s: float = 30.0) -> bool:
+        """Wait until the view holds every record published before this call."""
+        assert self._consumer is not None
+        ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
+
+        def caught_up() -> bool:
+            return all(self._position.get(tp, 0) >= end for tp, end in ends.items() if end > 0)
+
+        async with self._progress:
+            try:
+                await asyncio.wait_for(self._progress.wait_for(caught_up), timeout_s)
+            except TimeoutError:
+                log.warning("context view did not catch up within %.0fs", timeout_s)
+                return False
+        return True
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=5000)
+            for tp, records in batches.items():
+                for record in records:
+                    self._apply(record)
+                    self._position[tp] = record.offset + 1
+            async with self._progress:
+                for tp in self._consumer.assignment():
+                    self._position[tp] = max(
+                        self._position.get(tp, 0), await self._consumer.position(tp)
+                    )
+                self._progress.notify_all()
+
+    def _apply(self, record: ConsumerRecord) -> None:
+        try:
+            if record.topic == self.inventory_topic:
+                if record.value is None:  # a compaction tombstone: the instance is gone
+                    return
+                self.view.apply_inventory(parse_event(InventoryRecord, record.value))
+            else:
+                self.view.apply_feedback(parse_event(FeedbackRecord, record.value))
+        except PoisonRecord as exc:
+            if self._on_poison is not None:
+                self._on_poison(record.topic, record, exc)
+            log.warning("skipping bad record on %s@%d: %s", record.topic, record.offset, exc)

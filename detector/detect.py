@@ -1,0 +1,243 @@
+"""One batch of ``metrics`` records in, detections and dead letters out (the agent's logic).
+
+:class:`BatchDetector` parses each record, sends the ones that cannot be scored to the
+dead-letter list with a reason, groups the rest by instance (in order), reads each instance's
+:class:`InstanceState` from the state mapping (the worker's changelogged table), makes one model
+service call for the whole batch, writes the updated states back and returns one
+:class:`~spendsense.events.DetectionRecord` per scored record. A record whose period the
+instance's state has already learned (a redelivery after a crash) is not learned twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel
+
+from detector.client import ModelClient, ModelRejected
+from detector.context import ContextView
+from detector.protocol import PointIn, SeriesItem, VerdictOut
+from detector.worker_metrics import WorkerMetrics
+from spendsense.errors import PoisonRecord
+from spendsense.events import DeadLetter, DetectionRecord, MetricRecord, parse_event
+
+HOURS_PER_MONTH = 730
+EARLIEST_PERIOD = datetime(2006, 8, 25, tzinfo=UTC)  # EC2's first day
+RAW_KEEP = 4096
+
+
+class InstanceState(BaseModel):
+    """What the detector's table holds per instance (JSON text)."""
+
+    model: str | None = None  # base64 of the model's bytes
+    last_period: AwareDatetime | None = None
+    feedback_at: AwareDatetime | None = None  # the last "not idle" mark applied
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> InstanceState:
+        return cls() if text is None else cls.model_validate_json(text)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One record as the agent received it."""
+
+    value: bytes | None
+    partition: int | None = None
+    offset: int | None = None
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch produced."""
+
+    detections: list[DetectionRecord] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def monthly_waste(hourly_price_usd: float | None, idle: bool) -> float:
+    """What an idle instance costs per month (730 hours); nothing when it works.
+
+    >>> monthly_waste(0.096, True)
+    70.08
+    >>> monthly_waste(0.096, False), monthly_waste(None, True)
+    (0.0, 0.0)
+    """
+    if not idle or hourly_price_usd is None:
+        return 0.0
+    return round(hourly_price_usd * HOURS_PER_MONTH, 2)
+
+
+class BatchDetector:
+    """Scores batches of raw ``metrics`` records through the model service."""
+
+    def __init__(
+        self,
+        client: ModelClient,
+        view: ContextView,
+        metrics: WorkerMetrics,
+        source_topic: str,
+        max_future_skew_s: float = 3600.0,
+        catch_up: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        self.client = client
+        self._catch_up = catch_up
+        self.view = view
+        self.metrics = metrics
+        self.source_topic = source_topic
+        self.max_future_skew = timedelta(seconds=max_future_skew_s)
+
+    def _dead(self, incoming: Incoming, reason: str, outcome: BatchOutcome) -> None:
+        raw = incoming.value.decode("utf-8", "replace") if incoming.value is not None else ""
+        outcome.dead_letters.append(
+            DeadLetter(
+                source_topic=self.source_topic,
+                partition=incoming.partition,
+                offset=incoming.offset,
+                reason=reason,
+                raw=raw[:RAW_KEEP],
+                at=datetime.now(UTC),
+            )
+        )
+        self.metrics.dead_letter(reason)
+
+    def check(self, record: MetricRecord, now: datetime) -> str | None:
+        """Why a well-formed record still cannot be scored, or None when it can."""
+        if not self.view.knows_tenant(record.tenant_id):
+            return f"unknown-tenant: no inventory for tenant {record.tenant_id!r}"
+        known = self.view.inventory.get(record.instance_id)
+        if known is not None and known.tenant_id != record.tenant_id:
+            return (
+                f"unknown-tenant: instance {record.instance_id} belongs to another tenant, "
+                f"not {record.tenant_id!r}"
+            )
+        if record.timestamp > now + self.max_future_skew:
+            return f"absurd: period {record.timestamp.isoformat()} is in the future"
+        if record.timestamp < EARLIEST_PERIOD:
+            return f"absurd: period {record.timestamp.isoformat()} is before EC2 existed"
+        if record.period_s <= 0 or record.period_s > 86400:
+            return f"absurd: period_s {record.period_s} is not between 1 and 86400"
+        return None
+
+    async def process(
+        self, batch: Sequence[Incoming], states: MutableMapping[str, str]
+    ) -> BatchOutcome:
+        """Score one batch; ``states`` is read and written (instance id -> InstanceState JSON)."""
+        outcome = BatchOutcome()
+        self.metrics.records.inc(len(batch))
+        now = datetime.now(UTC)
+        parsed: list[tuple[Incoming, MetricRecord]] = []
+        for incoming in batch:
+            try:
+                record = parse_event(MetricRecord, incoming.value)
+            except PoisonRecord as exc:
+                self._dead(incoming, str(exc), outcome)
+                continue
+            parsed.append((incoming, record))
+        unknown = any(not self.view.knows_tenant(r.tenant_id) for _, r in parsed)
+        if unknown and self._catch_up is not None:
+            # the inventory may have been published just before these metrics: look again
+            await self._catch_up()
+        by_instance: dict[str, list[tuple[Incoming, MetricRecord]]] = {}
+        instance_states: dict[str, InstanceState] = {}
+        for incoming, record in parsed:
+            reason = self.check(record, now)
+            if reason is not None:
+                self._dead(incoming, reason, outcome)
+                continue
+            iid = record.instance_id
+            if iid not in instance_states:
+                instance_states[iid] = InstanceState.from_json(states.get(iid))
+            last = instance_states[iid].last_period
+            queued = by_instance.setdefault(iid, [])
+            newest = queued[-1][1].timestamp if queued else last
+            if newest is not None and record.timestamp <= newest:
+                outcome.duplicates += 1
+                continue
+            queued.append((incoming, record))
+        items = []
+        for iid, records in by_instance.items():
+            if not records:
+                continue
+            st = instance_states[iid]
+            mark = self.view.feedback.get(iid)
+            not_idle = mark is not None and (st.feedback_at is None or mark > st.feedback_at)
+            items.append(
+                SeriesItem(
+                    key=iid,
+                    state=st.model,
+                    not_idle=not_idle,
+                    points=[
+                        PointIn(
+                            timestamp=r.timestamp,
+                            cpu_percent=r.cpu_percent,
+                            network_in_bytes=r.network_in_bytes,
+                            network_out_bytes=r.network_out_bytes,
+                        )
+                        for _, r in records
+                    ],
+                )
+            )
+        self.metrics.duplicates.inc(outcome.duplicates)
+        if not items:
+            return outcome
+        started = time.perf_counter()
+        try:
+            results = await self.client.score_batch(items)
+        except ModelRejected as exc:
+            self.metrics.errors.labels(kind="model_rejected").inc()
+            for item in items:
+                for incoming, _ in by_instance[item.key]:
+                    self._dead(incoming, f"model-rejected: {exc}", outcome)
+            return outcome
+        self.metrics.model_seconds.observe(time.perf_counter() - started)
+        self.metrics.batches.inc()
+        self.metrics.batch_records.observe(sum(len(i.points) for i in items))
+        for item, result in zip(items, results, strict=True):
+            records = by_instance[item.key]
+            st = instance_states[item.key]
+            if item.not_idle:
+                st.feedback_at = self.view.feedback[item.key]
+                self.metrics.feedback_applied.inc()
+            if result.error is not None:
+                # the stored state was not a model's: the instance starts over with a fresh one
+                self.metrics.errors.labels(kind="bad_state").inc()
+                for incoming, _ in records:
+                    self._dead(incoming, f"model-rejected: {result.error}", outcome)
+                st.model = None
+                states[item.key] = st.to_json()
+                continue
+            st.model = result.state
+            st.last_period = records[-1][1].timestamp
+            states[item.key] = st.to_json()
+            for (_, record), verdict in zip(records, result.verdicts, strict=True):
+                outcome.detections.append(self._detection(record, verdict))
+        return outcome
+
+    def _detection(self, record: MetricRecord, verdict: VerdictOut) -> DetectionRecord:
+        inv = self.view.inventory.get(record.instance_id)
+        self.metrics.detections.labels(
+            tenant=record.tenant_id, verdict="idle" if verdict.idle else "active"
+        ).inc()
+        return DetectionRecord(
+            tenant_id=record.tenant_id,
+            account_id=record.account_id,
+            region=record.region,
+            instance_id=record.instance_id,
+            timestamp=record.timestamp,
+            score=min(max(verdict.score, 0.0), 1.0),
+            idle=verdict.idle,
+            idle_since=verdict.idle_since,
+            confidence=min(max(verdict.confidence, 0.0), 1.0),
+            reason=verdict.reason,
+            monthly_waste_usd=monthly_waste(inv.hourly_price_usd if inv else None, verdict.idle),
+            instance_type=inv.instance_type if inv else "",
+            name=inv.name if inv else "",
+        )

@@ -1,0 +1,189 @@
+"""The model service: ``bentoml serve detector.service:ModelService --port 3000``.
+
+Endpoints (all POST, JSON):
+
+* ``/score_batch`` (batchable): ``{"items": [SeriesItem, ...]}`` -> ``[SeriesResult, ...]``.
+  Each item carries an instance's learned state and new points; the answer carries one verdict
+  per point and the updated state. BentoML merges concurrent callers' items into one batch.
+* ``/score_series``: ``{"points": [PointIn, ...]}`` -> one :class:`SeriesResult` for a series
+  scored from a fresh model (or from ``state`` when given): the endpoint a person can curl.
+* ``/status``: the service's fleet-wide counters (what its checkpoint holds).
+
+BentoML serves ``/readyz`` (readiness), ``/livez`` and ``/metrics`` (Prometheus, with the
+``spendsense_model_*`` series defined here beside BentoML's own).
+
+The service keeps no per-instance state, so any number of workers or replicas can serve any
+batch. Its own counters are checkpointed to ``detector.checkpoint_path`` every
+``checkpoint_interval_s`` and on shutdown, and read back at start.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import bentoml
+
+from detector import scoring
+from detector.checkpoint import Checkpointer, ServiceState
+from detector.protocol import (
+    PointIn,
+    SeriesItem,
+    SeriesResult,
+    VerdictOut,
+    decode_state,
+    encode_state,
+)
+from spendsense.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+_settings = get_settings().detector
+
+RECORDS = bentoml.metrics.Counter(
+    name="spendsense_model_records_scored_total",
+    documentation="Metric points scored and learned by the model service.",
+    labelnames=["endpoint"],
+)
+LATENCY = bentoml.metrics.Histogram(
+    name="spendsense_model_batch_latency_seconds",
+    documentation="Model time per batch (scoring and learning, without HTTP).",
+    labelnames=["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+BATCH_SIZE = bentoml.metrics.Histogram(
+    name="spendsense_model_batch_size_records",
+    documentation="Metric points per batch the model scored.",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000),
+)
+ERRORS = bentoml.metrics.Counter(
+    name="spendsense_model_errors_total",
+    documentation="Items the model service could not score, by kind.",
+    labelnames=["kind"],
+)
+
+
+def _point(p: PointIn) -> scoring.Point:
+    return scoring.Point(
+        timestamp=p.timestamp,
+        cpu_percent=p.cpu_percent,
+        network_in_bytes=p.network_in_bytes,
+        network_out_bytes=p.network_out_bytes,
+    )
+
+
+def _verdict(v: scoring.Verdict) -> VerdictOut:
+    return VerdictOut(
+        score=v.score,
+        idle=v.idle,
+        idle_since=v.idle_since,
+        confidence=v.confidence,
+        reason=v.reason,
+    )
+
+
+def score_item(item: SeriesItem) -> tuple[SeriesResult, bool]:
+    """Score one item from its state; also says whether the instance was new.
+
+    Raises ValueError when the item's state is not a model's bytes.
+    """
+    state = decode_state(item.state)
+    if item.not_idle and state is not None:
+        model = scoring.InstanceModel.from_bytes(state)
+        model.mark_not_idle()
+        state = model.to_bytes()
+    verdicts, new_state = scoring.score_and_learn(state, [_point(p) for p in item.points])
+    result = SeriesResult(
+        key=item.key, state=encode_state(new_state), verdicts=[_verdict(v) for v in verdicts]
+    )
+    return result, state is None
+
+
+@bentoml.service(
+    name="spendsense-model",
+    workers=1,
+    traffic={"timeout": 60},
+)
+class ModelService:
+    """Scores metric series and learns from them; holds fleet-wide counters only."""
+
+    def __init__(self) -> None:
+        self.checkpointer = Checkpointer(_settings.checkpoint_path, _settings.checkpoint_interval_s)
+        self.state: ServiceState = self.checkpointer.load()
+        self._dirty = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._saver = threading.Thread(target=self._save_periodically, daemon=True)
+        self._saver.start()
+        log.info(
+            "model service restored %d scored records from %s",
+            self.state.records_scored,
+            self.checkpointer.path,
+        )
+
+    def _save_periodically(self) -> None:
+        while not self._stop.wait(self.checkpointer.interval_s):
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            self.checkpointer.save(self.state)
+            self._dirty = False
+
+    @bentoml.on_shutdown
+    def shutdown(self) -> None:
+        """Save the counters one last time."""
+        self._stop.set()
+        self._checkpoint()
+        log.info("model service checkpoint written to %s", self.checkpointer.path)
+
+    def _score(self, items: list[SeriesItem], endpoint: str) -> list[SeriesResult]:
+        started = time.perf_counter()
+        results: list[SeriesResult] = []
+        records = new = idle = 0
+        for item in items:
+            try:
+                result, was_new = score_item(item)
+            except ValueError as exc:
+                ERRORS.labels(kind="bad_state").inc()
+                results.append(SeriesResult(key=item.key, error=str(exc)))
+                continue
+            results.append(result)
+            records += len(item.points)
+            new += was_new
+            idle += sum(v.idle for v in result.verdicts)
+        LATENCY.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+        BATCH_SIZE.observe(records)
+        RECORDS.labels(endpoint=endpoint).inc(records)
+        with self._lock:
+            self.state.add_batch(records=records, series=len(items), new_instances=new, idle=idle)
+            self._dirty = True
+        return results
+
+    @bentoml.api(
+        batchable=True,
+        max_batch_size=_settings.service_max_batch_size,
+        max_latency_ms=_settings.service_max_latency_ms,
+    )
+    def score_batch(self, items: list[SeriesItem]) -> list[SeriesResult]:
+        """Score and learn a batch: one item per instance, state in, updated state out."""
+        return self._score(items, "score_batch")
+
+    @bentoml.api
+    def score_series(self, points: list[PointIn], state: str | None = None) -> SeriesResult:
+        """Score one series (a fresh model unless ``state`` is given), point by point."""
+        [result] = self._score(
+            [SeriesItem(key="series", state=state, points=points)], "score_series"
+        )
+        if result.error is not None:
+            raise bentoml.exceptions.InvalidArgument(f"state: {result.error}")
+        return result
+
+    @bentoml.api
+    def status(self) -> ServiceState:
+        """The fleet-wide counters, as the checkpoint holds them."""
+        with self._lock:
+            return self.state.model_copy()

@@ -1,0 +1,99 @@
+"""End to end on the real broker: metrics records in, detections out, model service running."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from spendsense.events import DeadLetter, DetectionRecord, parse_event
+from spendsense.settings import KafkaSettings
+from spendsense.topics import DEADLETTER, DETECTIONS, INVENTORY, METRICS
+from tests.fixtures.detector import StartWorker, consume, inventory, produce, series
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+IDLE, BUSY = "i-00000000000000a1", "i-00000000000000b2"
+
+
+def sample(port: int, name: str, labels: str = "") -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith(f"{name}{labels} ") or (not labels and line.startswith(f"{name} ")):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_metrics_in_detections_out(
+    kafka: KafkaSettings, model_service_url: str, start_worker: StartWorker
+) -> None:
+    produce(
+        kafka,
+        INVENTORY,
+        [(i, inventory("tenant-a", i).to_bytes()) for i in (IDLE, BUSY)],
+    )
+    _, metrics_port = start_worker(model_service_url)
+    idle, busy = series("tenant-a", IDLE, 30, cpu=0.3), series("tenant-a", BUSY, 30, cpu=45.0)
+    records = [r for pair in zip(idle, busy, strict=True) for r in pair]
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records])
+
+    raw = consume(kafka, DETECTIONS, len(records), timeout_s=60)
+    detections = [parse_event(DetectionRecord, v) for v in raw]
+    assert len(detections) == len(records)
+    seen = {(d.instance_id, d.timestamp) for d in detections}
+    assert seen == {(r.instance_id, r.timestamp) for r in records}
+
+    last = {d.instance_id: d for d in sorted(detections, key=lambda d: d.timestamp)}
+    assert last[IDLE].idle and last[IDLE].idle_since == idle[0].timestamp
+    assert last[IDLE].monthly_waste_usd == pytest.approx(0.096 * 730)
+    assert "CPU under" in last[IDLE].reason
+    assert (last[IDLE].tenant_id, last[IDLE].instance_type) == ("tenant-a", "m5.large")
+    assert not any(d.idle for d in detections if d.instance_id == BUSY)
+    assert all(d.monthly_waste_usd == 0.0 for d in detections if not d.idle)
+
+    # batched: far fewer model calls than records
+    batches = sample(metrics_port, "spendsense_detector_batches_total")
+    assert 1 <= batches < len(records) / 4
+    assert sample(metrics_port, "spendsense_detector_records_consumed_total") == len(records)
+    assert sample(
+        metrics_port, "spendsense_detector_detections_total", '{tenant="tenant-a",verdict="idle"}'
+    ) == sum(d.idle for d in detections)
+
+
+def test_poison_records_go_to_dead_letters_and_the_stream_goes_on(
+    kafka: KafkaSettings, model_service_url: str, start_worker: StartWorker
+) -> None:
+    produce(kafka, INVENTORY, [(IDLE, inventory("tenant-a", IDLE).to_bytes())])
+    _, metrics_port = start_worker(model_service_url)
+    good = series("tenant-a", IDLE, 6, cpu=0.3)
+    text = good[0].model_dump_json()
+    poison = [
+        b"{not json",
+        b'{"tenant_id": "tenant-a"}',
+        text.replace('"cpu_percent":0.3', '"cpu_percent":NaN').encode(),
+        good[0].model_copy(update={"cpu_percent": 1e9}).model_dump_json().encode(),
+        good[0].model_copy(update={"tenant_id": "nobody"}).to_bytes(),
+        good[0].model_copy(update={"timestamp": good[0].timestamp.replace(year=2099)}).to_bytes(),
+    ]
+    assert b"NaN" in poison[2]
+    mixed = [(IDLE, good[0].to_bytes())] + [(IDLE, p) for p in poison]
+    mixed += [(IDLE, r.to_bytes()) for r in good[1:]]
+    produce(kafka, METRICS, mixed)
+
+    detections = [parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, 6, 60)]
+    assert sorted(d.timestamp for d in detections) == [r.timestamp for r in good]
+    letters = [parse_event(DeadLetter, v) for v in consume(kafka, DEADLETTER, 6, 30)]
+    reasons = [letter.reason for letter in sorted(letters, key=lambda x: x.offset or 0)]
+    assert [r.split(":")[0] for r in reasons] == [
+        "json",
+        "schema",
+        "schema",
+        "schema",
+        "unknown-tenant",
+        "absurd",
+    ]
+    assert "cpu_percent" in reasons[2] and "cpu_percent" in reasons[3]
+    assert all(letter.source_topic.endswith(METRICS) for letter in letters)
+    assert letters[0].raw == "{not json"
+    dead = "spendsense_detector_dead_letters_total"
+    assert sample(metrics_port, dead, '{reason="schema"}') == 3
+    assert sample(metrics_port, dead, '{reason="json"}') == 1
