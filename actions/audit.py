@@ -1,8 +1,9 @@
 """Every action lands twice: in the store's audit log and on the ``actions`` topic.
 
 :func:`audit` appends the entry inside the caller's transaction (idempotent on its
-``decision_key``); once that transaction committed, :meth:`ActionSink.publish` puts the
-same facts on the ``actions`` topic (key: tenant id) for the API's live feed.
+``decision_key``); once that transaction committed, :func:`publish_action` puts the
+same facts on the ``actions`` topic (key: tenant id) for the API's live feed, through an
+:class:`EventSink` (:class:`KafkaEventSink` in the worker and the API).
 
 >>> entry = AuditEntry(tenant_id="acme", actor="policy:auto-stop", action="stop",
 ...                    instance_id="i-0abc1234", reason="idle 3 days", result="dry-run",
@@ -14,13 +15,15 @@ same facts on the ``actions`` topic (key: tenant id) for the API's live feed.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from spendsense.events import ActionRecord
+from spendsense.events import ActionRecord, Event
+from spendsense.producer import make_producer
 from spendsense.settings import KafkaSettings
 from spendsense.store import append_audit
 from spendsense.store.models import AuditEntry
@@ -29,10 +32,16 @@ from spendsense.topics import ACTIONS, topic_name
 log = logging.getLogger(__name__)
 
 
-class ActionSink(Protocol):
-    """Where action records go after the audit entry committed."""
+class EventSink(Protocol):
+    """Where records go once the store transaction that decided them committed."""
 
-    def publish(self, record: ActionRecord) -> None: ...
+    def send(self, topic: str, key: str, record: Event) -> None:
+        """Put ``record`` on the project topic named ``topic`` (short name) under ``key``."""
+
+
+def publish_action(sink: EventSink, record: ActionRecord) -> None:
+    """An action record on the ``actions`` topic, keyed by tenant."""
+    sink.send(ACTIONS, record.tenant_id, record)
 
 
 def to_record(entry: AuditEntry) -> ActionRecord:
@@ -63,9 +72,10 @@ def audit(
     dry_run: bool = False,
     decision_key: str | None = None,
     details: Mapping[str, Any] | None = None,
-) -> ActionRecord:
-    """Append an audit entry in ``session``; returns the record to publish after commit."""
-    entry, _ = append_audit(
+) -> tuple[ActionRecord, bool]:
+    """Append an audit entry in ``session``; returns the record to publish after commit and
+    whether it is new (False: this ``decision_key`` was recorded before)."""
+    entry, created = append_audit(
         session,
         tenant_id,
         actor=actor,
@@ -78,33 +88,28 @@ def audit(
         decision_key=decision_key,
         details=details,
     )
-    return to_record(entry)
+    return to_record(entry), created
 
 
-class KafkaActionSink:
-    """Publishes action records to the ``actions`` topic and waits for the broker's ack."""
+class KafkaEventSink:
+    """Sends records to the project's topics and waits for the broker's acknowledgement."""
 
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 10.0) -> None:
-        self.topic = topic_name(kafka, ACTIONS)
         self.kafka = kafka
         self.timeout_s = timeout_s
         self._producer: Any = None
+        self._lock = threading.Lock()
 
     def _get(self) -> Any:
-        if self._producer is None:
-            from kafka import KafkaProducer
+        with self._lock:
+            if self._producer is None:
+                self._producer = make_producer(self.kafka, client_id="spendsense-actions")
+            return self._producer
 
-            self._producer = KafkaProducer(
-                bootstrap_servers=self.kafka.bootstrap_servers,
-                acks="all",
-                client_id="spendsense-actions",
-            )
-        return self._producer
-
-    def publish(self, record: ActionRecord) -> None:
-        self._get().send(self.topic, key=record.tenant_id.encode(), value=record.to_bytes()).get(
-            timeout=self.timeout_s
-        )
+    def send(self, topic: str, key: str, record: Event) -> None:
+        self._get().send(
+            topic_name(self.kafka, topic), key=key.encode(), value=record.to_bytes()
+        ).get(timeout=self.timeout_s)
 
     def close(self) -> None:
         if self._producer is not None:

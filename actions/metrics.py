@@ -49,7 +49,7 @@ class ActionsMetrics:
         )
         self.records = Counter(
             "spendsense_actions_records_total",
-            "Detection records consumed, by outcome (ok, poison).",
+            "Detection records consumed, by outcome (ok, poison, unknown-tenant).",
             ["outcome"],
             registry=registry,
         )

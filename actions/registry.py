@@ -9,7 +9,7 @@ role's policy must allow.
 >>> sorted(ACTIONS)
 ['email', 'stop', 'tag']
 >>> customer_permissions()
-['ec2:CreateTags', 'ec2:DeleteTags', 'ec2:DescribeInstances', 'ec2:StartInstances', 'ec2:StopInstances']
+['ec2:CreateTags', 'ec2:DeleteTags', 'ec2:DescribeInstanceAttribute', 'ec2:DescribeInstances', 'ec2:StartInstances', 'ec2:StopInstances']
 >>> ACTIONS["tag"].Params(set={"spendsense:stop-after": "2026-11-27T10:00:00Z"}).remove
 []
 """
@@ -47,7 +47,12 @@ class StopInstance(ActionPlugin):
     """Stop an EC2 instance (or start it again) in the customer's account."""
 
     name = "stop"
-    permissions = ("ec2:DescribeInstances", "ec2:StopInstances", "ec2:StartInstances")
+    permissions = (
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceAttribute",
+        "ec2:StopInstances",
+        "ec2:StartInstances",
+    )
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from actions.audit import ActionSink, audit
+from actions.audit import EventSink, audit, publish_action
 from actions.metrics import ActionsMetrics
 from actions.registry import ACTIONS
 from spendsense.access import AccountRef, TenantSessions
@@ -111,7 +111,7 @@ class StopExecutor:
         settings: ActionsSettings,
         sessions: sessionmaker[Session],
         tenants: TenantSessions,
-        sink: ActionSink,
+        sink: EventSink,
         metrics: ActionsMetrics,
         *,
         default_region: str = "us-east-1",
@@ -348,6 +348,23 @@ class StopExecutor:
             region=facts.region,
         )
 
+    def tag(
+        self,
+        tenant_id: str,
+        facts: InstanceFacts,
+        *,
+        set_tags: dict[str, str] | None = None,
+        remove: list[str] | None = None,
+    ) -> None:
+        """Set or remove tags on the instance through the tenant's role (the ``tag`` action)."""
+        plugin: Any = ACTIONS["tag"]
+        params = plugin.Params(set=set_tags or {}, remove=remove or [])
+        with self.sessions() as session:
+            account = self._account(session, tenant_id, facts.account_id)
+        ec2 = self.tenants.client(account, "ec2", facts.region)
+        with self.tenants.guard(account, facts.region, "CreateTags"):
+            plugin.run(ec2, facts.instance_id, params)
+
     def _call(self, facts: InstanceFacts, tenant_id: str, verb: str) -> tuple[str, str, str | None]:
         plugin: Any = ACTIONS["stop"]
         with self.sessions() as session:
@@ -399,15 +416,16 @@ class StopExecutor:
         with self.sessions() as session, session.begin():
             row = session.get(StopDecision, decision.decision_key)
             assert row is not None
-            # A failure is not final: the same decision may be tried again (throttling,
-            # a role fixed meanwhile), so it keeps no decision key in the audit log.
-            final = result != "failed"
+            # A failure or the hourly cap is not final: the same decision may be tried
+            # again (throttling, a role fixed, the next hour), so its audit entry does not
+            # take the decision key.
+            final = result != "failed" and rail != "cap"
             row.status = "done" if final else "failed"
             row.result = result
             row.finished_at = utcnow()
             row.account_id = account_id
             row.region = region
-            record = audit(
+            record, _ = audit(
                 session,
                 decision.tenant_id,
                 actor=decision.actor,
@@ -423,7 +441,7 @@ class StopExecutor:
         self.metrics.stops.labels(
             tenant=decision.tenant_id, action=decision.action, outcome=result
         ).inc()
-        self.sink.publish(record)
+        publish_action(self.sink, record)
         log.info(
             "%s %s %s by %s: %s (%s)",
             decision.action,

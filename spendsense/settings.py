@@ -87,7 +87,7 @@ class ActionsSettings(BaseModel):
     # HMAC key for Stop / Not idle links. Unset: a random key is generated once and kept in
     # ``<var_dir>/secrets/link-signing.key`` (local runs); production sets it.
     link_signing_key: SecretStr | None = None
-    sender: str = "alerts@spendsense.local"
+    sender: str = "alerts@spendsense.example"
     public_base_url: str = "http://127.0.0.1:8000"
     protect_tag: str = "spendsense:protect"
     optin_tag: str = "spendsense:auto-stop"

@@ -1,138 +1,173 @@
-"""Fixtures for the actions suite: an AWS account (moto server), a store with one tenant
-connected to it, and an executor wired as the worker wires it."""
+"""Fixtures for the actions suite: the sandbox AWS account, a PostgreSQL store with two
+tenants connected to it through their roles (AssumeRole + ExternalId), and the services
+wired as the worker wires them."""
 
 from __future__ import annotations
 
-import socket
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
+from actions.alerts import AlertService
+from actions.links import LinkClaims, decode
 from actions.metrics import ActionsMetrics
+from actions.policy import AutoStopPolicy
+from actions.registry import customer_permissions
 from actions.stopping import StopExecutor
 from spendsense.access import TenantSessions
 from spendsense.aws import AwsFactory
-from spendsense.events import ActionRecord
+from spendsense.events import ActionRecord, Event
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import ActionsSettings, AwsSettings, StoreSettings
 from spendsense.store import Store, add_aws_account, create_tenant, open_store
+from spendsense.topics import ACTIONS
+from tests.fixtures.sandbox import Sandbox
 
-ACCOUNT = "123456789012"
-OTHER_ACCOUNT = "210987654321"
 REGION = "us-east-1"
-SENDER = "alerts@spendsense.test"
+ROLE_NAME = "SpendSenseActionsTests"
+KEY = "k" * 40
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass(frozen=True)
+class TenantAccount:
+    tenant_id: str
+    account_id: str
+    role_arn: str
+    external_id: str
 
 
 @pytest.fixture(scope="session")
-def aws_endpoint() -> Iterator[str]:
-    """A moto server on a free port for the session."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+def tenant_accounts(sandbox: Sandbox) -> dict[str, TenantAccount]:
+    """Two tenants, each with a role of its own in one sandbox account."""
+    out = {}
+    for tenant_id, account_id in zip(("acme", "globex"), sandbox.tenant_account_ids, strict=False):
+        arn, external_id = sandbox.create_role(
+            account_id, role_name=ROLE_NAME, stop_actions=customer_permissions()
+        )
+        out[tenant_id] = TenantAccount(tenant_id, account_id, arn, external_id)
+    return out
+
+
+def make_store(url: str, accounts: dict[str, TenantAccount], alert_email: str) -> Store:
+    store = open_store(StoreSettings(url=url))
+    with store.sessions.begin() as session:
+        for acc in accounts.values():
+            create_tenant(
+                session,
+                acc.tenant_id.title(),
+                tenant_id=acc.tenant_id,
+                alert_email=alert_email if acc.tenant_id == "acme" else None,
+            )
+            add_aws_account(
+                session,
+                acc.tenant_id,
+                acc.account_id,
+                external_id=acc.external_id,
+                role_arn=acc.role_arn,
+                regions=[REGION],
+            )
+    return store
 
 
 @pytest.fixture
-def aws(aws_endpoint: str) -> Iterator[AwsSettings]:
-    """AWS settings pointing at a freshly reset account."""
-    import httpx
-
-    httpx.post(f"{aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
-    yield AwsSettings(
-        endpoint_url=aws_endpoint,
-        region=REGION,
-        access_key_id="testing",  # type: ignore[arg-type]
-        secret_access_key="testing",  # type: ignore[arg-type]
-        max_attempts=2,
-    )
-
-
-@pytest.fixture
-def store(postgres_url: str) -> Iterator[Store]:
-    """A migrated store with tenants ``acme`` (account ACCOUNT) and ``globex`` (OTHER)."""
-    st = open_store(StoreSettings(url=postgres_url))
-    with st.sessions.begin() as session:
-        create_tenant(session, "Acme", tenant_id="acme", alert_email="ops@acme.test")
-        add_aws_account(
-            session,
-            "acme",
-            ACCOUNT,
-            external_id="acme-external-id-0123456789abcdef0123",
-            role_arn=f"arn:aws:iam::{ACCOUNT}:role/SpendSense",
-            regions=[REGION],
-        )
-        create_tenant(session, "Globex", tenant_id="globex", alert_email="it@globex.test")
-        add_aws_account(
-            session,
-            "globex",
-            OTHER_ACCOUNT,
-            external_id="globex-external-id-0123456789abcdef012",
-            role_arn=f"arn:aws:iam::{OTHER_ACCOUNT}:role/SpendSense",
-            regions=[REGION],
-        )
+def store(postgres_url: str, tenant_accounts: dict[str, TenantAccount]) -> Iterator[Store]:
+    """A migrated PostgreSQL store with tenants ``acme`` and ``globex``."""
+    st = make_store(postgres_url, tenant_accounts, f"ops-{uuid.uuid4().hex[:8]}@acme.test")
     yield st
     st.dispose()
 
 
 class ListSink:
-    """Keeps published action records (the Kafka sink is tested with the worker)."""
+    """Keeps published records (the Kafka sink is tested with the worker)."""
 
     def __init__(self) -> None:
-        self.records: list[ActionRecord] = []
+        self.sent: list[tuple[str, str, Event]] = []
 
-    def publish(self, record: ActionRecord) -> None:
-        self.records.append(record)
+    def send(self, topic: str, key: str, record: Event) -> None:
+        self.sent.append((topic, key, record))
+
+    @property
+    def records(self) -> list[ActionRecord]:
+        return [r for t, _, r in self.sent if t == ACTIONS and isinstance(r, ActionRecord)]
 
 
 @dataclass
 class Rig:
+    sandbox: Sandbox
+    accounts: dict[str, TenantAccount]
     settings: ActionsSettings
     aws: AwsSettings
     factory: AwsFactory
     store: Store
     executor: StopExecutor
+    alerts: AlertService
+    policy: AutoStopPolicy
     sink: ListSink
     metrics: ActionsMetrics
+    _ec2: dict[str, Any] = field(default_factory=dict)
 
-    def ec2(self, account: str = ACCOUNT) -> Any:
-        """An EC2 client acting inside ``account`` (through AssumeRole, as SpendSense does)."""
-        sts = self.factory.client("sts")
-        creds = sts.assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/test", RoleSessionName="test"
-        )["Credentials"]
-        session = self.factory.session(
-            creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"], REGION
-        )
-        return self.factory.client("ec2", session=session)
+    @property
+    def recipient(self) -> str:
+        with self.store.sessions() as session:
+            from spendsense.store import get_tenant
 
-    def run_instance(self, account: str = ACCOUNT, **kwargs: Any) -> str:
-        ec2 = self.ec2(account)
-        image = ec2.describe_images()["Images"][0]["ImageId"]
+            tenant = get_tenant(session, "acme")
+            assert tenant is not None and tenant.alert_email
+            return tenant.alert_email
+
+    def ec2(self, tenant: str = "acme") -> Any:
+        """An EC2 client inside the tenant's account (as its owner would act)."""
+        if tenant not in self._ec2:
+            acc = self.accounts[tenant]
+            self._ec2[tenant] = self.sandbox.assume(acc.role_arn, acc.external_id, REGION).client(
+                "ec2", endpoint_url=self.sandbox.endpoint_url
+            )
+        return self._ec2[tenant]
+
+    def run_instance(self, tenant: str = "acme", **kwargs: Any) -> str:
+        ec2 = self.ec2(tenant)
         resp = ec2.run_instances(
-            ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro", **kwargs
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro", **kwargs
         )
         return str(resp["Instances"][0]["InstanceId"])
 
-    def state(self, instance_id: str, account: str = ACCOUNT) -> str:
-        resp = self.ec2(account).describe_instances(InstanceIds=[instance_id])
+    def state(self, instance_id: str, tenant: str = "acme") -> str:
+        resp = self.ec2(tenant).describe_instances(InstanceIds=[instance_id])
         return str(resp["Reservations"][0]["Instances"][0]["State"]["Name"])
 
+    def tags(self, instance_id: str, tenant: str = "acme") -> dict[str, str]:
+        resp = self.ec2(tenant).describe_instances(InstanceIds=[instance_id])
+        inst = resp["Reservations"][0]["Instances"][0]
+        return {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
 
-@pytest.fixture
-def rig(aws: AwsSettings, store: Store) -> Rig:
-    settings = ActionsSettings(sender=SENDER, link_signing_key="s" * 40)  # type: ignore[arg-type]
+    def mail_to(self, recipient: str) -> list[Any]:
+        return [m for m in self.sandbox.mail() if recipient in m.to]
+
+    def claims(self, url: str) -> LinkClaims:
+        return decode(KEY.encode(), url.rsplit("/", 1)[1])
+
+
+def make_rig(
+    sandbox: Sandbox,
+    accounts: dict[str, TenantAccount],
+    store: Store,
+    **settings: Any,
+) -> Rig:
+    cfg = ActionsSettings(link_signing_key=KEY, **settings)  # type: ignore[arg-type]
+    aws = sandbox.aws_settings()
     factory = AwsFactory(aws)
     metrics = ActionsMetrics(CollectorRegistry())
     sink = ListSink()
-    executor = StopExecutor(settings, store.sessions, TenantSessions(factory), sink, metrics)
-    return Rig(settings, aws, factory, store, executor, sink, metrics)
+    executor = StopExecutor(cfg, store.sessions, TenantSessions(factory), sink, metrics)
+    ses = factory.client("ses", region=REGION)
+    alerts = AlertService(cfg, store.sessions, lambda: ses, KEY.encode(), sink, metrics)
+    policy = AutoStopPolicy(cfg, store.sessions, executor, sink)
+    return Rig(sandbox, accounts, cfg, aws, factory, store, executor, alerts, policy, sink, metrics)
+
+
+@pytest.fixture
+def rig(sandbox: Sandbox, tenant_accounts: dict[str, TenantAccount], store: Store) -> Rig:
+    return make_rig(sandbox, tenant_accounts, store)

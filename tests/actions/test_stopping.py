@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from spendsense.store import list_audit
 from spendsense.store.models import StopDecision
-from tests.actions.conftest import ACCOUNT, OTHER_ACCOUNT, Rig
+from tests.actions.conftest import REGION, Rig
 
 
 def _tags(**tags: str) -> dict[str, object]:
@@ -18,28 +17,41 @@ def _tags(**tags: str) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("policy_dry_run", [False, True])
-def test_rails_never_stop_protected_asg_spot_or_stop_protected(
-    rig: Rig, policy_dry_run: bool
-) -> None:
-    protected = rig.run_instance(**_tags(**{"spendsense:protect": "true"}))
-    asg = rig.run_instance(**_tags(**{"aws:autoscaling:groupName": "web"}))
-    spot = rig.run_instance(InstanceMarketOptions={"MarketType": "spot"})
-    locked = rig.run_instance(DisableApiStop=True)
-    expected = {protected: "protected", asg: "asg", spot: "spot", locked: "stop-protection"}
-    for instance_id, rail in expected.items():
-        for actor in ("policy:auto-stop", "ops@acme.test"):
-            outcome = rig.executor.stop(
-                "acme", instance_id, actor, "idle", f"acme/{actor}/{instance_id}", policy_dry_run
-            )
+def test_rails_never_stop_protected_asg_spot_instance_store_or_stop_protected(rig: Rig) -> None:
+    tenant_of = {a.account_id: t for t, a in rig.accounts.items()}
+    store_root = next(
+        i
+        for i in rig.sandbox.fleet.instances.values()
+        if i.account_id in tenant_of
+        and i.region == REGION
+        and i.root_device_type == "instance-store"
+    )
+    expected = {
+        ("acme", rig.run_instance(**_tags(**{"spendsense:protect": "true"}))): "protected",
+        ("acme", rig.run_instance(**_tags(**{"aws:autoscaling:groupName": "web"}))): "asg",
+        ("acme", rig.run_instance(InstanceMarketOptions={"MarketType": "spot"})): "spot",
+        ("acme", rig.run_instance(DisableApiStop=True)): "stop-protection",
+        (tenant_of[store_root.account_id], store_root.instance_id): "instance-store",
+    }
+    before = {i: rig.state(i, t) for t, i in expected}
+    # whatever the policy: the auto-stop policy for real, a person, a dry run
+    for (tenant, instance_id), rail in expected.items():
+        for actor, dry_run in (
+            ("policy:auto-stop", False),
+            ("ops@example.test", False),
+            ("policy:auto-stop", True),
+        ):
+            key = f"{tenant}/{actor}/{dry_run}/{instance_id}"
+            outcome = rig.executor.stop(tenant, instance_id, actor, "idle", key, dry_run)
             assert (outcome.result, outcome.rail) == ("refused", rail), outcome
-        assert rig.state(instance_id) == "running"
+    assert {i: rig.state(i, t) for t, i in expected} == before
+    assert set(before.values()) == {"running"}
     with rig.store.sessions() as session:
-        entries = list_audit(session, "acme")
-    assert len(entries) == 8
+        entries = [*list_audit(session, "acme"), *list_audit(session, "globex")]
+    assert len(entries) == 15
     assert {e.result for e in entries} == {"refused"}
-    assert all(e.details["rail"] == expected[e.instance_id or ""] for e in entries)
-    assert len(rig.sink.records) == 8
+    assert all(e.details["rail"] == expected[(e.tenant_id, e.instance_id or "")] for e in entries)
+    assert len(rig.sink.records) == 15
 
 
 def test_dry_run_changes_nothing_and_is_audited(rig: Rig) -> None:
@@ -58,7 +70,7 @@ def test_dry_run_changes_nothing_and_is_audited(rig: Rig) -> None:
         "policy:auto-stop",
     )
     assert entry.reason == "idle for 3 days"
-    assert entry.account_id == ACCOUNT
+    assert entry.account_id == rig.accounts["acme"].account_id
     assert [r.result for r in rig.sink.records] == ["dry-run"]
 
 
@@ -125,10 +137,10 @@ def test_cap_per_hour_limits_policy_stops_but_not_people(rig: Rig) -> None:
 
 
 def test_another_tenants_instance_is_not_found_and_not_stopped(rig: Rig) -> None:
-    theirs = rig.run_instance(account=OTHER_ACCOUNT)
+    theirs = rig.run_instance("globex")
     outcome = rig.executor.stop("acme", theirs, "ops@acme.test", "x", "acme/x", False)
     assert outcome.result == "failed"
-    assert rig.state(theirs, OTHER_ACCOUNT) == "running"
+    assert rig.state(theirs, "globex") == "running"
     with rig.store.sessions() as session:
         row = session.scalar(select(StopDecision).where(StopDecision.decision_key == "acme/x"))
     assert row is not None and row.status == "failed"

@@ -114,8 +114,8 @@ class InstanceAlertState(Base):
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     instance_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(12))
-    region: Mapped[str] = mapped_column(String(30))
+    account_id: Mapped[str | None] = mapped_column(String(12))
+    region: Mapped[str | None] = mapped_column(String(30))
     name: Mapped[str] = mapped_column(String(300), default="")
     instance_type: Mapped[str] = mapped_column(String(40), default="")
     idle: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,134 @@
+"""The actions worker's one Faust app: ``faust -A actions.app worker -l info --web-port 6067``.
+
+Faust finds the module attribute ``app``, built from :func:`spendsense.settings.get_settings`
+(the process edge); :func:`create_app` builds the same from any settings (tests give their
+own topic prefix, which the app id carries, so consumer groups are isolated too).
+
+On start the worker opens the store (migrating it), serves Prometheus metrics on
+``actions.metrics_port`` (9303; ``/metrics`` answering is the readiness check) and Faust's
+web server on ``actions.web_port`` (6067). The ``alerts`` agent (concurrency 1: faust
+issue 606) consumes ``detections``; records failing their schema or naming a tenant the
+store does not know go to ``deadletter`` (with the reason, counted by outcome). A
+timer (every ``actions.flush_interval_s``) retries due emails, sends digests whose
+cooldown ended and reconciles emails a dead worker left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import faust
+import mode
+from faust.types import StreamT
+
+from actions.runtime import ActionsRuntime, build_runtime
+from spendsense.errors import PoisonRecord
+from spendsense.events import DeadLetter, DetectionRecord, parse_event
+from spendsense.metrics import CollectorRegistry, serve_metrics
+from spendsense.settings import Settings, get_settings
+from spendsense.topics import DEADLETTER, DETECTIONS, topic_name
+
+log = logging.getLogger(__name__)
+
+APP_ID = "spendsense-actions"
+
+
+@dataclass
+class ActionsWorker:
+    """The app, its agent and (once started) the runtime the agent drives."""
+
+    app: faust.App
+    agent: faust.types.AgentT
+    registry: CollectorRegistry
+    runtime: ActionsRuntime | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> ActionsWorker:
+    """Build the actions worker's Faust app (nothing connects until it starts)."""
+    kafka, cfg = settings.kafka, settings.actions
+    app_id = f"{kafka.topic_prefix}{APP_ID}"
+    datadir = settings.var_dir / "faust"
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        app_id,
+        broker=";".join(f"kafka://{hp}" for hp in kafka.bootstrap_servers.split(",")),
+        store="memory://",
+        datadir=str(datadir / app_id),
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_port=cfg.web_port,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+    )
+    detections = app.topic(
+        topic_name(kafka, DETECTIONS), key_serializer="raw", value_serializer="raw"
+    )
+    deadletter = app.topic(
+        topic_name(kafka, DEADLETTER), key_serializer="raw", value_serializer="raw"
+    )
+    reg = registry or CollectorRegistry()
+    holder = ActionsWorker(app=app, agent=None, registry=reg)  # type: ignore[arg-type]
+
+    @app.agent(detections, name="alerts", concurrency=1)
+    async def alerts(stream: StreamT) -> None:
+        await holder.ready.wait()
+        async for event in stream.events():
+            runtime = holder.runtime
+            assert runtime is not None
+            try:
+                det = parse_event(DetectionRecord, event.value)
+            except PoisonRecord as exc:
+                runtime.metrics.records.labels(outcome="poison").inc()
+                await dead_letter(event, str(exc))
+                continue
+            verdict = await asyncio.to_thread(runtime.handle, det)
+            if verdict == "unknown-tenant":
+                runtime.metrics.records.labels(outcome="unknown-tenant").inc()
+                await dead_letter(event, f"unknown-tenant: {det.tenant_id!r} is not in the store")
+                continue
+            runtime.metrics.records.labels(outcome="ok").inc()
+
+    async def dead_letter(event: faust.types.EventT, reason: str) -> None:
+        letter = DeadLetter(
+            source_topic=event.message.topic,
+            partition=event.message.partition,
+            offset=event.message.offset,
+            reason=reason,
+            raw=(event.value or b"").decode(errors="replace")[:10_000],
+            at=datetime.now(UTC),
+        )
+        await deadletter.send(key=DETECTIONS.encode(), value=letter.to_bytes())
+
+    holder.agent = alerts
+
+    @app.timer(interval=cfg.flush_interval_s)
+    async def tick() -> None:
+        if holder.runtime is not None:
+            await asyncio.to_thread(holder.runtime.tick)
+
+    @app.service
+    class Runtime(mode.Service):
+        """Builds the runtime and the metrics server when the worker starts."""
+
+        async def on_start(self) -> None:
+            holder.runtime = await asyncio.to_thread(build_runtime, settings, reg)
+            await asyncio.to_thread(holder.runtime.alerts.reconcile)
+            if cfg.metrics_port:
+                serve_metrics(reg, cfg.metrics_port)
+            holder.ready.set()
+            log.info("actions worker ready (metrics on port %s)", cfg.metrics_port)
+
+        async def on_stop(self) -> None:
+            if holder.runtime is not None:
+                holder.runtime.close()
+
+    return holder
+
+
+worker = create_app(get_settings())
+app = worker.app

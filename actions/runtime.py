@@ -1,0 +1,130 @@
+"""The parts of the actions worker wired together: what each detection and each tick does.
+
+:class:`ActionsRuntime` is plain synchronous code (SQLAlchemy, boto3); the Faust app runs
+it in a thread so the event loop keeps serving the consumer. It is built from settings
+when the worker starts (:func:`build_runtime`), never at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from sqlalchemy.exc import OperationalError
+
+from actions.alerts import AlertService
+from actions.audit import EventSink, KafkaEventSink
+from actions.links import signing_key
+from actions.metrics import ActionsMetrics
+from actions.policy import AutoStopPolicy, PolicyOutcome
+from actions.stopping import StopExecutor
+from spendsense.access import TenantSessions
+from spendsense.aws import AwsFactory
+from spendsense.errors import TenantAccessError
+from spendsense.events import DetectionRecord
+from spendsense.metrics import CollectorRegistry
+from spendsense.settings import Settings
+from spendsense.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+STORE_RETRY_S = (0.5, 1, 2, 5, 10, 30)
+
+
+@dataclass
+class ActionsRuntime:
+    """Alerts, the auto-stop policy and the stop executor over one store and one sink."""
+
+    store: Store
+    alerts: AlertService
+    policy: AutoStopPolicy
+    executor: StopExecutor
+    sink: EventSink
+    metrics: ActionsMetrics
+    close: Callable[[], None] = lambda: None
+
+    def handle(self, det: DetectionRecord) -> str:
+        """Process one detection: alert state, auto-stop policy, then the digest if due.
+
+        While the store is unreachable it waits and retries (no offset moves past the
+        record); an AWS error in the policy is logged and the next detection tries again.
+        """
+        for pause in (*STORE_RETRY_S, None):
+            try:
+                return self._handle(det)
+            except OperationalError as exc:
+                if pause is None:
+                    raise
+                log.warning(
+                    "store unavailable (%s); retrying in %ss", exc.__class__.__name__, pause
+                )
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _handle(self, det: DetectionRecord) -> str:
+        verdict = self.alerts.observe(det)
+        if verdict in {"stale", "unknown-tenant"}:
+            return verdict
+        outcome = self._policy(det)
+        if outcome is not None and outcome.what == "grace-started":
+            log.info("auto-stop grace started for %s until %s", det.instance_id, outcome.deadline)
+        if verdict == "pending":
+            flushed = self.alerts.flush(det.tenant_id)
+            if flushed.suppressed == "cooldown":
+                self.metrics.alerts_suppressed.labels(tenant=det.tenant_id, reason="cooldown").inc()
+                return "cooldown"
+            if flushed.reserved:
+                return "emailed"
+        return verdict
+
+    def _policy(self, det: DetectionRecord) -> PolicyOutcome | None:
+        try:
+            return self.policy.apply(det)
+        except (ClientError, BotoCoreError, TenantAccessError) as exc:
+            log.warning("auto-stop for %s failed this time: %s", det.instance_id, exc)
+            return None
+
+    def tick(self) -> None:
+        """The timer: reconcile, retry due emails, send digests whose cooldown ended."""
+        try:
+            self.alerts.tick()
+        except OperationalError as exc:
+            log.warning("store unavailable during tick: %s", exc.__class__.__name__)
+
+
+def build_runtime(settings: Settings, registry: CollectorRegistry) -> ActionsRuntime:
+    """Open the store (migrating it), build AWS access, the Kafka sink and the services."""
+    key = signing_key(settings.actions, settings.var_dir)
+    store = open_store(settings.store)
+    factory = AwsFactory(settings.aws)
+    metrics = ActionsMetrics(registry)
+    sink = KafkaEventSink(settings.kafka)
+    tenants = TenantSessions(factory)
+    executor = StopExecutor(
+        settings.actions,
+        store.sessions,
+        tenants,
+        sink,
+        metrics,
+        default_region=settings.aws.region,
+    )
+    ses_region = settings.actions.ses_region or settings.aws.region
+    ses_client: list[Any] = []
+
+    def ses() -> Any:
+        if not ses_client:
+            ses_client.append(factory.client("ses", region=ses_region))
+        return ses_client[0]
+
+    alerts = AlertService(settings.actions, store.sessions, ses, key, sink, metrics)
+    policy = AutoStopPolicy(settings.actions, store.sessions, executor, sink)
+
+    def close() -> None:
+        sink.close()
+        store.dispose()
+
+    return ActionsRuntime(store, alerts, policy, executor, sink, metrics, close)
