@@ -1,0 +1,169 @@
+"""Shared pieces of the reliability suite: real processes with their logs kept, Kafka helpers.
+
+Every process a reliability test starts writes its output to a file under
+``logs_dir`` (one folder for the session); ``test_no_secrets_in_logs`` reads them all
+at the end of the session, with the tests' own captured log records, and looks for
+every secret the suite used.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from detector.launch import BIN, Child, free_port
+from spendsense.settings import KafkaSettings
+from spendsense.topics import topic_name
+
+# Secrets the reliability suite hands to the processes it starts: none may reach a log.
+LINK_KEY = "chaos-link-key-" + uuid.uuid4().hex
+SESSION_SECRET = "chaos-session-secret-" + uuid.uuid4().hex
+
+
+class Secrets:
+    """Every secret value seen by the suite's tests (added as tests create them)."""
+
+    def __init__(self) -> None:
+        self.values: set[str] = {LINK_KEY, SESSION_SECRET}
+
+    def add(self, *values: str) -> None:
+        self.values.update(v for v in values if v and len(v) >= 8)
+
+
+class LogRecords(logging.Handler):
+    """Keeps every log record the test process emits, formatted with its arguments."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except (TypeError, ValueError):
+            self.lines.append(str(record.msg))
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the suite's child processes write their output."""
+    return tmp_path_factory.mktemp("reliability-logs")
+
+
+@pytest.fixture(scope="session")
+def secrets() -> Secrets:
+    return Secrets()
+
+
+@pytest.fixture(scope="session")
+def test_log_records() -> Iterator[LogRecords]:
+    """The test process's own log records for the whole session (root logger, DEBUG)."""
+    handler = LogRecords()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+class Processes:
+    """Children started by one test, each with a log under ``logs_dir``; all stopped at the end."""
+
+    def __init__(self, logs: Path, name: str) -> None:
+        self.logs = logs
+        self.name = name
+        self.children: list[Child] = []
+
+    def start(self, label: str, argv: list[str], env: Mapping[str, str]) -> Child:
+        child = Child(
+            argv, {"SPENDSENSE_LOG_LEVEL": "INFO", **env}, self.logs / f"{self.name}-{label}.log"
+        )
+        child.start()
+        self.children.append(child)
+        return child
+
+    def cli(self, label: str, args: list[str], env: Mapping[str, str]) -> Child:
+        return self.start(label, [str(BIN / "spendsense"), *args], env)
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+
+
+@pytest.fixture
+def processes(logs_dir: Path, request: pytest.FixtureRequest) -> Iterator[Processes]:
+    procs = Processes(logs_dir, request.node.name[:60])
+    yield procs
+    procs.stop_all()
+
+
+def wait_metric(port: int, needle: str, timeout_s: float, child: Child | None = None) -> str:
+    """Wait until ``/metrics`` on ``port`` contains ``needle``; returns the page."""
+    deadline = time.monotonic() + timeout_s
+    text = ""
+    while time.monotonic() < deadline:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
+            if needle in text:
+                return text
+        except httpx.HTTPError:
+            pass
+        if child is not None and not child.alive():
+            break
+        time.sleep(0.3)
+    tail = child.log_path.read_text(errors="replace")[-3000:] if child else ""
+    raise AssertionError(f"{needle!r} not on :{port}/metrics within {timeout_s}s\n{tail}")
+
+
+def sample(text: str, name: str, labels: str = "") -> float:
+    """One sample's value from a Prometheus text page (0 when absent)."""
+    prefix = f"{name}{labels} "
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def produce(kafka: KafkaSettings, topic: str, records: list[tuple[str, bytes]]) -> None:
+    """Send raw (key, value) pairs to one of the project's topics."""
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    try:
+        for key, value in records:
+            producer.send(topic_name(kafka, topic), key=key.encode(), value=value)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def consume(
+    kafka: KafkaSettings, topic: str, until: int, timeout_s: float
+) -> list[tuple[bytes | None, bytes]]:
+    """(key, value) pairs of a topic from its start, until ``until`` records or the timeout."""
+    consumer = KafkaConsumer(
+        topic_name(kafka, topic),
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=f"rel-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    out: list[tuple[bytes | None, bytes]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(out) < until and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                out += [(r.key, r.value) for r in batch]
+    finally:
+        consumer.close()
+    return out
+
+
+__all__ = ["free_port"]
