@@ -2,10 +2,12 @@
 
 One agent, concurrency 1 (faust issue 606: with more, offsets can be committed past records
 not yet processed). It takes up to ``batch_size`` records or what arrived within
-``batch_latency_ms`` (``take_events``), hands them to :class:`~detector.detect.BatchDetector`,
-sends the detections and dead letters, and waits until the broker has them (and the table's
-changelog records) before the batch's offsets are acknowledged. While the model service is down
-the batch waits inside the client's retry loop, so no offset moves past it.
+``batch_latency_ms`` (``noack_take``: Faust's ``take`` and ``take_events`` acknowledge a batch
+even when the body is cancelled), hands them to :class:`~detector.detect.BatchDetector`, sends
+the detections and dead letters, waits until the broker has them (and the table's changelog
+records), and only then acknowledges the batch's events. While the model service is down the
+batch waits inside the client's retry loop, so no offset moves past it, and a worker stopped
+meanwhile leaves the batch to be consumed again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import cast
 
 import faust
 from faust import Stream
-from faust.types import TP, EventT, StreamT
+from faust.types import EventT, StreamT
 
 from detector.context import ContextView
 from detector.detect import BatchDetector, BatchOutcome, Incoming
@@ -35,17 +37,6 @@ async def publish(channels: DetectorChannels, outcome: BatchOutcome) -> None:
         await channels.deadletter.send(key=METRICS, value=letter.to_bytes())
 
 
-def record_lag(app: faust.App, metrics: WorkerMetrics, events: list[EventT]) -> None:
-    """Set the lag gauge from the last offset of each partition seen in this batch."""
-    last: dict[TP, int] = {}
-    for event in events:
-        last[event.message.tp] = event.message.offset
-    for tp, offset in last.items():
-        highwater = app.consumer.highwater(tp)
-        if highwater is not None:
-            metrics.lag.labels(partition=str(tp.partition)).set(max(highwater - offset - 1, 0))
-
-
 def register_agents(
     app: faust.App,
     channels: DetectorChannels,
@@ -59,17 +50,24 @@ def register_agents(
     @app.agent(channels.metrics, name="detect", concurrency=1)
     async def detect(stream: StreamT) -> None:
         await view.ready.wait()
-        async for events in cast(Stream, stream).take_events(
+        batches = cast(Stream, stream).noack_take(
             settings.batch_size, within=settings.batch_latency_ms / 1000
-        ):
+        )
+        async for taken in batches:
+            events = cast(list[EventT], taken)
             batch = [
                 Incoming(event.value, event.message.partition, event.message.offset)
                 for event in events
             ]
             outcome = await detector.process(batch, channels.states)
             await publish(channels, outcome)
-            # the batch's offsets are acknowledged after this body: deliver everything first
+            channels.states.update(outcome.states)
             await channels.deliver()
-            record_lag(app, metrics, list(events))
+            # acknowledged only now, once detections, dead letters and state are stored: a
+            # batch cut short (service down at shutdown, a crash) is consumed again on restart
+            for event in events:
+                await stream.ack(event)
+            for event in events:
+                metrics.processed[event.message.tp] = event.message.offset
 
     return detect

@@ -60,6 +60,9 @@ def create_app(
         topic_partitions=kafka.metrics_partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        # on stop, do not wait for a batch stuck on an unavailable model service: it is not
+        # acknowledged, so it is consumed again on restart
+        stream_wait_empty=False,
         producer_acks=-1,
         web_enabled=det.web_enabled,
         web_port=det.web_port,
@@ -96,6 +99,13 @@ def create_app(
                 serve_metrics(reg, det.metrics_port)
             await reader.start()
             metrics.ready.set(1)
+
+        @mode.Service.timer(5.0)
+        async def _lag(self) -> None:
+            assigned = app.consumer.assignment()
+            for tp in [tp for tp in metrics.processed if tp not in assigned]:
+                del metrics.processed[tp]  # moved to another worker
+            metrics.update_lag(app.consumer.highwater)
 
         async def on_stop(self) -> None:
             await reader.stop()

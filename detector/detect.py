@@ -11,7 +11,7 @@ instance's state has already learned (a redelivery after a crash) is not learned
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -59,6 +59,7 @@ class BatchOutcome:
 
     detections: list[DetectionRecord] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    states: dict[str, str] = field(default_factory=dict)  # instance id -> new InstanceState JSON
     duplicates: int = 0
 
 
@@ -126,10 +127,12 @@ class BatchDetector:
             return f"absurd: period_s {record.period_s} is not between 1 and 86400"
         return None
 
-    async def process(
-        self, batch: Sequence[Incoming], states: MutableMapping[str, str]
-    ) -> BatchOutcome:
-        """Score one batch; ``states`` is read and written (instance id -> InstanceState JSON)."""
+    async def process(self, batch: Sequence[Incoming], states: Mapping[str, str]) -> BatchOutcome:
+        """Score one batch from ``states`` (instance id -> InstanceState JSON).
+
+        The new states are in the outcome: the caller stores them after the detections, so a
+        batch cut short between the two is learned again rather than never reported.
+        """
         outcome = BatchOutcome()
         self.metrics.records.inc(len(batch))
         now = datetime.now(UTC)
@@ -212,11 +215,11 @@ class BatchDetector:
                 for incoming, _ in records:
                     self._dead(incoming, f"model-rejected: {result.error}", outcome)
                 st.model = None
-                states[item.key] = st.to_json()
+                outcome.states[item.key] = st.to_json()
                 continue
             st.model = result.state
             st.last_period = records[-1][1].timestamp
-            states[item.key] = st.to_json()
+            outcome.states[item.key] = st.to_json()
             for (_, record), verdict in zip(records, result.verdicts, strict=True):
                 outcome.detections.append(self._detection(record, verdict))
         return outcome

@@ -8,6 +8,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from faust.types import TP
+
 from spendsense.metrics import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -16,6 +20,7 @@ class WorkerMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self.processed: dict[TP, int] = {}  # last offset processed, per metrics partition
         self.ready = Gauge(
             "spendsense_detector_ready",
             "1 once the worker restored its table and read inventory and feedback in full.",
@@ -81,3 +86,10 @@ class WorkerMetrics:
     def dead_letter(self, reason: str) -> None:
         """Count one dead letter under its reason's kind (the text before the first colon)."""
         self.dead_letters.labels(reason=reason.split(":", 1)[0].strip() or "other").inc()
+
+    def update_lag(self, highwater: Callable[[TP], int | None]) -> None:
+        """Set the lag gauge of each partition processed so far from its high-water mark."""
+        for tp, offset in list(self.processed.items()):
+            mark = highwater(tp)
+            if mark is not None:
+                self.lag.labels(partition=str(tp.partition)).set(max(mark - offset - 1, 0))

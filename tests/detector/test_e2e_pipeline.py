@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import httpx
 import pytest
 
+from detector.launch import free_port
 from spendsense.events import DeadLetter, DetectionRecord, parse_event
 from spendsense.settings import KafkaSettings
 from spendsense.topics import DEADLETTER, DETECTIONS, INVENTORY, METRICS
-from tests.fixtures.detector import StartWorker, consume, inventory, produce, series
+from tests.fixtures.detector import (
+    StartWorker,
+    consume,
+    inventory,
+    produce,
+    series,
+    start_model_service,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -97,3 +108,34 @@ def test_poison_records_go_to_dead_letters_and_the_stream_goes_on(
     dead = "spendsense_detector_dead_letters_total"
     assert sample(metrics_port, dead, '{reason="schema"}') == 3
     assert sample(metrics_port, dead, '{reason="json"}') == 1
+
+
+def test_model_service_down_then_up_loses_nothing(
+    kafka: KafkaSettings, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"  # nothing serves here yet
+    produce(kafka, INVENTORY, [(IDLE, inventory("tenant-a", IDLE).to_bytes())])
+    first, metrics_port = start_worker(url)
+    records = series("tenant-a", IDLE, 12, cpu=0.3)
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records])
+
+    unavailable = '{kind="model_unavailable"}'
+    deadline = time.monotonic() + 30
+    while sample(metrics_port, "spendsense_detector_errors_total", unavailable) < 2:
+        assert time.monotonic() < deadline, "the worker never tried the model service"
+        time.sleep(0.5)
+    assert consume(kafka, DETECTIONS, 1, timeout_s=2) == []
+    # stopped in the middle of the outage: the stuck batch must not be committed on the way out
+    assert first.stop() == 0
+
+    start_worker(url)
+    service = start_model_service(port, tmp_path / "checkpoint.json", tmp_path / "service.log")
+    try:
+        detections = [
+            parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, len(records), 60)
+        ]
+    finally:
+        service.stop()
+    assert sorted(d.timestamp for d in detections) == [r.timestamp for r in records]
+    assert detections[-1].idle
