@@ -77,6 +77,8 @@ class StoreSettings(BaseModel):
     """The relational store: SQLite file by default, PostgreSQL by URL."""
 
     url: str = f"sqlite:///{ROOT / 'var' / 'spendsense.db'}"
+    pool_size: int = Field(5, ge=1, le=100)  # PostgreSQL only
+    max_overflow: int = Field(10, ge=0, le=100)  # PostgreSQL only
 
 
 class ActionsSettings(BaseModel):
