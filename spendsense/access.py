@@ -225,10 +225,9 @@ class TenantSessions:
             cached = self._clients.get(key)
             if cached is not None and cached[0] == creds.expiration:
                 return cached[1]
-        session = self.factory.session(
-            creds.access_key_id, creds.secret_access_key, creds.session_token, region=region
+        client = self.factory.client_with_credentials(
+            service, region, creds.access_key_id, creds.secret_access_key, creds.session_token
         )
-        client = self.factory.client(service, session=session, region=region)
         if self.on_call is not None:
             hook = self.on_call
 

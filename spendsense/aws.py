@@ -7,6 +7,7 @@ adaptive retries and timeouts. Nothing here knows whether it talks to the sandbo
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
@@ -25,6 +26,8 @@ class AwsFactory:
             connect_timeout=settings.connect_timeout_s,
             read_timeout=settings.read_timeout_s,
         )
+        self._base: boto3.session.Session | None = None
+        self._base_lock = threading.Lock()
 
     def session(
         self,
@@ -59,3 +62,29 @@ class AwsFactory:
             endpoint_url=self.settings.endpoint_url,
             config=self.config,
         )
+
+    def client_with_credentials(
+        self,
+        service: str,
+        region: str,
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str | None = None,
+    ) -> Any:
+        """A client acting with explicit (e.g. assumed-role) credentials.
+
+        Built from one shared session, so botocore parses each service model once per
+        factory instead of once per credential set (seconds for EC2); thread-safe.
+        """
+        with self._base_lock:
+            if self._base is None:
+                self._base = boto3.session.Session(region_name=self.settings.region)
+            return self._base.client(
+                service,  # type: ignore[call-overload]
+                region_name=region,
+                endpoint_url=self.settings.endpoint_url,
+                config=self.config,
+                aws_access_key_id=access_key_id,
+                aws_secret_access_key=secret_access_key,
+                aws_session_token=session_token,
+            )

@@ -61,6 +61,10 @@ def test_access_errors_become_actionable_messages(
     assert ACCOUNT.account_id in err.message
 
 
-@pytest.mark.parametrize("code", ["Throttling", "ThrottlingException", "ValidationError", "InternalError"])
+@pytest.mark.parametrize(
+    "code", ["Throttling", "ThrottlingException", "ValidationError", "InternalError"]
+)
 def test_other_errors_are_not_access_errors(code: str) -> None:
-    assert translate_error(_err(code), ACCOUNT, region="us-east-1", operation="GetMetricData") is None
+    assert (
+        translate_error(_err(code), ACCOUNT, region="us-east-1", operation="GetMetricData") is None
+    )

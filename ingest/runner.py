@@ -1,0 +1,213 @@
+"""The collector process: every connected account, concurrently, cycle after cycle.
+
+Accounts come from the store. Each cycle runs the registered collectors for every
+account on a bounded thread pool; an account whose role cannot be assumed or whose
+regions refuse SpendSense gets an ``error`` status with the reason and is retried next
+cycle, without touching any other account. On start, and after any failed producer
+flush, the ``metrics`` records published since the last checkpoint are read back
+(:mod:`ingest.recovery`) so nothing is published twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingest.context import AccountJob, IngestContext
+from ingest.polling import get_policy
+from ingest.recovery import oldest_checkpoint, read_back
+from ingest.registry import Collector, ordered
+from ingest.telemetry import IngestMetrics
+from spendsense.access import AccountRef, TenantSessions
+from spendsense.aws import AwsFactory
+from spendsense.errors import ConfigError, TenantAccessError
+from spendsense.metrics import CollectorRegistry
+from spendsense.producer import DeliveryFailed, Publisher
+from spendsense.settings import Settings
+from spendsense.store.models import AwsAccount, MetricCursor
+from spendsense.store.tenants import list_tenants, set_account_status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AccountResult:
+    """What one account's cycle did."""
+
+    tenant_id: str
+    account_id: str
+    status: str
+    published: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+    def line(self) -> str:
+        """One line for the console."""
+        counts = ", ".join(f"{k} {v}" for k, v in self.published.items())
+        text = f"{self.tenant_id}/{self.account_id}: {self.status}"
+        if counts:
+            text += f" ({counts})"
+        return text + (f": {self.message}" if self.message else "")
+
+
+class CollectorService:
+    """Drives every tenant's accounts through the collectors."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: sessionmaker[Session],
+        producer: Any,
+        registry: CollectorRegistry,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        collectors: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.producer = producer
+        self.metrics = IngestMetrics(registry)
+        try:
+            policy = get_policy(settings.ingest.policy)
+        except ValueError as exc:
+            raise ConfigError(f"SPENDSENSE_INGEST__POLICY: {exc}") from None
+        sessions = TenantSessions(
+            AwsFactory(settings.aws),
+            duration_s=settings.ingest.assume_duration_s,
+            clock=clock,
+            on_call=lambda a, service, op: self.metrics.aws_call(a.tenant_id, service, op),
+        )
+        self.ctx = IngestContext(
+            settings=settings.ingest,
+            sessions=sessions,
+            store=store,
+            metrics=self.metrics,
+            policy=policy,
+            clock=clock,
+        )
+        self.collectors: list[Collector] = ordered(self.ctx, collectors)
+        self._needs_recovery = True
+
+    @property
+    def stop(self) -> threading.Event:
+        return self.ctx.stop
+
+    def accounts(self) -> list[tuple[AccountRef, list[str]]]:
+        """Every connected account with the regions to collect."""
+        out = []
+        with self.ctx.store() as session:
+            for tenant in list_tenants(session):
+                rows = session.scalars(
+                    select(AwsAccount)
+                    .where(AwsAccount.tenant_id == tenant.id)
+                    .order_by(AwsAccount.id)
+                )
+                for row in rows:
+                    regions = list(row.regions or self.settings.ingest.regions)
+                    out.append((AccountRef.of(row), regions))
+        return out
+
+    def recover(self) -> int:
+        """Re-read what was published since the oldest checkpoint (see :mod:`ingest.recovery`)."""
+        with self.ctx.store() as session:
+            since = oldest_checkpoint(session)
+        self._needs_recovery = False
+        if since is None:
+            return 0
+        return read_back(self.settings.kafka, since, self.ctx.recovered)
+
+    def run_cycle(self) -> list[AccountResult]:
+        """Collect every account once (bounded concurrency); returns one result per account."""
+        if self._needs_recovery:
+            self.recover()
+        accounts = self.accounts()
+        if not accounts:
+            return []
+        workers = min(self.settings.ingest.concurrency, len(accounts))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
+            return list(pool.map(lambda a: self.collect_account(*a), accounts))
+
+    def collect_account(self, account: AccountRef, regions: list[str]) -> AccountResult:
+        """One account's cycle; never raises for a problem that belongs to the account."""
+        result = AccountResult(account.tenant_id, account.account_id, "ok")
+
+        def confirmed(topic: str, count: int) -> None:
+            self.metrics.records.labels(tenant=account.tenant_id, topic=topic).inc(count)
+            result.published[topic] = result.published.get(topic, 0) + count
+
+        job = AccountJob(
+            account=account,
+            regions=regions,
+            now=self.ctx.clock(),
+            publisher=Publisher(self.producer, self.settings.kafka, on_confirmed=confirmed),
+        )
+        started = time.monotonic()
+        try:
+            self.ctx.sessions.credentials(account)
+            for collector in self.collectors:
+                if self.stop.is_set():
+                    break
+                collector.collect(job)
+        except TenantAccessError as err:
+            job.errors.insert(0, (None, err.code, err.message))
+        except DeliveryFailed as err:
+            self._needs_recovery = True
+            return self._failed(result, "delivery", str(err))
+        except ClientError as err:
+            code = str(err.response.get("Error", {}).get("Code", "ClientError"))
+            return self._failed(result, code, f"AWS error, retried next cycle: {err}")
+        except BotoCoreError as err:
+            return self._failed(result, type(err).__name__, f"AWS unreachable: {err}")
+        finally:
+            self.metrics.cycle_seconds.observe(time.monotonic() - started)
+        self._record_status(job, result)
+        return result
+
+    def _failed(self, result: AccountResult, kind: str, message: str) -> AccountResult:
+        log.warning("%s/%s: %s", result.tenant_id, result.account_id, message)
+        self.metrics.errors.labels(tenant=result.tenant_id, kind=kind).inc()
+        result.status, result.message = "retry", message
+        return result
+
+    def _record_status(self, job: AccountJob, result: AccountResult) -> None:
+        acct = job.account
+        status, code, message = "ok", None, None
+        if job.errors:
+            region, code, message = job.errors[0]
+            status = "error"
+            if region and len(job.errors) == 1:
+                message = f"{message} (other regions are collected)"
+            for _, kind, _ in job.errors:
+                self.metrics.errors.labels(tenant=acct.tenant_id, kind=kind).inc()
+            log.warning("%s/%s: %s", acct.tenant_id, acct.account_id, message)
+        result.status, result.message = status, message or ""
+        with self.ctx.store.begin() as session:
+            set_account_status(
+                session, acct.tenant_id, acct.account_id, status, code=code, message=message
+            )
+            oldest = session.scalar(
+                select(func.min(MetricCursor.cursor_at)).where(
+                    MetricCursor.tenant_id == acct.tenant_id,
+                    MetricCursor.state == "running",
+                )
+            )
+        self.metrics.set_status(acct.tenant_id, acct.account_id, status)
+        if oldest is not None:
+            self.metrics.lag.labels(tenant=acct.tenant_id).set((job.now - oldest).total_seconds())
+
+    def run_forever(self, on_cycle: Callable[[list[AccountResult]], None] | None = None) -> None:
+        """Cycle every ``cycle_s`` seconds until :attr:`stop` is set."""
+        while not self.stop.is_set():
+            started = time.monotonic()
+            results = self.run_cycle()
+            if on_cycle is not None:
+                on_cycle(results)
+            self.stop.wait(max(0.0, self.settings.ingest.cycle_s - (time.monotonic() - started)))
