@@ -19,6 +19,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 __all__ = ["CollectorRegistry", "Counter", "Gauge", "Histogram", "serve_metrics"]
 
 
-def serve_metrics(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> None:
-    """Expose ``registry`` at ``http://host:port/metrics`` from a background thread."""
+def serve_metrics(registry: CollectorRegistry, port: int, host: str | None = None) -> None:
+    """Expose ``registry`` at ``http://host:port/metrics`` from a background thread.
+
+    ``host`` defaults to the ``metrics_host`` setting (127.0.0.1; ``0.0.0.0`` in containers,
+    so Prometheus can scrape across the compose network).
+    """
+    if host is None:
+        from spendsense.settings import get_settings
+
+        host = get_settings().metrics_host
     start_http_server(port, addr=host, registry=registry)

@@ -162,6 +162,8 @@ class Settings(BaseSettings):
 
     var_dir: Path = ROOT / "var"
     log_level: str = "INFO"
+    # where every process's /metrics listens (0.0.0.0 in containers: Prometheus scrapes them)
+    metrics_host: str = "127.0.0.1"
     kafka: KafkaSettings = KafkaSettings()
     aws: AwsSettings = AwsSettings()
     sandbox: SandboxSettings = SandboxSettings()
