@@ -64,9 +64,17 @@ class SandboxSettings(BaseModel):
     """The local sandbox AWS account (moto server plus a simulated fleet)."""
 
     host: str = "127.0.0.1"
-    port: int = Field(5055, ge=1, le=65535)
+    port: int = Field(5055, ge=0, le=65535)  # 0: any free port (the ready line names it)
     fleet_dir: Path = ROOT / "var" / "fleet"
     seed: int = 7
+    # SpendSense's own AWS account in the sandbox; tenant accounts come from the fleet.
+    vendor_account_id: str = Field("210987654321", pattern=r"^\d{12}$")
+    # the fleet's first history_days of trace end at the sandbox's start; the rest plays live
+    history_days: int = Field(14, ge=1, le=63)
+    # sandbox seconds per real second (60: one sandbox minute per second, for demos and chaos)
+    speed: float = Field(1.0, gt=0, le=100_000)
+    # the verified SES sender of SpendSense's alerts (the vendor account's identity)
+    sender: str = "alerts@spendsense.example"
 
     @property
     def url(self) -> str:

@@ -14,7 +14,7 @@ import pytest
 from spendsense import broker
 from spendsense.settings import KafkaSettings, get_settings
 
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.detector"]
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.sandbox", "tests.fixtures.detector"]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,93 @@
+"""STS AssumeRole into a sandbox tenant: trust policy and ExternalId enforced as AWS does."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.accounts import TENANT_USER, user_credentials
+from tests.fixtures.sandbox import Sandbox
+
+
+def _denied(exc: ClientError, caller_arn: str, role_arn: str) -> None:
+    assert exc.response["Error"]["Code"] == "AccessDenied"
+    assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert exc.response["Error"]["Message"] == (
+        f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    )
+
+
+def test_right_external_id_lands_in_the_tenant_account(sandbox: Sandbox) -> None:
+    tenant = sandbox.tenant_account_ids[0]
+    role_arn, external_id = sandbox.create_role(tenant)
+    session = sandbox.assume(role_arn, external_id)
+    identity = sandbox.client("sts", session).get_caller_identity()
+    assert identity["Account"] == tenant
+    assert identity["Arn"].startswith(f"arn:aws:sts::{tenant}:assumed-role/SpendSenseAccess/")
+    ec2 = sandbox.client("ec2", session, region="us-east-1")
+    seen = {
+        i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
+    }
+    assert seen == set(sandbox.instances(tenant, "us-east-1"))
+
+
+@pytest.mark.parametrize("external_id", ["ss-not-the-one", None], ids=["wrong", "missing"])
+def test_wrong_or_missing_external_id_is_denied(sandbox: Sandbox, external_id: str | None) -> None:
+    role_arn, _ = sandbox.create_role(sandbox.tenant_account_ids[0])
+    with pytest.raises(ClientError) as info:
+        sandbox.assume(role_arn, external_id)
+    _denied(info.value, f"arn:aws:iam::{sandbox.vendor_account_id}:user/spendsense", role_arn)
+
+
+def test_untrusted_caller_and_missing_role_are_denied(sandbox: Sandbox) -> None:
+    first, second = sandbox.tenant_account_ids[:2]
+    role_arn, external_id = sandbox.create_role(first)
+    key, secret = user_credentials(second, TENANT_USER)
+    other = boto3.session.Session(
+        aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-east-1"
+    )
+    with pytest.raises(ClientError) as info:
+        sandbox.client("sts", other).assume_role(
+            RoleArn=role_arn, RoleSessionName="intruder", ExternalId=external_id
+        )
+    _denied(info.value, f"arn:aws:iam::{second}:user/admin", role_arn)
+
+    missing = f"arn:aws:iam::{first}:role/NoSuchRole"
+    with pytest.raises(ClientError) as info:
+        sandbox.assume(missing, external_id)
+    _denied(info.value, f"arn:aws:iam::{sandbox.vendor_account_id}:user/spendsense", missing)
+
+
+def test_a_new_external_id_replaces_the_old_one(sandbox: Sandbox) -> None:
+    tenant = sandbox.tenant_account_ids[1]
+    role_arn, old = sandbox.create_role(tenant)
+    _, new = sandbox.create_role(tenant)
+    assert (
+        sandbox.client("sts", sandbox.assume(role_arn, new)).get_caller_identity()["Account"]
+        == tenant
+    )
+    with pytest.raises(ClientError):
+        sandbox.assume(role_arn, old)
+
+
+def test_seeded_instances_carry_the_fleet_attributes(sandbox: Sandbox) -> None:
+    tenant = sandbox.tenant_account_ids[0]
+    role_arn, external_id = sandbox.create_role(tenant)
+    for region in sorted({i.region for i in sandbox.fleet.instances.values()}):
+        ec2 = sandbox.client("ec2", sandbox.assume(role_arn, external_id, region), region=region)
+        described = {
+            i["InstanceId"]: i
+            for r in ec2.describe_instances()["Reservations"]
+            for i in r["Instances"]
+        }
+        assert set(described) == set(sandbox.instances(tenant, region))
+        for iid, got in described.items():
+            want = sandbox.fleet.instances[iid]
+            assert got["InstanceType"] == want.instance_type
+            assert got["RootDeviceType"] == want.root_device_type
+            assert got.get("InstanceLifecycle", "on-demand") == (
+                "spot" if want.lifecycle == "spot" else "on-demand"
+            )
+            assert {t["Key"]: t["Value"] for t in got.get("Tags", [])} == want.tags
+            assert got["LaunchTime"].timestamp() == want.launch_time.timestamp() + sandbox.shift()
