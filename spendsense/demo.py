@@ -1,0 +1,210 @@
+"""The whole local stack on the sandbox AWS account: what ``spendsense demo`` runs.
+
+:class:`LocalStack` starts the broker and the sandbox, creates the topics, migrates the
+store, onboards demo tenants exactly as a customer would (SpendSense generates an
+ExternalId; the customer creates the role that trusts SpendSense with it), then starts
+the pipeline's processes, each waited on until ready. The chaos run reuses it.
+
+The sandbox is reached the way any AWS endpoint is: through ``SPENDSENSE_AWS__ENDPOINT_URL``
+and SpendSense's own account key, set in the environment the processes inherit.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from spendsense import broker, stack
+from spendsense.errors import ConfigError
+from spendsense.settings import Settings, get_settings
+from spendsense.supervisor import Supervisor
+
+DEMO_REGIONS = ("us-east-1", "eu-west-1")
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """A demo user's e-mail and password, and the AWS account connected for it."""
+
+    email: str
+    password: str
+    account_id: str
+
+
+def demo_environment(settings: Settings, sandbox_port: int, speed: float | None) -> dict[str, str]:
+    """The environment every process of the local stack runs with."""
+    from sandbox.accounts import VENDOR_USER, user_credentials
+
+    vendor = settings.sandbox.vendor_account_id
+    key, secret = user_credentials(vendor, VENDOR_USER)
+    env = {
+        "SPENDSENSE_AWS__ENDPOINT_URL": f"http://{settings.sandbox.host}:{sandbox_port}",
+        "SPENDSENSE_AWS__ACCESS_KEY_ID": key,
+        "SPENDSENSE_AWS__SECRET_ACCESS_KEY": secret,
+        "SPENDSENSE_API__VENDOR_ACCOUNT_ID": vendor,
+        "SPENDSENSE_API__DEMO_MODE": "true",
+        "SPENDSENSE_SANDBOX__PORT": str(sandbox_port),
+    }
+    if speed is not None:
+        env["SPENDSENSE_SANDBOX__SPEED"] = str(speed)
+    return env
+
+
+def _ports_in_use(settings: Settings) -> list[int]:
+    det, act, api = settings.detector, settings.actions, settings.api
+    ports = [
+        settings.kafka.port,
+        settings.kafka.controller_port,
+        settings.sandbox.port,
+        det.model_port,
+        det.web_port,
+        det.metrics_port,
+        act.web_port,
+        act.metrics_port,
+        api.port,
+        api.projector_metrics_port,
+        settings.ingest.metrics_port,
+    ]
+    return [p for p in ports if p and broker.port_open("127.0.0.1", p)]
+
+
+def _raise_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+class LocalStack:
+    """Starts and stops the broker, the sandbox and every pipeline process."""
+
+    def __init__(
+        self,
+        fleet_dir: Path | None = None,
+        speed: float | None = None,
+        out: IO[str] | None = None,
+    ) -> None:
+        self.speed = speed
+        self.out = out or sys.stdout
+        self.supervisor = Supervisor(out=self.out)
+        self.settings = get_settings()
+        self.fleet_dir = fleet_dir or self.settings.sandbox.fleet_dir
+
+    def _say(self, line: str) -> None:
+        print(f"==> {line}", file=self.out, flush=True)
+
+    def _apply_environment(self) -> None:
+        os.environ.update(demo_environment(self.settings, self.settings.sandbox.port, self.speed))
+        get_settings.cache_clear()
+        self.settings = get_settings()
+
+    def start(self) -> list[DemoLogin]:
+        """Start everything; returns the demo logins. Raises with one line on failure."""
+        taken = _ports_in_use(self.settings)
+        if taken:
+            raise ConfigError(
+                f"ports already taken: {', '.join(map(str, taken))}; stop what uses them "
+                "(a running demo? `spendsense kafka stop`) and try again"
+            )
+        self._ensure_fleet()
+        self._apply_environment()
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            for spec in stack.infrastructure(self.settings, self.fleet_dir):
+                self._say(f"starting {spec.name}")
+                self.supervisor.start(spec)
+            broker.create_topics(self.settings.kafka)
+            self._say("migrating the store and onboarding the demo tenants")
+            logins = self.onboard()
+            for spec in stack.pipeline(self.settings):
+                self._say(f"starting {spec.name}")
+                self.supervisor.start(spec)
+        except BaseException:
+            self.supervisor.stop_all()
+            raise
+        return logins
+
+    def _ensure_fleet(self) -> None:
+        if (self.fleet_dir / "instances.json").exists():
+            return
+        from sandbox.fleet import FleetSpec, generate_fleet, write_fleet
+
+        self._say(f"generating the sandbox fleet into {self.fleet_dir}")
+        write_fleet(generate_fleet(FleetSpec(seed=self.settings.sandbox.seed)), self.fleet_dir)
+
+    def onboard(self) -> list[DemoLogin]:
+        """One demo user per sandbox tenant account, with SpendSense's role created there."""
+        from sandbox.control import health
+
+        accounts = sorted(health(self.settings.sandbox.url)["tenant_accounts"])
+        return [self._onboard_one(i, acct) for i, acct in enumerate(accounts)]
+
+    def _onboard_one(self, index: int, account_id: str) -> DemoLogin:
+        from api.security import hash_password
+        from sandbox.customer import create_spendsense_role
+        from spendsense.access import new_external_id
+        from spendsense.customer_role import read_only_permissions, stop_permissions
+        from spendsense.store import (
+            add_aws_account,
+            create_tenant,
+            create_user,
+            find_user_by_email,
+            get_aws_account,
+            open_store,
+        )
+
+        email = "demo@spendsense.example" if index == 0 else f"demo{index + 1}@spendsense.example"
+        password_file = self.settings.var_dir / "demo" / f"{email}.password"
+        store = open_store(self.settings.store)
+        try:
+            with store.sessions() as db:
+                user = find_user_by_email(db, email)
+                if user is None:
+                    password = secrets.token_urlsafe(12)
+                    tenant = create_tenant(db, name=f"Demo tenant {index + 1}", alert_email=email)
+                    create_user(db, tenant.id, email, hash_password(password))
+                    password_file.parent.mkdir(parents=True, exist_ok=True)
+                    password_file.write_text(password)
+                    password_file.chmod(0o600)
+                    tenant_id = tenant.id
+                else:
+                    password = password_file.read_text().strip()
+                    tenant_id = user.tenant_id
+                role_arn = f"arn:aws:iam::{account_id}:role/SpendSense"
+                account = get_aws_account(db, tenant_id, account_id)
+                if account is None:
+                    account = add_aws_account(
+                        db,
+                        tenant_id,
+                        account_id,
+                        external_id=new_external_id(),
+                        role_arn=role_arn,
+                        regions=DEMO_REGIONS,
+                    )
+                external_id = account.external_id
+                db.commit()
+        finally:
+            store.dispose()
+        create_spendsense_role(
+            self.settings.sandbox.url,
+            account_id,
+            external_id,
+            self.settings.sandbox.vendor_account_id,
+            role_name="SpendSense",
+            read_actions=read_only_permissions(),
+            stop_actions=stop_permissions(),
+        )
+        return DemoLogin(email, password, account_id)
+
+    def process_names(self) -> Iterable[str]:
+        return list(self.supervisor.running)
+
+    def run_forever(self) -> None:
+        """Supervise until Ctrl-C or SIGTERM, then stop every process."""
+        self.supervisor.run_forever()
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
