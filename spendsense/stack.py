@@ -47,12 +47,15 @@ def infrastructure(settings: Settings, fleet_dir: Path) -> list[ProcessSpec]:
     kafka = settings.kafka
     sandbox = settings.sandbox
     return [
-        ProcessSpec("kafka", _cli("kafka", "run"), ready=lambda: broker.broker_ready(kafka)),
+        ProcessSpec(
+            "kafka", _cli("kafka", "run"), ready=lambda: broker.broker_ready(kafka), tier=0
+        ),
         ProcessSpec(
             "sandbox",
             _cli("sandbox", "--port", str(sandbox.port), "--fleet", str(fleet_dir)),
             ready=http_ok(f"{sandbox.url}/_sandbox/health"),
             ready_timeout_s=180.0,
+            tier=0,
         ),
     ]
 

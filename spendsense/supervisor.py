@@ -34,6 +34,8 @@ class ProcessSpec:
     ready: Probe | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 90.0
+    # processes stop tier by tier, highest first: the pipeline (1) before the broker (0)
+    tier: int = 1
 
 
 @dataclass
@@ -116,9 +118,15 @@ class Supervisor:
         self._stopping.set()
 
     def stop_all(self, timeout_s: float = 15.0) -> None:
-        """Stop every process group, newest first: SIGTERM, then SIGKILL after the timeout."""
+        """Stop every process group, highest tier first; SIGTERM, then SIGKILL after the timeout."""
         self._stopping.set()
-        runs = list(self.running.values())[::-1]
+        runs = list(self.running.values())
+        for tier in sorted({run.spec.tier for run in runs}, reverse=True):
+            self._stop_group([run for run in runs if run.spec.tier == tier], timeout_s)
+        self.running.clear()
+
+    @staticmethod
+    def _stop_group(runs: list[Running], timeout_s: float) -> None:
         for run in runs:
             if run.proc.poll() is None:
                 _signal_group(run.proc, signal.SIGTERM)
@@ -130,7 +138,6 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 _signal_group(run.proc, signal.SIGKILL)
                 run.proc.wait()
-        self.running.clear()
 
     def run_forever(self) -> None:
         """Watch until Ctrl-C/SIGTERM, then stop everything."""
