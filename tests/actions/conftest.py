@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,10 +17,11 @@ from actions.links import LinkClaims, decode
 from actions.metrics import ActionsMetrics
 from actions.policy import AutoStopPolicy
 from actions.registry import customer_permissions
+from actions.runtime import ActionsRuntime
 from actions.stopping import StopExecutor
 from spendsense.access import TenantSessions
 from spendsense.aws import AwsFactory
-from spendsense.events import ActionRecord, Event
+from spendsense.events import ActionRecord, DetectionRecord, Event
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import ActionsSettings, AwsSettings, StoreSettings
 from spendsense.store import Store, add_aws_account, create_tenant, open_store
@@ -105,8 +107,10 @@ class Rig:
     executor: StopExecutor
     alerts: AlertService
     policy: AutoStopPolicy
+    runtime: ActionsRuntime
     sink: ListSink
     metrics: ActionsMetrics
+    clock: Clock
     _ec2: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -149,23 +153,84 @@ class Rig:
     def claims(self, url: str) -> LinkClaims:
         return decode(KEY.encode(), url.rsplit("/", 1)[1])
 
+    def detection(self, instance_id: str, idle: bool = True, **kw: Any) -> DetectionRecord:
+        """A detection of ``instance_id`` (acme's account) stamped with the rig's clock."""
+        tenant = kw.pop("tenant", "acme")
+        fields: dict[str, Any] = {
+            "tenant_id": tenant,
+            "account_id": self.accounts[tenant].account_id,
+            "region": REGION,
+            "instance_id": instance_id,
+            "timestamp": self.clock(),
+            "score": 0.97 if idle else 0.1,
+            "idle": idle,
+            "idle_since": self.clock() - timedelta(days=2) if idle else None,
+            "confidence": 0.9,
+            "reason": "CPU under 1% and no network for 2 days" if idle else "",
+            "monthly_waste_usd": 69.12 if idle else 0.0,
+            "instance_type": "m5.large",
+            "name": f"box-{instance_id[-4:]}",
+        }
+        fields.update(kw)
+        return DetectionRecord(**fields)
+
+
+class Clock:
+    """A clock the test moves: the services take it instead of the wall clock.
+
+    It starts a little ahead of the wall clock, so instances the test launches in the
+    sandbox (whose EC2 launch times are wall-clock) are in its past, as in life.
+    """
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
 
 def make_rig(
     sandbox: Sandbox,
     accounts: dict[str, TenantAccount],
     store: Store,
+    clock: Clock | None = None,
     **settings: Any,
 ) -> Rig:
+    """The services over ``store`` and the sandbox, as :func:`build_runtime` wires them."""
     cfg = ActionsSettings(link_signing_key=KEY, **settings)  # type: ignore[arg-type]
     aws = sandbox.aws_settings()
     factory = AwsFactory(aws)
     metrics = ActionsMetrics(CollectorRegistry())
     sink = ListSink()
-    executor = StopExecutor(cfg, store.sessions, TenantSessions(factory), sink, metrics)
+    clock = clock or Clock()
+    executor = StopExecutor(
+        cfg, store.sessions, TenantSessions(factory), sink, metrics, clock=clock
+    )
     ses = factory.client("ses", region=REGION)
-    alerts = AlertService(cfg, store.sessions, lambda: ses, KEY.encode(), sink, metrics)
-    policy = AutoStopPolicy(cfg, store.sessions, executor, sink)
-    return Rig(sandbox, accounts, cfg, aws, factory, store, executor, alerts, policy, sink, metrics)
+    alerts = AlertService(
+        cfg, store.sessions, lambda: ses, KEY.encode(), sink, metrics, clock=clock
+    )
+    policy = AutoStopPolicy(cfg, store.sessions, executor, sink, clock=clock)
+    runtime = ActionsRuntime(store, alerts, policy, executor, sink, metrics)
+    return Rig(
+        sandbox,
+        accounts,
+        cfg,
+        aws,
+        factory,
+        store,
+        executor,
+        alerts,
+        policy,
+        runtime,
+        sink,
+        metrics,
+        clock,
+    )
 
 
 @pytest.fixture
