@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -89,6 +90,33 @@ class StoreSettings(BaseModel):
     max_overflow: int = Field(10, ge=0, le=100)  # PostgreSQL only
 
 
+class ApiSettings(BaseModel):
+    """The API + dashboard (``uvicorn api.main:app``) and its projector (``spendsense project``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8000"
+    # None: a random key generated once and kept in var/api-session-secret (local runs).
+    session_secret: SecretStr | None = None
+    session_cookie: str = "spendsense_session"
+    csrf_cookie: str = "spendsense_csrf"
+    cookie_secure: bool = False
+    cookie_samesite: Literal["lax", "strict"] = "lax"
+    session_ttl_hours: float = Field(12.0, gt=0, le=24 * 30)
+    login_max_failures: int = Field(5, ge=1, le=1000)
+    login_window_s: int = Field(900, ge=1)
+    prometheus_url: str = "http://127.0.0.1:9090"
+    grafana_url: str = "http://127.0.0.1:3001"
+    demo_mode: bool = False
+    projector_metrics_port: int = Field(9304, ge=1, le=65535)
+    projector_group_id: str = "spendsense-projector"
+    # SpendSense's own AWS account, trusted by customer roles (None: asked of STS once).
+    vendor_account_id: str | None = Field(None, pattern=r"^\d{12}$")
+    # Where the console's quick-create link fetches the role template (an S3 URL in
+    # production); None: this API's own /api/public/role-template.json.
+    role_template_url: str | None = None
+
+
 class ActionsSettings(BaseModel):
     """The actions worker: alert emails (cooldown, signed links) and stopping (tags, rails)."""
 
@@ -127,6 +155,8 @@ class DetectorSettings(BaseModel):
     # the service's adaptive batching (bentoml.api max_batch_size / max_latency_ms)
     service_max_batch_size: int = Field(8192, ge=2, le=100000)
     service_max_latency_ms: int = Field(200, ge=1, le=60000)
+    # live models the service keeps to skip rebuilding them from state bytes (a cache: 0 = off)
+    warm_models: int = Field(50000, ge=0)
     request_timeout_s: float = Field(30.0, gt=0)
     retry_initial_s: float = Field(0.5, gt=0)
     retry_max_s: float = Field(10.0, gt=0)
@@ -179,6 +209,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     actions: ActionsSettings = ActionsSettings()
     detector: DetectorSettings = DetectorSettings()
+    api: ApiSettings = ApiSettings()
 
     @field_validator("log_level")
     @classmethod

@@ -8,6 +8,7 @@ from spendsense.store.models.actions import (
     StopDecision,
     UsedLink,
 )
+from spendsense.store.models.api import InstanceView, LoginAttempt, LoginSession
 from spendsense.store.models.base import Base, UtcDateTime, utcnow
 from spendsense.store.models.ingest import (
     CostCache,
@@ -26,6 +27,9 @@ __all__ = [
     "EmailOutbox",
     "IngestCheckpoint",
     "InstanceAlertState",
+    "InstanceView",
+    "LoginAttempt",
+    "LoginSession",
     "MetricCursor",
     "StopDecision",
     "Tenant",

@@ -1,0 +1,1 @@
+"""SpendSense's HTTP API and dashboard (FastAPI): ``uvicorn api.main:app``."""

@@ -1,0 +1,77 @@
+"""The application factory: :func:`create_app` builds the API from settings.
+
+Nothing connects while the app is built; at start (lifespan) the store is brought to
+the newest schema with ``ensure_schema``. Readiness is ``/readyz``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from api.deps import csrf_protect
+from api.errors import install_error_handlers
+from api.feed import FeedHub
+from api.metrics import ApiMetrics, TimingMiddleware
+from api.pages import STATIC_DIR
+from api.routes import ROUTERS
+from api.security import Keys, session_secret
+from api.services.instance_actions import InstanceActions
+from api.state import AppState
+from spendsense.aws import AwsFactory
+from spendsense.metrics import CollectorRegistry
+from spendsense.settings import Settings
+from spendsense.store.engine import make_engine, session_factory
+from spendsense.store.migrate import ensure_schema
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    registry: CollectorRegistry | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    """The API with its routes, error shape, CSRF check, metrics and static assets."""
+    engine = engine or make_engine(settings.store)
+    registry = registry or CollectorRegistry()
+    metrics = ApiMetrics(registry)
+    sessions = session_factory(engine)
+    aws = AwsFactory(settings.aws)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        keys=Keys(session_secret(settings.api, settings.var_dir)),
+        registry=registry,
+        metrics=metrics,
+        feed=FeedHub(settings.kafka, metrics),
+        aws=aws,
+        actions=InstanceActions.build(settings, sessions, aws, registry, metrics),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            ensure_schema(engine)
+        yield
+        await state.feed.close()
+
+    app = FastAPI(
+        title="SpendSense",
+        version="0.1.0",
+        description="Idle AWS spend: costs, instances, stop, audit, live feed.",
+        lifespan=lifespan,
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.spendsense = state
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    app.add_middleware(TimingMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,44 @@
+"""The live feed: the caller's tenant's detections and actions as Server-Sent Events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from api.deps import CurrentLogin, StateDep
+from api.errors import ERROR_RESPONSES
+
+router = APIRouter(tags=["feed"], responses=ERROR_RESPONSES)
+
+KEEPALIVE_S = 15.0
+
+
+@router.get(
+    "/api/feed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
+)
+async def feed(request: Request, login: CurrentLogin, state: StateDep) -> StreamingResponse:
+    """``event: detection`` and ``event: action`` records of your tenant, as they happen."""
+    hub = state.feed
+    queue = hub.subscribe(login.tenant_id)
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield "retry: 3000\n: connected\n\n"
+            while not await request.is_disconnected():
+                try:
+                    yield await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+        finally:
+            hub.unsubscribe(login.tenant_id, queue)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,62 @@
+"""The caller's tenant's EC2 instances; stop, start and "not idle" on one of them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import CurrentLogin, DbSession, StateDep
+from api.errors import ERROR_RESPONSES
+from api.schemas.instances import ActionResult, Instance, InstancePage
+from api.services import instances as svc
+
+router = APIRouter(tags=["instances"], responses=ERROR_RESPONSES)
+
+InstanceId = Annotated[str, Path(min_length=3, max_length=32, description="an EC2 instance id")]
+
+
+@router.get("/api/instances")
+def list_instances(
+    login: CurrentLogin,
+    db: DbSession,
+    idle: bool | None = None,
+    state: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> InstancePage:
+    """Instances, idle and most wasteful first, with tenant-wide counts."""
+    return svc.list_instances(
+        db, login.tenant_id, idle=idle, state=state, limit=limit, offset=offset
+    )
+
+
+@router.get("/api/instances/{instance_id}")
+def get_instance(instance_id: InstanceId, login: CurrentLogin, db: DbSession) -> Instance:
+    """One instance (404 unless it is in one of your accounts)."""
+    row = svc.get_instance(db, login.tenant_id, instance_id)
+    return svc.to_schema(row, svc.last_alert(db, login.tenant_id, instance_id))
+
+
+@router.post("/api/instances/{instance_id}/stop")
+def stop_instance(
+    instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
+) -> ActionResult:
+    """Stop it now (safety rails apply; audited; 404 unless it is yours)."""
+    return state.actions.run(db, login.tenant_id, login.email, instance_id, "stop")
+
+
+@router.post("/api/instances/{instance_id}/start")
+def start_instance(
+    instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
+) -> ActionResult:
+    """Start it again (audited; 404 unless it is yours)."""
+    return state.actions.run(db, login.tenant_id, login.email, instance_id, "start")
+
+
+@router.post("/api/instances/{instance_id}/not-idle")
+def mark_not_idle(
+    instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
+) -> ActionResult:
+    """Say it is not idle: alerts stay quiet for this episode and the detector learns."""
+    return state.actions.mark_not_idle(db, login.tenant_id, login.email, instance_id)

@@ -1,0 +1,126 @@
+"""Pages behind the signed links in alert e-mails: a GET confirms, only a POST acts.
+
+The POST carries a CSRF token (a hidden form field; double-submit with the csrf
+cookie, or the session's token when logged in). A replayed, expired, altered or
+other-organisation link gets a page that says so, and nothing happens.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, Response
+
+from actions.feedback import not_idle
+from actions.links import LinkClaims, LinkError, consume, signing_key, verify
+from api.cookies import set_csrf
+from api.deps import DbSession, MaybeLogin, StateDep
+from api.pages import render
+from spendsense.store import get_tenant
+
+router = APIRouter(include_in_schema=False)
+
+Token = Annotated[str, Path(min_length=10, max_length=2000)]
+
+STATUS = {"used": 410, "expired": 410, "wrong-tenant": 403}
+WHAT = {
+    "stop": ("Stop instance {i}?", "Stop it"),
+    "not-idle": ("Mark {i} as not idle?", "It is not idle"),
+}
+
+
+def _failed(request: Request, err: LinkError) -> Response:
+    return render(
+        request,
+        "link.html",
+        status_code=STATUS.get(err.reason, 400),
+        heading="This link cannot be used",
+        message=err.message,
+        failed=True,
+    )
+
+
+def _key(state: StateDep) -> bytes:
+    return signing_key(state.settings.actions, state.settings.var_dir)
+
+
+def _claims(state: StateDep, db: DbSession, login: MaybeLogin, token: str) -> LinkClaims:
+    return verify(_key(state), token, tenant_id=login.tenant_id if login else None, session=db)
+
+
+@router.get("/links/{token}", response_class=HTMLResponse)
+def confirm_page(
+    token: Token, request: Request, state: StateDep, db: DbSession, login: MaybeLogin
+) -> Response:
+    """What the link would do, and a button that does it (nothing happens on GET)."""
+    try:
+        claims = _claims(state, db, login, token)
+    except LinkError as err:
+        return _failed(request, err)
+    csrf = login.csrf_token if login else state.keys.new_anonymous_csrf()
+    heading, confirm = WHAT[claims.action]
+    response = render(
+        request,
+        "link.html",
+        heading=heading.format(i=claims.instance_id),
+        message=f"Instance {claims.instance_id} in AWS account {claims.account_id or '?'} "
+        f"({claims.region or '?'}). This link works once, until "
+        f"{claims.expires_at:%Y-%m-%d %H:%M} UTC.",
+        confirm=confirm,
+        action=claims.action,
+        token=token,
+        csrf_token=csrf,
+    )
+    if login is None:
+        set_csrf(response, state.settings.api, csrf)
+    return response
+
+
+@router.post("/links/{token}", response_class=HTMLResponse)
+def act(
+    token: Token, request: Request, state: StateDep, db: DbSession, login: MaybeLogin
+) -> Response:
+    """Consume the link and do what it allows (stop, or mark not idle)."""
+    try:
+        claims = _claims(state, db, login, token)
+        tenant = get_tenant(db, claims.tenant_id)
+        actor = login.email if login else f"e-mail link ({tenant.alert_email if tenant else '?'})"
+        consume(db, claims, actor)
+        db.commit()
+    except LinkError as err:
+        db.rollback()
+        return _failed(request, err)
+    if claims.action == "stop":
+        outcome = state.actions.execute(
+            db,
+            claims.tenant_id,
+            actor,
+            claims.instance_id,
+            "stop",
+            reason="stop confirmed from the alert e-mail",
+            decision_key=claims.decision_key,
+            account_id=claims.account_id,
+            region=claims.region,
+        )
+        heading, message, failed = (
+            f"Stop {claims.instance_id}: {outcome.result}",
+            outcome.message,
+            outcome.result in {"failed", "refused"},
+        )
+    else:
+        not_idle(
+            state.sessions,
+            state.actions.sink,
+            claims.tenant_id,
+            claims.instance_id,
+            actor,
+            reason="marked from the alert e-mail",
+            decision_key=claims.decision_key,
+        )
+        heading, message, failed = (
+            f"{claims.instance_id} marked not idle",
+            "Thanks: alerts stay quiet for this idle episode and the detector learns from it.",
+            False,
+        )
+    return render(request, "link.html", heading=heading, message=message, failed=failed)

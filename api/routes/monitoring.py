@@ -1,0 +1,51 @@
+"""The monitoring page's figures, and the demo's mail view."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+from fastapi import APIRouter
+
+from api.deps import CurrentLogin, DbSession, StateDep
+from api.errors import ERROR_RESPONSES, ApiError
+from api.schemas.monitoring import MailBox, MailMessage, Monitoring
+from api.services.monitoring import monitoring as figures
+from spendsense.store import get_tenant
+
+router = APIRouter(tags=["monitoring"], responses=ERROR_RESPONSES)
+
+
+@router.get("/api/monitoring")
+def monitoring(login: CurrentLogin, db: DbSession, state: StateDep) -> Monitoring:
+    """Your pipeline's key figures and the Prometheus and Grafana addresses."""
+    return figures(db, state.settings.api, login.tenant_id)
+
+
+@router.get("/api/demo/mail")
+def demo_mail(login: CurrentLogin, db: DbSession, state: StateDep) -> MailBox:
+    """Demo mode only: the e-mails the sandbox received for you or your alert address."""
+    if not state.settings.api.demo_mode:
+        raise ApiError(404, "not_found", "the mail view exists in demo mode only")
+    from sandbox.mail import sent_messages
+
+    try:
+        sent = sent_messages(state.settings.sandbox.url, timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise ApiError(502, "sandbox_unreachable", f"the sandbox does not answer: {exc}") from None
+    tenant = get_tenant(db, login.tenant_id)
+    mine = {login.email.lower(), (tenant.alert_email or "").lower() if tenant else ""}
+    return MailBox(
+        messages=[
+            MailMessage(
+                source=m.source,
+                to=m.to,
+                subject=m.subject,
+                sent_at=datetime.fromtimestamp(m.sent_at, UTC),
+                text=m.text,
+                html=m.html,
+            )
+            for m in reversed(sent)
+            if mine & {t.lower() for t in m.to}
+        ]
+    )

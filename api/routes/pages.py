@@ -1,0 +1,63 @@
+"""The dashboard's HTML pages; each page's script calls the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.cookies import set_csrf
+from api.deps import MaybeLogin, StateDep
+from api.pages import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _anonymous_page(request: Request, state: StateDep, template: str) -> Response:
+    """A page used before logging in: it carries a signed double-submit CSRF cookie."""
+    response = render(request, template)
+    cookie = request.cookies.get(state.settings.api.csrf_cookie)
+    if not cookie or not state.keys.anonymous_csrf_valid(cookie):
+        set_csrf(response, state.settings.api, state.keys.new_anonymous_csrf())
+    return response
+
+
+def _page(request: Request, login: MaybeLogin, template: str, **context: Any) -> Response:
+    if login is None:
+        return RedirectResponse("/login", status_code=303)
+    return render(request, template, email=login.email, **context)
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, login: MaybeLogin) -> Response:
+    return _page(request, login, "dashboard.html", page="dashboard")
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, login: MaybeLogin) -> Response:
+    return _page(request, login, "settings.html", page="settings")
+
+
+@router.get("/monitoring", response_class=HTMLResponse)
+def monitoring_page(request: Request, login: MaybeLogin) -> Response:
+    return _page(request, login, "monitoring.html", page="monitoring")
+
+
+@router.get("/mail", response_class=HTMLResponse)
+def mail_page(request: Request, login: MaybeLogin) -> Response:
+    return _page(request, login, "mail.html", page="mail")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, state: StateDep, login: MaybeLogin) -> Response:
+    if login is not None:
+        return RedirectResponse("/", status_code=303)
+    return _anonymous_page(request, state, "login.html")
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_page(request: Request, state: StateDep, login: MaybeLogin) -> Response:
+    if login is not None:
+        return RedirectResponse("/", status_code=303)
+    return _anonymous_page(request, state, "signup.html")

@@ -1,0 +1,97 @@
+"""Passwords, session tokens and CSRF tokens.
+
+Passwords are hashed with argon2id. A session cookie carries a random token; the
+store keeps only its HMAC (keyed by the session secret), so a copy of the table opens
+no session. Anonymous forms (log-in, sign-up, e-mailed link pages) use a signed
+double-submit CSRF token; logged-in calls use the session's own synchronizer token.
+
+>>> keys = Keys(b"k" * 32)
+>>> token = keys.new_anonymous_csrf()
+>>> keys.anonymous_csrf_valid(token)
+True
+>>> keys.anonymous_csrf_valid(token[:-1] + ("A" if token[-1] != "A" else "B"))
+False
+>>> h = hash_password("correct horse")
+>>> verify_password(h, "correct horse"), verify_password(h, "wrong")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from spendsense.settings import ApiSettings
+
+_hasher = PasswordHasher()
+KEY_FILE_NAME = "api-session-secret"
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (never raises on a mismatch)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A real hash to verify against when the e-mail is unknown, so timing does not tell.
+DUMMY_HASH = hash_password(secrets.token_hex(16))
+
+
+def session_secret(settings: ApiSettings, var_dir: Path) -> bytes:
+    """The configured session secret, or one generated once and kept under ``var_dir``."""
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value().encode()
+    path = var_dir / KEY_FILE_NAME
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+class Keys:
+    """HMAC operations under the session secret."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def token_hash(self, token: str) -> str:
+        """The stored form of a session token."""
+        return hmac.new(self._secret, b"session:" + token.encode(), hashlib.sha256).hexdigest()
+
+    def _sign(self, nonce: str) -> str:
+        return hmac.new(self._secret, b"csrf:" + nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def new_anonymous_csrf(self) -> str:
+        """A double-submit token for forms used before logging in."""
+        nonce = secrets.token_urlsafe(16)
+        return f"{nonce}.{self._sign(nonce)}"
+
+    def anonymous_csrf_valid(self, token: str) -> bool:
+        """Whether ``token`` was made by :meth:`new_anonymous_csrf` with this secret."""
+        nonce, _, sig = token.partition(".")
+        return bool(nonce) and hmac.compare_digest(sig, self._sign(nonce))
+
+
+def new_token() -> str:
+    """A fresh random token (session id or synchronizer CSRF token)."""
+    return secrets.token_urlsafe(32)
+
+
+def tokens_match(given: str | None, expected: str | None) -> bool:
+    """Constant-time comparison; a missing side never matches."""
+    return bool(given) and bool(expected) and hmac.compare_digest(str(given), str(expected))

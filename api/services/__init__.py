@@ -1,0 +1,1 @@
+"""What the routes do, without HTTP: each function takes a store session and plain values."""

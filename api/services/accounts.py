@@ -1,0 +1,237 @@
+"""The tenant's profile, policy and AWS accounts; the role set-up; Test connection."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from botocore.exceptions import BotoCoreError, ClientError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.errors import ApiError
+from api.schemas.accounts import (
+    Account,
+    AccountCreate,
+    AccountUpdate,
+    AutostopPolicy,
+    ConnectionTest,
+    RoleSetupDoc,
+    TenantSettings,
+    account_of,
+)
+from spendsense.access import AccountRef, TenantSessions, new_external_id
+from spendsense.aws import AwsFactory
+from spendsense.customer_role import RoleSetup
+from spendsense.errors import NotFound, TenantAccessError
+from spendsense.settings import ApiSettings
+from spendsense.store import (
+    add_aws_account,
+    get_aws_account,
+    get_tenant,
+    list_aws_accounts,
+    remove_aws_account,
+    set_account_status,
+    update_aws_account,
+)
+from spendsense.store.models import AwsAccount, Tenant
+
+TEMPLATE_PATH = "/api/public/role-template.json"
+
+
+def _tenant(db: Session, tenant_id: str) -> Tenant:
+    tenant = get_tenant(db, tenant_id)
+    if tenant is None:
+        raise NotFound("your organisation no longer exists")
+    return tenant
+
+
+def read_settings(db: Session, tenant_id: str) -> TenantSettings:
+    t = _tenant(db, tenant_id)
+    return TenantSettings(
+        organisation=t.name,
+        alert_email=t.alert_email,
+        autostop=AutostopPolicy(
+            enabled=t.autostop_enabled,
+            scope=t.autostop_scope,
+            dry_run=t.autostop_dry_run,
+            grace_minutes=t.autostop_grace_minutes,
+            max_per_hour=t.autostop_max_per_hour,
+        ),
+    )
+
+
+def write_settings(db: Session, tenant_id: str, body: TenantSettings) -> TenantSettings:
+    t = _tenant(db, tenant_id)
+    t.name = body.organisation.strip()
+    t.alert_email = str(body.alert_email).lower() if body.alert_email else None
+    t.autostop_enabled = body.autostop.enabled
+    t.autostop_scope = body.autostop.scope
+    t.autostop_dry_run = body.autostop.dry_run
+    t.autostop_grace_minutes = body.autostop.grace_minutes
+    t.autostop_max_per_hour = body.autostop.max_per_hour
+    db.commit()
+    return read_settings(db, tenant_id)
+
+
+def to_schema(a: AwsAccount) -> Account:
+    return Account.model_validate(a, from_attributes=True)
+
+
+def list_accounts(db: Session, tenant_id: str) -> list[Account]:
+    return [to_schema(a) for a in list_aws_accounts(db, tenant_id)]
+
+
+def get_account(db: Session, tenant_id: str, account_id: str) -> AwsAccount:
+    account = get_aws_account(db, tenant_id, account_id)
+    if account is None:
+        raise NotFound(f"no AWS account {account_id} is connected to your organisation")
+    return account
+
+
+def connect_account(db: Session, tenant_id: str, body: AccountCreate) -> Account:
+    """Connect the role's account with a fresh ExternalId; 409 if already connected."""
+    account_id = account_of(body.role_arn)
+    if get_aws_account(db, tenant_id, account_id) is not None:
+        raise ApiError(
+            409,
+            "account_connected",
+            f"AWS account {account_id} is already connected: change its role ARN instead",
+        )
+    try:
+        account = add_aws_account(
+            db,
+            tenant_id,
+            account_id,
+            external_id=new_external_id(),
+            role_arn=body.role_arn,
+            regions=body.regions,
+        )
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise ApiError(
+            409, "account_connected", f"AWS account {account_id} is already connected"
+        ) from None
+    return to_schema(account)
+
+
+def change_account(db: Session, tenant_id: str, account_id: str, body: AccountUpdate) -> Account:
+    get_account(db, tenant_id, account_id)
+    if body.role_arn is not None and account_of(body.role_arn) != account_id:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"role_arn: the role must be in account {account_id}; connect "
+            f"{account_of(body.role_arn)} as a new account instead",
+        )
+    account = update_aws_account(
+        db, tenant_id, account_id, role_arn=body.role_arn, regions=body.regions
+    )
+    db.commit()
+    return to_schema(account)
+
+
+def disconnect_account(db: Session, tenant_id: str, account_id: str) -> None:
+    get_account(db, tenant_id, account_id)
+    remove_aws_account(db, tenant_id, account_id)
+    db.commit()
+
+
+def check_connection(
+    db: Session, factory: AwsFactory, tenant_id: str, account_id: str
+) -> ConnectionTest:
+    """Assume the account's role now; record and report the outcome (the exact AWS error)."""
+    account = get_account(db, tenant_id, account_id)
+    if not account.role_arn:
+        raise ApiError(422, "invalid_request", "role_arn: set the role ARN first")
+    code: str | None
+    try:
+        TenantSessions(factory).test_connection(AccountRef.of(account))
+    except TenantAccessError as exc:
+        code, message, ok = exc.code, exc.message, False
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", "ClientError"))
+        message = f"AWS answered {code}: {err.get('Message', '')}".strip()
+        ok = False
+    except BotoCoreError as exc:
+        code, message, ok = type(exc).__name__, f"could not reach AWS: {exc}", False
+    else:
+        code, message, ok = (
+            None,
+            f"SpendSense assumed {account.role_arn}: the connection works",
+            True,
+        )
+    set_account_status(
+        db,
+        tenant_id,
+        account_id,
+        "ok" if ok else "error",
+        code=code,
+        message=None if ok else message,
+    )
+    db.commit()
+    return ConnectionTest(ok=ok, code=code, message=message, account=to_schema(account))
+
+
+class VendorAccount:
+    """SpendSense's own AWS account id: the setting, else asked of STS once."""
+
+    def __init__(self, settings: ApiSettings, factory: AwsFactory) -> None:
+        self._id = settings.vendor_account_id
+        self._factory = factory
+        self._lock = threading.Lock()
+
+    def get(self) -> str:
+        with self._lock:
+            if self._id is None:
+                try:
+                    ident = self._factory.client("sts").get_caller_identity()
+                except (ClientError, BotoCoreError) as exc:
+                    raise ApiError(
+                        502,
+                        "vendor_account_unknown",
+                        "SpendSense does not know its own AWS account id: set "
+                        f"SPENDSENSE_API__VENDOR_ACCOUNT_ID ({type(exc).__name__})",
+                    ) from None
+                self._id = str(ident["Account"])
+            return self._id
+
+
+def template_url(settings: ApiSettings) -> str:
+    return settings.role_template_url or settings.public_url.rstrip("/") + TEMPLATE_PATH
+
+
+def role_setup(
+    db: Session,
+    settings: ApiSettings,
+    vendor: VendorAccount,
+    tenant_id: str,
+    account_id: str,
+    region: str,
+) -> RoleSetupDoc:
+    account = get_account(db, tenant_id, account_id)
+    role_name = (account.role_arn or "").rsplit("/", 1)[-1] or "SpendSense"
+    setup = RoleSetup(
+        vendor_account_id=vendor.get(), external_id=account.external_id, role_name=role_name
+    )
+    url = template_url(settings)
+    return RoleSetupDoc(
+        role_name=setup.role_name,
+        external_id=setup.external_id,
+        vendor_account_id=setup.vendor_account_id,
+        read_only_actions=setup.read_only_actions(),
+        stop_actions=setup.stop_actions(),
+        cloudformation_template=json.dumps(setup.cloudformation(), indent=2),
+        template_url=url,
+        console_url=setup.console_url(url, region),
+        terraform=setup.terraform(),
+    )
+
+
+def generic_template(vendor: VendorAccount) -> dict[str, object]:
+    """The template the console link launches: the ExternalId comes as a parameter."""
+    template = RoleSetup(vendor_account_id=vendor.get(), external_id="").cloudformation()
+    del template["Parameters"]["ExternalId"]["Default"]
+    return template

@@ -1,0 +1,113 @@
+"""Sign-up, log-in (rate limited), log-out and server-side sessions."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from api.errors import ApiError
+from api.security import DUMMY_HASH, Keys, hash_password, new_token, verify_password
+from spendsense.settings import ApiSettings
+from spendsense.store.models import Tenant, User
+from spendsense.store.models.api import LoginAttempt, LoginSession
+from spendsense.store.models.base import utcnow
+
+# Failures from one client address may reach this many times the per-e-mail limit.
+CLIENT_LIMIT_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session just opened: the cookie token (shown once) and its CSRF token."""
+
+    token: str
+    csrf_token: str
+    user: User
+
+
+def open_session(db: Session, keys: Keys, settings: ApiSettings, user: User) -> NewSession:
+    """Create a fresh server-side session for ``user`` (a new id every time: no fixation)."""
+    token = new_token()
+    csrf = new_token()
+    db.add(
+        LoginSession(
+            token_hash=keys.token_hash(token),
+            user_id=user.id,
+            tenant_id=user.tenant_id,
+            csrf_token=csrf,
+            expires_at=utcnow() + timedelta(hours=settings.session_ttl_hours),
+        )
+    )
+    db.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))
+    db.commit()
+    return NewSession(token=token, csrf_token=csrf, user=user)
+
+
+def close_session(db: Session, token_hash: str) -> None:
+    """Delete one session (log-out, or the old session replaced at log-in)."""
+    db.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash))
+    db.commit()
+
+
+def create_user(db: Session, email: str, password: str, organisation: str | None) -> User:
+    """A new tenant with its first user; 409 when the e-mail is taken."""
+    email = email.lower()
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ApiError(409, "email_taken", f"an account with {email} exists: log in instead")
+    tenant = Tenant(
+        id=f"t-{secrets.token_hex(8)}",
+        name=organisation or email.split("@", 1)[1],
+        alert_email=email,
+    )
+    user = User(tenant_id=tenant.id, email=email, password_hash=hash_password(password))
+    db.add(tenant)
+    db.flush()
+    db.add(user)
+    db.commit()
+    return user
+
+
+def _recent_failures(
+    db: Session, column: InstrumentedAttribute[str], value: str, window_s: int
+) -> int:
+    since = utcnow() - timedelta(seconds=window_s)
+    query = select(func.count()).select_from(LoginAttempt)
+    return int(db.scalar(query.where(column == value, LoginAttempt.at > since)) or 0)
+
+
+def check_rate_limit(db: Session, settings: ApiSettings, email: str, client: str) -> None:
+    """429 when this e-mail or this client failed too often within the window."""
+    by_email = _recent_failures(db, LoginAttempt.email, email, settings.login_window_s)
+    by_client = _recent_failures(db, LoginAttempt.client, client, settings.login_window_s)
+    if (
+        by_email >= settings.login_max_failures
+        or by_client >= settings.login_max_failures * CLIENT_LIMIT_FACTOR
+    ):
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many failed log-ins: try again in {settings.login_window_s // 60 or 1} minutes",
+            headers={"Retry-After": str(settings.login_window_s)},
+        )
+
+
+def authenticate(
+    db: Session, settings: ApiSettings, email: str, password: str, client: str
+) -> User:
+    """The user whose password matches; 401 otherwise (each failure is recorded)."""
+    email = email.lower()
+    check_rate_limit(db, settings, email, client)
+    user = db.scalar(select(User).where(User.email == email))
+    if not verify_password(user.password_hash if user else DUMMY_HASH, password) or user is None:
+        db.add(LoginAttempt(email=email, client=client))
+        db.commit()
+        raise ApiError(401, "bad_credentials", "wrong e-mail or password")
+    db.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+    cutoff = utcnow() - timedelta(seconds=settings.login_window_s)
+    db.execute(delete(LoginAttempt).where(LoginAttempt.at <= cutoff))
+    db.commit()
+    return user

@@ -1,0 +1,134 @@
+"""The tenant's instances from the ``instances`` projection (every query filters by tenant)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from api.schemas.instances import Instance, InstancePage, InstanceSummary
+from spendsense.errors import NotFound
+from spendsense.store.models import InstanceAlertState
+from spendsense.store.models.api import InstanceView
+
+
+def not_stoppable_reason(row: InstanceView) -> str | None:
+    """Why SpendSense will not stop this instance, or ``None`` if it may.
+
+    >>> not_stoppable_reason(InstanceView(root_device_type="instance-store", lifecycle="on-demand"))
+    'its root device is instance store: stopping would lose it'
+    """
+    if row.root_device_type == "instance-store":
+        return "its root device is instance store: stopping would lose it"
+    if row.lifecycle == "spot":
+        return "it is a spot instance: stopping may end it for good"
+    if row.asg_name:
+        return f"it belongs to Auto Scaling group {row.asg_name}, which would replace it"
+    return None
+
+
+def to_schema(row: InstanceView, last_alert_at: datetime | None = None) -> Instance:
+    why = not_stoppable_reason(row)
+    return Instance(
+        instance_id=row.instance_id,
+        account_id=row.account_id,
+        region=row.region,
+        name=row.name,
+        state=row.state,
+        instance_type=row.instance_type,
+        idle_score=row.idle_score,
+        idle=row.idle,
+        idle_since=row.idle_since,
+        reason=row.reason,
+        monthly_waste_usd=round(row.monthly_waste_usd or 0.0, 2),
+        last_alert_at=last_alert_at,
+        last_action=row.last_action,
+        last_action_at=row.last_action_at,
+        stoppable=why is None,
+        not_stoppable_reason=why,
+        scored_at=row.scored_at,
+    )
+
+
+def _alert_state_of(view: type[InstanceView]) -> ColumnElement[bool]:
+    return and_(
+        InstanceAlertState.tenant_id == view.tenant_id,
+        InstanceAlertState.instance_id == view.instance_id,
+    )
+
+
+def last_alert(db: Session, tenant_id: str, instance_id: str) -> datetime | None:
+    """When the instance was last in an alert e-mail (the actions worker's record)."""
+    return db.scalar(
+        select(InstanceAlertState.alerted_at).where(
+            InstanceAlertState.tenant_id == tenant_id,
+            InstanceAlertState.instance_id == instance_id,
+        )
+    )
+
+
+def get_instance(db: Session, tenant_id: str, instance_id: str) -> InstanceView:
+    """One of the tenant's instances; :class:`NotFound` for any other (another tenant's too)."""
+    row = db.get(InstanceView, (tenant_id, instance_id))
+    if row is None:
+        raise NotFound(f"no instance {instance_id} in your accounts")
+    return row
+
+
+def summary(db: Session, tenant_id: str) -> InstanceSummary:
+    """Counts and waste over all the tenant's instances (one aggregate query)."""
+    running = InstanceView.state == "running"
+    idle_running = running & InstanceView.idle
+    row = db.execute(
+        select(
+            func.count(),
+            func.sum(case((running, 1), else_=0)),
+            func.sum(case((idle_running, 1), else_=0)),
+            func.sum(case((idle_running, InstanceView.monthly_waste_usd), else_=0.0)),
+        ).where(InstanceView.tenant_id == tenant_id)
+    ).one()
+    return InstanceSummary(
+        total=int(row[0] or 0),
+        running=int(row[1] or 0),
+        idle=int(row[2] or 0),
+        monthly_waste_usd=round(float(row[3] or 0.0), 2),
+    )
+
+
+def list_instances(
+    db: Session,
+    tenant_id: str,
+    *,
+    idle: bool | None = None,
+    state: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> InstancePage:
+    """A page of the tenant's instances: idle ones first, most wasteful first."""
+    where = [InstanceView.tenant_id == tenant_id]
+    if idle is not None:
+        where.append(InstanceView.idle.is_(idle))
+    if state is not None:
+        where.append(InstanceView.state == state)
+    rows = db.execute(
+        select(InstanceView, InstanceAlertState.alerted_at)
+        .outerjoin(InstanceAlertState, _alert_state_of(InstanceView))
+        .where(*where)
+        .order_by(
+            InstanceView.idle.desc(),
+            InstanceView.monthly_waste_usd.desc(),
+            (InstanceView.state != "running"),
+            InstanceView.instance_id,
+        )
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    total = int(db.scalar(select(func.count()).select_from(InstanceView).where(*where)) or 0)
+    return InstancePage(
+        items=[to_schema(r, alerted) for r, alerted in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+        summary=summary(db, tenant_id),
+    )

@@ -1,0 +1,35 @@
+"""What one API process holds: settings, the store, keys, metrics, the live-feed hub.
+
+Built by :func:`api.main.create_app`; nothing here connects until a request needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.feed import FeedHub
+from api.metrics import ApiMetrics
+from api.security import Keys
+from api.services.instance_actions import InstanceActions
+from spendsense.aws import AwsFactory
+from spendsense.metrics import CollectorRegistry
+from spendsense.settings import Settings
+
+
+@dataclass
+class AppState:
+    """Everything a request handler may need, reached through ``api.deps``."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keys: Keys
+    registry: CollectorRegistry
+    metrics: ApiMetrics
+    feed: FeedHub
+    aws: AwsFactory
+    actions: InstanceActions
+    extras: dict[str, object] = field(default_factory=dict)

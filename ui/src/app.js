@@ -1,0 +1,359 @@
+// SpendSense dashboard: every page's behaviour, calling the JSON API (no framework).
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+function cookie(name) {
+  const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  return hit ? decodeURIComponent(hit.slice(name.length + 1)) : "";
+}
+
+function csrfToken() {
+  return cookie(document.body.dataset.csrfCookie || "spendsense_csrf");
+}
+
+// One call to the API; the CSRF token rides in a header on every state-changing call.
+async function api(method, url, body) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(url, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await resp.json(); } catch (_) { data = null; }
+  if (resp.status === 401 && !["login", "signup"].includes(document.body.dataset.page)) {
+    window.location.href = "/login";
+  }
+  return { ok: resp.ok, status: resp.status, data };
+}
+
+function errorText(res) {
+  const err = res.data && res.data.error;
+  if (!err) return `request failed (${res.status})`;
+  if (err.fields && err.fields.length > 1) return err.fields.map((f) => `${f.field}: ${f.message}`).join("; ");
+  return err.message;
+}
+
+const money = (x) => "$" + Number(x || 0).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
+function esc(s) {
+  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+function debounce(fn, ms) {
+  let t = null;
+  return () => { clearTimeout(t); t = setTimeout(fn, ms); };
+}
+
+// ---- log-in and sign-up -------------------------------------------------------------
+function authForm(formId, url, fields) {
+  const form = $(formId);
+  if (!form) return;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = {};
+    for (const f of fields) {
+      const v = $("#" + f, form).value.trim();
+      if (v || f !== "organisation") body[f] = f === "password" ? $("#" + f, form).value : v;
+    }
+    const res = await api("POST", url, body);
+    if (res.ok) window.location.href = "/";
+    else $("#form-error").textContent = errorText(res);
+  });
+}
+
+// ---- dashboard ------------------------------------------------------------------------
+let chart = null;
+const dash = { onlyIdle: false };
+
+function renderCosts(c) {
+  $("#stat-mtd").textContent = money(c.month_to_date_usd);
+  $("#stat-7d").textContent = money(c.last_7_days_usd);
+  $("#costs-asof").textContent = c.accounts ? `costs as of ${c.as_of}` : "no cost data yet";
+  const labels = c.daily.map((d) => d.day.slice(5));
+  const values = c.daily.map((d) => d.amount_usd);
+  if (!chart) {
+    chart = new Chart($("#cost-chart"), {
+      type: "bar",
+      data: { labels, datasets: [{ label: "USD per day", data: values, backgroundColor: "#6366f1", borderRadius: 6 }] },
+      options: {
+        maintainAspectRatio: false,
+        animation: { duration: 900, easing: "easeOutQuart" },
+        plugins: { legend: { display: false }, tooltip: { callbacks: { label: (ctx) => money(ctx.parsed.y) } } },
+        scales: { y: { beginAtZero: true, ticks: { callback: (v) => "$" + v } } },
+      },
+    });
+  } else {
+    chart.data.labels = labels;
+    chart.data.datasets[0].data = values;
+    chart.update();
+  }
+  $("#by-service").innerHTML = c.by_service.length
+    ? c.by_service.map((s) => `<li class="flex justify-between"><span>${esc(s.service)}</span><span class="font-mono">${money(s.amount_usd)}</span></li>`).join("")
+    : '<li class="text-slate-500">No cost data yet.</li>';
+}
+
+function stateBadge(state) {
+  const colours = { running: "bg-emerald-100 text-emerald-800", stopping: "bg-amber-100 text-amber-800", stopped: "bg-slate-200 text-slate-700", pending: "bg-sky-100 text-sky-800" };
+  return `<span class="badge state ${colours[state] || "bg-slate-100 text-slate-700"}">${esc(state)}</span>`;
+}
+
+function instanceRow(i) {
+  const idle = i.idle && i.state === "running";
+  const score = i.idle_score == null ? "–" : Math.round(i.idle_score * 100) + "%";
+  let button = "";
+  if (i.state === "running") {
+    button = i.stoppable
+      ? `<button class="${idle ? "btn-danger" : "btn-ghost"}" data-action="stop" data-instance-id="${esc(i.instance_id)}">Stop</button>`
+      : `<span class="text-xs text-slate-500" title="${esc(i.not_stoppable_reason)}">cannot stop</span>`;
+    if (idle) button += ` <button class="btn-ghost" data-action="not-idle" data-instance-id="${esc(i.instance_id)}">Not idle</button>`;
+  } else if (i.state === "stopped") {
+    button = `<button class="btn-ghost" data-action="start" data-instance-id="${esc(i.instance_id)}">Start</button>`;
+  }
+  return `<tr data-instance-id="${esc(i.instance_id)}" class="${idle ? "idle bg-amber-50" : ""}">
+    <td class="py-2 pr-3"><div class="font-medium">${esc(i.name || i.instance_id)}</div><div class="font-mono text-xs text-slate-500">${esc(i.instance_id)}</div>${idle && i.reason ? `<div class="text-xs text-amber-700">${esc(i.reason)}</div>` : ""}</td>
+    <td class="py-2 pr-3">${stateBadge(i.state)}</td>
+    <td class="hidden py-2 pr-3 font-mono md:table-cell">${esc(i.instance_type)}</td>
+    <td class="hidden py-2 pr-3 md:table-cell">${esc(i.region)}</td>
+    <td class="py-2 pr-3">${idle ? `<span class="badge bg-amber-200 text-amber-900">idle ${score}</span>` : `<span class="text-slate-500">${score}</span>`}</td>
+    <td class="hidden py-2 pr-3 lg:table-cell">${when(i.idle_since)}</td>
+    <td class="py-2 pr-3 text-right font-mono ${idle ? "text-rose-700" : ""}">${idle ? money(i.monthly_waste_usd) : "–"}</td>
+    <td class="hidden py-2 pr-3 lg:table-cell">${when(i.last_alert_at)}</td>
+    <td class="whitespace-nowrap py-2 text-right">${button}</td>
+  </tr>`;
+}
+
+function renderInstances(page) {
+  $("#stat-idle").textContent = page.summary.idle;
+  $("#stat-waste").textContent = money(page.summary.monthly_waste_usd);
+  $("#instances-count").textContent = `${page.summary.total} total · ${page.summary.running} running`;
+  $("#instances tbody").innerHTML = page.items.map(instanceRow).join("");
+  $("#instances-empty").classList.toggle("hidden", page.items.length > 0);
+}
+
+function renderAudit(page) {
+  $("#audit").innerHTML = page.items.length
+    ? page.items.map((a) => `<li class="py-1.5" data-audit-id="${a.id}"><span class="font-medium">${esc(a.action)}</span> <span class="font-mono text-xs">${esc(a.instance_id || "")}</span> → ${esc(a.result)}${a.dry_run ? " (dry run)" : ""}<div class="text-xs text-slate-500">${when(a.at)} · ${esc(a.actor)}${a.reason ? " · " + esc(a.reason) : ""}</div></li>`).join("")
+    : '<li class="py-1.5 text-slate-500">Nothing yet.</li>';
+}
+
+async function loadCosts() {
+  const res = await api("GET", "/api/costs");
+  if (res.ok) renderCosts(res.data);
+}
+async function loadInstances() {
+  const res = await api("GET", "/api/instances?limit=200" + (dash.onlyIdle ? "&idle=true" : ""));
+  if (res.ok) renderInstances(res.data);
+}
+async function loadAudit() {
+  const res = await api("GET", "/api/audit?limit=20");
+  if (res.ok) renderAudit(res.data);
+}
+
+async function instanceAction(button) {
+  const id = button.dataset.instanceId;
+  const action = button.dataset.action;
+  button.disabled = true;
+  const msg = $("#action-message");
+  const res = await api("POST", `/api/instances/${encodeURIComponent(id)}/${action}`);
+  if (res.ok) {
+    msg.className = "mb-2 text-sm text-emerald-700";
+    msg.textContent = res.data.message;
+  } else {
+    msg.className = "mb-2 text-sm text-rose-700";
+    msg.textContent = errorText(res);
+    button.disabled = false;
+  }
+  await Promise.all([loadInstances(), loadAudit()]);
+}
+
+function connectFeed() {
+  const status = $("#feed-status");
+  const refresh = debounce(() => { loadInstances(); loadAudit(); loadCosts(); }, 400);
+  const source = new EventSource("/api/feed");
+  source.addEventListener("open", () => { status.textContent = "live"; status.className = "badge bg-emerald-100 text-emerald-800"; });
+  source.addEventListener("error", () => { status.textContent = "live: reconnecting"; status.className = "badge bg-amber-100 text-amber-800"; });
+  const show = (kind, text) => {
+    const li = document.createElement("li");
+    li.className = "rounded bg-slate-50 px-2 py-1";
+    li.innerHTML = `<span class="badge bg-indigo-100 text-indigo-800">${kind}</span> ${text}`;
+    $("#feed").prepend(li);
+    while ($("#feed").children.length > 50) $("#feed").lastChild.remove();
+  };
+  source.addEventListener("detection", (ev) => {
+    const d = JSON.parse(ev.data);
+    show("detection", `<span class="font-mono">${esc(d.instance_id)}</span> ${d.idle ? "idle" : "busy"} (${Math.round(d.score * 100)}%)`);
+    refresh();
+  });
+  source.addEventListener("action", (ev) => {
+    const a = JSON.parse(ev.data);
+    show("action", `${esc(a.action)} <span class="font-mono">${esc(a.instance_id || "")}</span> → ${esc(a.result)}`);
+    refresh();
+  });
+}
+
+function initDashboard() {
+  $("#instances").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-action]");
+    if (button) instanceAction(button);
+  });
+  $("#only-idle").addEventListener("change", (ev) => { dash.onlyIdle = ev.target.checked; loadInstances(); });
+  loadCosts();
+  loadInstances();
+  loadAudit();
+  connectFeed();
+  setInterval(() => { loadInstances(); loadCosts(); }, 60000);
+}
+
+// ---- settings -------------------------------------------------------------------------
+async function loadProfile() {
+  const res = await api("GET", "/api/settings");
+  if (!res.ok) return;
+  const s = res.data;
+  $("#organisation").value = s.organisation;
+  $("#alert_email").value = s.alert_email || "";
+  $("#autostop_enabled").checked = s.autostop.enabled;
+  $("#autostop_scope").value = s.autostop.scope;
+  $("#autostop_dry_run").checked = s.autostop.dry_run;
+  $("#autostop_grace_minutes").value = s.autostop.grace_minutes;
+  $("#autostop_max_per_hour").value = s.autostop.max_per_hour;
+}
+
+function statusBadge(el, a) {
+  const colours = { ok: "bg-emerald-100 text-emerald-800", error: "bg-rose-100 text-rose-800", pending: "bg-slate-100 text-slate-700" };
+  el.className = "badge account-status " + (colours[a.status] || colours.pending);
+  el.textContent = a.status;
+}
+
+async function renderAccount(a) {
+  const node = $("#account-template").content.firstElementChild.cloneNode(true);
+  node.dataset.accountId = a.account_id;
+  $(".account-id", node).textContent = a.account_id;
+  statusBadge($(".account-status", node), a);
+  $(".account-role", node).textContent = a.role_arn || "";
+  $(".account-external-id", node).textContent = a.external_id;
+  $(".account-regions", node).textContent = a.regions.join(", ");
+  if (a.status === "error" && a.status_message) {
+    $(".test-result", node).className = "test-result text-sm text-rose-700";
+    $(".test-result", node).textContent = a.status_message;
+  }
+  const setup = await api("GET", `/api/accounts/${a.account_id}/setup`);
+  if (setup.ok) {
+    $(".console-link", node).href = setup.data.console_url;
+    $(".cfn", node).textContent = setup.data.cloudformation_template;
+    $(".cfn-download", node).href = "data:application/json;charset=utf-8," + encodeURIComponent(setup.data.cloudformation_template);
+    $(".terraform", node).textContent = setup.data.terraform;
+  }
+  $(".test-connection", node).addEventListener("click", async (ev) => {
+    ev.target.disabled = true;
+    const out = $(".test-result", node);
+    out.className = "test-result text-sm text-slate-600";
+    out.textContent = "Assuming the role…";
+    const res = await api("POST", `/api/accounts/${a.account_id}/test`);
+    ev.target.disabled = false;
+    if (res.ok && res.data.ok) {
+      out.className = "test-result text-sm text-emerald-700";
+    } else {
+      out.className = "test-result text-sm text-rose-700";
+    }
+    out.textContent = res.ok ? res.data.message : errorText(res);
+    if (res.ok) statusBadge($(".account-status", node), res.data.account);
+  });
+  $(".remove-account", node).addEventListener("click", async () => {
+    if (!window.confirm(`Disconnect AWS account ${a.account_id}?`)) return;
+    const res = await api("DELETE", `/api/accounts/${a.account_id}`);
+    if (res.ok) node.remove();
+  });
+  return node;
+}
+
+async function loadAccounts() {
+  const res = await api("GET", "/api/accounts");
+  if (!res.ok) return;
+  const box = $("#accounts");
+  box.innerHTML = "";
+  for (const a of res.data) box.append(await renderAccount(a));
+}
+
+function initSettings() {
+  $("#profile-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("#profile-error").textContent = "";
+    $("#profile-ok").textContent = "";
+    const body = {
+      organisation: $("#organisation").value.trim(),
+      alert_email: $("#alert_email").value.trim() || null,
+      autostop: {
+        enabled: $("#autostop_enabled").checked,
+        scope: $("#autostop_scope").value,
+        dry_run: $("#autostop_dry_run").checked,
+        grace_minutes: Number($("#autostop_grace_minutes").value),
+        max_per_hour: Number($("#autostop_max_per_hour").value),
+      },
+    };
+    const res = await api("PUT", "/api/settings", body);
+    if (res.ok) $("#profile-ok").textContent = "Saved.";
+    else $("#profile-error").textContent = errorText(res);
+  });
+  $("#account-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("#account-error").textContent = "";
+    const regions = $("#regions").value.split(",").map((r) => r.trim()).filter(Boolean);
+    const res = await api("POST", "/api/accounts", { role_arn: $("#role_arn").value.trim(), regions });
+    if (res.ok) {
+      $("#role_arn").value = "";
+      $("#accounts").prepend(await renderAccount(res.data));
+    } else {
+      $("#account-error").textContent = errorText(res);
+    }
+  });
+  loadProfile();
+  loadAccounts();
+}
+
+// ---- monitoring -----------------------------------------------------------------------
+async function initMonitoring() {
+  const res = await api("GET", "/api/monitoring");
+  if (!res.ok) return;
+  const m = res.data;
+  $("#prometheus-link").href = m.prometheus_url;
+  $("#grafana-link").href = m.grafana_url;
+  $("#figures").innerHTML = m.figures.map((f) => `<div class="card"><p class="text-xs uppercase text-slate-500">${esc(f.label)}</p><p class="mt-1 text-2xl font-semibold">${esc(f.value)}</p>${f.hint ? `<p class="text-xs text-slate-500">${esc(f.hint)}</p>` : ""}</div>`).join("");
+  $("#account-health").innerHTML = m.accounts.length
+    ? m.accounts.map((a) => `<li class="py-1.5"><span class="font-mono">${esc(a.account_id)}</span> <span class="badge ${a.status === "ok" ? "bg-emerald-100 text-emerald-800" : a.status === "error" ? "bg-rose-100 text-rose-800" : "bg-slate-100"}">${esc(a.status)}</span> <span class="text-xs text-slate-500">${esc(a.status_message || "")} ${a.status_at ? "· " + when(a.status_at) : ""}</span></li>`).join("")
+    : '<li class="py-1.5 text-slate-500">No accounts connected.</li>';
+}
+
+// ---- demo mail view -------------------------------------------------------------------
+async function initMail() {
+  const res = await api("GET", "/api/demo/mail");
+  const list = $("#mail-list");
+  if (!res.ok) { list.innerHTML = `<li class="py-2 text-rose-700">${esc(errorText(res))}</li>`; return; }
+  if (!res.data.messages.length) { list.innerHTML = '<li class="py-2 text-slate-500">No mail yet.</li>'; return; }
+  list.innerHTML = res.data.messages.map((m, n) => `<li class="cursor-pointer py-2 hover:bg-slate-50" data-n="${n}"><div class="font-medium">${esc(m.subject)}</div><div class="text-xs text-slate-500">${esc(m.to.join(", "))} · ${when(m.sent_at)}</div></li>`).join("");
+  list.addEventListener("click", (ev) => {
+    const li = ev.target.closest("li[data-n]");
+    if (!li) return;
+    const m = res.data.messages[Number(li.dataset.n)];
+    $("#mail-meta").textContent = `From ${m.source} to ${m.to.join(", ")} · ${when(m.sent_at)}`;
+    $("#mail-body").srcdoc = m.html || `<pre>${esc(m.text)}</pre>`;
+  });
+  list.querySelector("li[data-n]").click();
+}
+
+// ---- every page -----------------------------------------------------------------------
+document.addEventListener("DOMContentLoaded", () => {
+  const logout = $("#logout");
+  if (logout) logout.addEventListener("click", async () => { await api("POST", "/api/auth/logout"); window.location.href = "/login"; });
+  const page = document.body.dataset.page;
+  if (page === "login") authForm("#login-form", "/api/auth/login", ["email", "password"]);
+  if (page === "signup") authForm("#signup-form", "/api/auth/signup", ["organisation", "email", "password"]);
+  if (page === "dashboard") initDashboard();
+  if (page === "settings") initSettings();
+  if (page === "monitoring") initMonitoring();
+  if (page === "mail") initMail();
+});
