@@ -27,7 +27,7 @@ from moto.iam.models import iam_backends
 from pydantic import ValidationError
 
 from sandbox import cloudwatch
-from sandbox.accounts import PARTITION, TENANT_USER, account_of, caller_of, ensure_user
+from sandbox.accounts import TENANT_USER
 from sandbox.clock import SandboxClock
 from sandbox.costs import (
     CLOUDWATCH,
@@ -38,6 +38,7 @@ from sandbox.costs import (
     Metering,
 )
 from sandbox.faults import FaultPlan, FaultRule
+from sandbox.identity import PARTITION, account_of, caller_of, ensure_user
 from sandbox.mail import MailLog, SentMail, message_from_send_email, message_from_send_raw_email
 from sandbox.timeline import Timeline
 from sandbox.trust import allows, parse_policy

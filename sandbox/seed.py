@@ -20,8 +20,9 @@ from unittest import mock
 from moto.ec2.models import ec2_backends
 from moto.ses.models import ses_backends
 
-from sandbox.accounts import TENANT_USER, VENDOR_USER, ensure_user
+from sandbox.accounts import TENANT_USER, VENDOR_USER
 from sandbox.fleet import FleetInstance
+from sandbox.identity import ensure_user
 from sandbox.timeline import Timeline
 
 PROTECTED_SHARE = 0.05

@@ -7,7 +7,6 @@ once ready, and serves in a thread until :meth:`SandboxServer.stop`.
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import threading
@@ -22,9 +21,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from sandbox.app import SandboxApp, SandboxState
 from sandbox.clock import SandboxClock
 from sandbox.fleet import Fleet
+from sandbox.ports import listen
 from sandbox.seed import seed
 from sandbox.timeline import Timeline
-from spendsense.errors import ServiceError
 from spendsense.settings import SandboxSettings
 
 log = logging.getLogger(__name__)
@@ -35,24 +34,6 @@ class _QuietHandler(MotoRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         log.debug("%s %s", self.requestline, code)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host``:``port``; a taken port is one ServiceError line."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-        listener.listen(128)
-    except OSError as exc:
-        listener.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ServiceError(
-                f"port {port} on {host} is already taken; stop what uses it or pick another "
-                "with --port (or SPENDSENSE_SANDBOX__PORT)"
-            ) from None
-        raise ServiceError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return listener
 
 
 class SandboxServer:
@@ -71,10 +52,10 @@ class SandboxServer:
     def endpoint_url(self) -> str:
         return self.state.endpoint
 
-    def start(self) -> str:
-        """Bind, serve, seed; returns the endpoint URL once the sandbox is ready."""
+    def start(self, listener: socket.socket | None = None) -> str:
+        """Serve (on ``listener`` if given, else bind), seed; returns the endpoint once ready."""
         host, port = self.settings.host, self.settings.port
-        listener = _listen(host, port)
+        listener = listener or listen(host, port)
         self._server = make_server(
             host, port, self.app, threaded=True, request_handler=_QuietHandler, fd=listener.fileno()
         )

@@ -80,6 +80,8 @@ class Timeline:
         for iid, instance in fleet.instances.items():
             if instance.state in {"stopped", "terminated"}:
                 self.power[iid].stop(clock.start)
+            if instance.state == "terminated":
+                self.terminated[iid] = clock.start
 
     def sandbox_time(self, fleet_epoch: float) -> float:
         """The sandbox epoch of a fleet timestamp (labels, launch times)."""

@@ -18,9 +18,11 @@ from types import FrameType
 
 from pydantic import ValidationError
 
+from sandbox.accounts import VENDOR_USER, user_credentials
 from sandbox.fleet import Fleet, load_fleet, write_fleet
 from sandbox.fleet.generator import FleetSpec, generate_fleet
 from sandbox.fleet.layout import INSTANCES_FILE
+from sandbox.ports import listen
 from spendsense.errors import ConfigError
 from spendsense.settings import SandboxSettings, get_settings
 
@@ -57,10 +59,20 @@ def _run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(f"--{err['loc'][0]}: {err['msg']} (got {err.get('input')!r})") from None
+    if args.print_env:
+        key, secret = user_credentials(settings.vendor_account_id, VENDOR_USER)
+        print(f"SPENDSENSE_AWS__ENDPOINT_URL={settings.url}")
+        print(f"SPENDSENSE_AWS__ACCESS_KEY_ID={key}")
+        print(f"SPENDSENSE_AWS__SECRET_ACCESS_KEY={secret}")
+        return 0
     began = time.monotonic()
-    fleet = _fleet(args.fleet, settings)
+    listener = listen(settings.host, settings.port)
+    try:
+        fleet = _fleet(args.fleet, settings)
+    except BaseException:
+        listener.close()
+        raise
     # moto is heavy to import: only this command needs it, not every `spendsense` call
-    from sandbox.accounts import VENDOR_USER, user_credentials
     from sandbox.server import SandboxServer
 
     server = SandboxServer(settings, fleet)
@@ -71,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        endpoint = server.start()
+        endpoint = server.start(listener)
         key, _ = user_credentials(settings.vendor_account_id, VENDOR_USER)
         print(
             f"sandbox ready at {endpoint} ({len(fleet.instances)} instances, tenants "
@@ -106,4 +118,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, help="seed for generated fleets and stop protection")
     parser.add_argument("--speed", type=float, help="sandbox seconds per real second (default 1)")
+    parser.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print the SPENDSENSE_AWS__* settings that point SpendSense at this sandbox, and exit",
+    )
     parser.set_defaults(func=_run)

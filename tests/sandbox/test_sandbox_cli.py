@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from sandbox.accounts import VENDOR_USER, user_credentials
+from spendsense.cli import main
+from spendsense.settings import get_settings
 from tests.fixtures.sandbox import Sandbox, free_port
 
 COMMAND = [sys.executable, "-m", "spendsense.cli", "sandbox"]
@@ -57,16 +61,22 @@ def test_port_taken_is_one_clear_line(sandbox: Sandbox, sandbox_fleet_dir: Path)
     )
 
 
-def test_malformed_fleet_is_one_clear_line(tmp_path: Path) -> None:
+def test_malformed_fleet_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "instances.json").write_text("[{")
-    done = subprocess.run(
-        [*COMMAND, "--fleet", str(tmp_path), "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(
-        f"spendsense: {tmp_path / 'instances.json'}: not valid JSON"
-    )
+    assert main(["sandbox", "--fleet", str(tmp_path), "--port", "0"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"spendsense: {tmp_path / 'instances.json'}: not valid JSON")
+
+
+def test_print_env_names_the_endpoint_and_vendor_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "--port", "5999", "--print-env"]) == 0
+    env = dict(line.split("=", 1) for line in capsys.readouterr().out.split())
+    key, secret = user_credentials(get_settings().sandbox.vendor_account_id, VENDOR_USER)
+    assert env == {
+        "SPENDSENSE_AWS__ENDPOINT_URL": "http://127.0.0.1:5999",
+        "SPENDSENSE_AWS__ACCESS_KEY_ID": key,
+        "SPENDSENSE_AWS__SECRET_ACCESS_KEY": secret,
+    }
