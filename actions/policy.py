@@ -112,7 +112,7 @@ class AutoStopPolicy:
         if deadline is None:
             return self._start_grace(tenant, facts)
         if self.clock() < deadline:
-            self._remember(det.tenant_id, det.instance_id, deadline)
+            self._remember(det.tenant_id, det.instance_id, det.account_id, det.region, deadline)
             return PolicyOutcome("waiting", deadline)
         since = state.idle_since if state is not None and state.idle_since else det.timestamp
         outcome = self.executor.stop(
@@ -134,11 +134,25 @@ class AutoStopPolicy:
             return True
         return facts.tags.get(self.settings.optin_tag, "").strip().lower() in OPT_IN_VALUES
 
-    def _remember(self, tenant_id: str, instance_id: str, deadline: datetime | None) -> None:
+    def _remember(
+        self,
+        tenant_id: str,
+        instance_id: str,
+        account_id: str,
+        region: str,
+        deadline: datetime | None,
+    ) -> None:
         with self.sessions.begin() as session:
             state = session.get(InstanceAlertState, (tenant_id, instance_id))
-            if state is not None:
-                state.stop_after = deadline
+            if state is None:
+                state = InstanceAlertState(
+                    tenant_id=tenant_id,
+                    instance_id=instance_id,
+                    account_id=account_id,
+                    region=region,
+                )
+                session.add(state)
+            state.stop_after = deadline
 
     def _start_grace(self, tenant: Tenant, facts: InstanceFacts) -> PolicyOutcome:
         deadline = self.clock() + timedelta(minutes=tenant.autostop_grace_minutes)
@@ -149,7 +163,7 @@ class AutoStopPolicy:
             except TenantAccessError as exc:
                 log.warning("auto-stop: cannot tag %s: %s", facts.instance_id, exc.message)
                 return PolicyOutcome("unreachable")
-        self._remember(tenant.id, facts.instance_id, deadline)
+        self._remember(tenant.id, facts.instance_id, facts.account_id, facts.region, deadline)
         self._audit(
             tenant,
             facts.instance_id,
@@ -170,7 +184,7 @@ class AutoStopPolicy:
                     self.executor.tag(tenant.id, facts, remove=[self.settings.grace_tag])
             except (NotFound, TenantAccessError) as exc:
                 log.warning("auto-stop: cannot untag %s: %s", det.instance_id, exc)
-        self._remember(det.tenant_id, det.instance_id, None)
+        self._remember(det.tenant_id, det.instance_id, det.account_id, det.region, None)
         value = format_deadline(deadline)
         self._audit(
             tenant,
