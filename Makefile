@@ -48,6 +48,18 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy spendsense ingest detector actions api sandbox bench
 
+# NAB (shared/nab beside the repo) and the idle benchmark on a seeded 300-instance, 21-day fleet.
+NAB_DIR ?= ../shared/nab
+IDLE_FLEET_SEED ?= 7
+IDLE_FLEET := var/bench/fleet-$(IDLE_FLEET_SEED)
+
+bench-nab: install
+	$(BIN)/spendsense nab --data $(NAB_DIR)/data --out var/bench/nab --published $(NAB_DIR)/README.md --json bench/results/nab.json
+
+bench-idle: install
+	@test -f $(IDLE_FLEET)/labels.json || $(BIN)/spendsense fleet generate --seed $(IDLE_FLEET_SEED) --out $(IDLE_FLEET)
+	$(BIN)/spendsense bench idle --fleet $(IDLE_FLEET) --json bench/results/idle.json
+
 migration: install
 	$(BIN)/python -m spendsense.store.regenerate
 

@@ -19,7 +19,7 @@ and everything it learns is per instance, inside the state bytes.
 >>> verdicts[-1].idle, verdicts[-1].idle_since == t0, len(state) <= 2048
 (True, True, True)
 >>> print(verdicts[-1].reason)
-CPU under 2% and network under 5 KB/s for 55 minutes; never active in 55 minutes of history
+CPU under 2% and network under 200 B/s for 55 minutes; never active in 55 minutes of history
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ False
 >>> v.idle, v.idle_since == start + timedelta(hours=1)
 (True, True)
 >>> print(v.reason)
-CPU under 2% and network under 5 KB/s for 115 minutes; no quiet gap in 2.9 hours of history
+CPU under 2% and network under 200 B/s for 115 minutes; no quiet gap in 2.9 hours of history
 >>> model.mark_not_idle()
 >>> model.verdict().idle
 False
@@ -49,7 +49,7 @@ from detector.model.wording import duration, rate
 
 METRICS = ("cpu_percent", "network_in_bytes", "network_out_bytes")
 _FORMAT_VERSION = 1
-_HEADER = struct.Struct(f"<B7I{DAYS}Hd")
+_HEADER = struct.Struct(f"<B8I{DAYS}Hd")
 _SERIES = struct.Struct(f"<{STATE_FIELDS}d")
 
 
@@ -111,14 +111,20 @@ class InstanceModel(base.Base):
     def threshold_seconds(self) -> int:
         """How long a quiet run must last now to be called idle."""
         history = self._quiet
-        explained = max(history.longest_recent(history.last_seen), 60 * history.accepted)
+        explained = max(history.longest_recent(), 60 * history.accepted)
         return max(self.idle_floor, round(self.gap_factor * explained) + self.gap_margin)
+
+    def is_idle(self) -> bool:
+        """Whether ``verdict()`` would say idle (cheap: no reason is worded)."""
+        history = self._quiet
+        if history.current_run_accepted():
+            return False
+        return history.run_seconds(history.last_seen) >= self.threshold_seconds()
 
     def verdict(self) -> Verdict:
         """The verdict after the last learnt point."""
         history = self._quiet
-        now = history.last_seen
-        run = history.run_seconds(now)
+        run = history.run_seconds(history.last_seen)
         since = datetime.fromtimestamp(history.run_start, tz=UTC) if history.run_start else None
         threshold = self.threshold_seconds()
         quiet_words = (
@@ -129,7 +135,7 @@ class InstanceModel(base.Base):
             return Verdict(
                 self._score, False, since, 0.9, f"{quiet_words}; marked as not idle by a person"
             )
-        if run < threshold:
+        if not self.is_idle():
             confidence = 1.0 - 0.5 * run / threshold
             reason = (
                 f"{quiet_words}; idle only after {duration(threshold)}"
@@ -137,9 +143,8 @@ class InstanceModel(base.Base):
                 else "active: CPU or network above the quiet floor"
             )
             return Verdict(self._score, False, since, round(confidence, 3), reason)
-        return Verdict(
-            self._score, True, since, self._idle_confidence(run, threshold), self._why(quiet_words)
-        )
+        confidence = self._idle_confidence(run, threshold)
+        return Verdict(self._score, True, since, confidence, self._why(quiet_words))
 
     def _idle_confidence(self, run: int, threshold: int) -> float:
         """Grows with history (up to 14 days) and with how far the run passed the threshold."""
@@ -149,7 +154,7 @@ class InstanceModel(base.Base):
 
     def _why(self, quiet_words: str) -> str:
         history = self._quiet
-        longest = history.longest_recent(history.last_seen)
+        longest = history.longest_recent()
         span = duration(history.history_seconds())
         if not history.active_points:
             return f"{quiet_words}; never active in {span} of history"
@@ -168,6 +173,7 @@ class InstanceModel(base.Base):
             q.first_seen,
             q.last_seen,
             q.run_start,
+            q.pending,
             q.active_points,
             q.day,
             q.accepted,
@@ -190,12 +196,13 @@ class InstanceModel(base.Base):
             q.first_seen,
             q.last_seen,
             q.run_start,
+            q.pending,
             q.active_points,
             q.day,
             q.accepted,
             q.accepted_run,
-        ) = fields[:8]
-        q.day_max = list(fields[8 : 8 + DAYS])
+        ) = fields[:9]
+        q.day_max = list(fields[9 : 9 + DAYS])
         model._score = fields[-1]
         for n, detector in enumerate(model._detectors):
             detector.load_state(_SERIES.unpack_from(data, _HEADER.size + n * _SERIES.size))

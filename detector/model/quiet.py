@@ -12,7 +12,7 @@ instance has never been active at all.
 >>> for t in range(0, 3 * day, 300):         # a nightly job: busy 01:00-02:00 each day
 ...     busy = 3_600 <= t % day < 7_200
 ...     h.observe(t, not busy)
->>> round(h.longest_recent(3 * day) / 3_600, 1)   # the gap between two jobs, in hours
+>>> round(h.longest_recent() / 3_600, 1)   # the gap between two jobs, in hours
 23.0
 >>> h.run_seconds(3 * day - 300) / 3_600 > 20     # and it is in such a gap now
 True
@@ -33,19 +33,21 @@ class QuietRule:
 
     ``cpu_percent`` at or under ``cpu_floor`` and network in + out at or under
     ``network_floor`` bytes per second (``period`` seconds per point). A missing metric does
-    not vote; with both missing the point says nothing.
+    not vote; with both missing the point says nothing. The network floor (60 KB per
+    5 minutes) is well above what an idle machine's agents and clock sync send (a few KB per
+    5 minutes) and well below what a low-CPU service that still serves traffic moves.
 
     >>> rule = QuietRule()
-    >>> rule.is_quiet(0.4, 30_000.0, 12_000.0)
+    >>> rule.is_quiet(0.4, 3_000.0, 2_000.0)
     True
-    >>> rule.is_quiet(0.4, 3_000_000.0, 0.0)     # low CPU but serving traffic
+    >>> rule.is_quiet(0.4, 300_000.0, 0.0)       # low CPU but serving traffic
     False
     >>> rule.is_quiet(None, None, None) is None
     True
     """
 
     cpu_floor: float = 2.0
-    network_floor: float = 5_000.0
+    network_floor: float = 200.0
     period: float = 300.0
 
     def is_quiet(
@@ -72,6 +74,8 @@ class QuietHistory:
         self.last_seen = 0
         self.run_start = 0
         """Start of the current quiet run, 0 when the last judged point was active."""
+        self.pending = 0
+        """Time of a lone active point inside the quiet run, 0 if none (maybe a spike)."""
         self.active_points = 0
         self.day = 0
         """The day number (epoch days) of ``day_max[day % DAYS]``, the newest slot."""
@@ -91,7 +95,11 @@ class QuietHistory:
         self.day = today
 
     def observe(self, when: int, quiet: bool | None) -> None:
-        """Take one point: ``quiet`` from :class:`QuietRule`, ``None`` when unknown."""
+        """Take one point: ``quiet`` from :class:`QuietRule`, ``None`` when unknown.
+
+        One active point alone inside a quiet run (a cron tick, a health check) does not end
+        the run; a second active point in a row does, as of the first.
+        """
         if not self.first_seen:
             self.first_seen = when
         self.last_seen = when
@@ -101,29 +109,36 @@ class QuietHistory:
         if quiet:
             if not self.run_start:
                 self.run_start = when
+            self.pending = 0
             return
-        self.active_points += 1
+        if self.run_start and not self.pending:
+            self.pending = when
+            return
         if self.run_start:
-            minutes = min((when - self.run_start) // 60, 0xFFFF)
-            slot = self.day % DAYS
-            self.day_max[slot] = max(self.day_max[slot], minutes)
-            if self.accepted_run == self.run_start:
-                self.accepted = max(self.accepted, minutes)
-                self.accepted_run = 0
-            self.run_start = 0
+            self._close_run(self.pending)
+            self.active_points += 1
+        self.active_points += 1
+
+    def _close_run(self, when: int) -> None:
+        minutes = min((when - self.run_start) // 60, 0xFFFF)
+        slot = self.day % DAYS
+        self.day_max[slot] = max(self.day_max[slot], minutes)
+        if self.accepted_run == self.run_start:
+            self.accepted = max(self.accepted, minutes)
+            self.accepted_run = 0
+        self.run_start = 0
+        self.pending = 0
 
     def run_seconds(self, now: int) -> int:
         """How long the current quiet run has lasted at ``now`` (0 if not quiet)."""
         return now - self.run_start if self.run_start else 0
 
-    def longest_recent(self, now: int) -> int:
-        """Longest quiet run (seconds) that ended within ``DAYS`` days before ``now``."""
-        today = now // DAY_SECONDS
-        recent = [m for d, m in self._slots() if today - d < DAYS]
-        return 60 * max(recent, default=0)
+    def longest_recent(self) -> int:
+        """Longest quiet run (seconds) that ended in the last ``DAYS`` days up to ``last_seen``.
 
-    def _slots(self) -> list[tuple[int, int]]:
-        return [(d, self.day_max[d % DAYS]) for d in range(self.day - DAYS + 1, self.day + 1)]
+        Slots of older days are cleared as time moves on, so the ring holds only those days.
+        """
+        return 60 * max(self.day_max)
 
     def history_seconds(self) -> int:
         """How much history has been seen."""

@@ -85,6 +85,8 @@ class SeriesDetector(base.AnomalyDetector):
         self.alert = alert
         self.cooldown = cooldown
         self._state = [0.0] * STATE_FIELDS
+        self._last: tuple[float, float, float] | None = None
+        """(points learnt, value, score) of the last ``score_one``, so ``learn_one`` reuses it."""
 
     # The state, by name (one list so that it packs and restores in one step).
     _N, _MEAN, _VAR, _SHORT, _HI, _LO, _SHORT_HI, _SHORT_LO, _SHIFT_MEAN, _SHIFT_HI, _COOL = range(
@@ -100,6 +102,7 @@ class SeriesDetector(base.AnomalyDetector):
         if len(values) != STATE_FIELDS:
             raise ValueError(f"a SeriesDetector state has {STATE_FIELDS} values")
         self._state = list(values)
+        self._last = None
 
     def _value(self, x: dict[Hashable, Any]) -> float | None:
         value = x.get(self.feature)
@@ -134,9 +137,14 @@ class SeriesDetector(base.AnomalyDetector):
         value = self._value(x)
         if value is None or self._state[self._N] < self.warmup:
             return 0.0
+        n = self._state[self._N]
+        if self._last is not None and self._last[0] == n and self._last[1] == value:
+            return self._last[2]
         excess = self._excess(value)
         score = excess / (excess + self.scale) if excess > 0 else 0.0
-        return score / 2 if self._state[self._COOL] > 0 else score
+        score = score / 2 if self._state[self._COOL] > 0 else score
+        self._last = (n, value, score)
+        return score
 
     def learn_one(self, x: dict[Hashable, Any]) -> None:
         """Update the averages, the envelopes and the cooldown with ``x``."""

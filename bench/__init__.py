@@ -1,0 +1,52 @@
+"""Benchmarks run by ``make bench-*``; each writes its figures as JSON under ``bench/results/``.
+
+:func:`write_result` adds the machine and the date to a result so figures can be compared
+across runs and machines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on.
+
+    >>> sorted(machine())
+    ['cpu', 'cpus', 'memory_gb', 'os', 'python']
+    """
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in cpuinfo.read_text().splitlines()
+            if ln.startswith("model name")
+        ]
+        model = names[0] if names else model
+    pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "memory_gb": round(pages * os.sysconf("SC_PAGE_SIZE") / 2**30, 1) if pages else None,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+def write_result(path: Path, benchmark: str, figures: dict[str, Any]) -> Path:
+    """Write ``figures`` as JSON at ``path`` with the benchmark's name, machine and date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {
+        "benchmark": benchmark,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **figures,
+    }
+    path.write_text(json.dumps(body, indent=2, default=str) + "\n")
+    return path

@@ -1,0 +1,136 @@
+"""``spendsense bench ...``: the benchmarks that need the project's own code paths.
+
+Each benchmark is one subcommand added by its own ``_register_*`` function below; heavy
+imports happen when a benchmark runs, so other commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.idle import IdleReport, KindStats
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "-" if value is None else format(value, pattern)
+
+
+def _idle_row(name: str, s: KindStats) -> str:
+    return (
+        f"{name:18s} {s.instances:5d} {s.idle:5d} {_fmt(s.recall, '.3f'):>7s} "
+        f"{_fmt(s.precision, '.3f'):>9s} {_fmt(s.ttd(0.5), '.0f'):>8s} "
+        f"{_fmt(s.ttd(0.9), '.0f'):>8s} {s.false_on_never_idle:>6d} {s.false_in_history:>8d}"
+    )
+
+
+def print_idle_report(report: IdleReport) -> None:
+    """The per-kind table and the throughput figures."""
+    print(f"live from {report.live_start.isoformat()} (before it: history, not scored)")
+    print(
+        f"{'kind':18s} {'inst':>5s} {'idle':>5s} {'recall':>7s} {'precision':>9s} "
+        f"{'ttd p50':>8s} {'ttd p90':>8s} {'false':>6s} {'hist.fp':>8s}"
+    )
+    for kind, stats in report.per_kind.items():
+        print(_idle_row(kind, stats))
+    print(_idle_row("overall", report.overall))
+    print(
+        "time to detect in minutes, over instances going idle in the live period; "
+        "false: never-idle instances given an idle verdict (live); hist.fp: the same in history"
+    )
+    print(
+        f"{report.records} records in {report.seconds:.1f} s: {report.records_per_second:,.0f} "
+        f"records/s ({report.records_per_cpu_second:,.0f} per CPU second); peak memory "
+        f"{report.peak_rss_mb:.0f} MB; state per instance {report.state_bytes_max} bytes max"
+    )
+
+
+def _idle(args: argparse.Namespace) -> int:
+    from bench import write_result
+    from bench.idle import run_benchmark
+    from sandbox.fleet import load_fleet
+
+    report = run_benchmark(load_fleet(args.fleet), history_days=args.history_days)
+    print_idle_report(report)
+    if args.json:
+        figures = {
+            "fleet": str(args.fleet),
+            "history_days": args.history_days,
+            "live_start": report.live_start.isoformat(),
+            "records": report.records,
+            "seconds": round(report.seconds, 2),
+            "records_per_second": round(report.records_per_second),
+            "records_per_cpu_second": round(report.records_per_cpu_second),
+            "peak_rss_mb": round(report.peak_rss_mb, 1),
+            "state_bytes_max": report.state_bytes_max,
+            "state_bytes_mean": round(report.state_bytes_mean, 1),
+            "overall": report.overall.as_dict(),
+            "per_kind": {k: v.as_dict() for k, v in report.per_kind.items()},
+        }
+        print(f"wrote {write_result(args.json, 'idle', figures)}")
+    return 0
+
+
+def _register_idle(actions: argparse._SubParsersAction) -> None:
+    idle = actions.add_parser(
+        "idle", help="replay a trace fleet through the model (offline) and score its idle verdicts"
+    )
+    idle.add_argument("--fleet", type=Path, required=True, help="a trace-fleet folder")
+    idle.add_argument(
+        "--history-days",
+        type=float,
+        default=14.0,
+        help="days at the start that only teach the model (default 14)",
+    )
+    idle.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    idle.set_defaults(func=_idle)
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from bench import write_result
+    from bench.pipeline import run_benchmark
+    from spendsense.settings import get_settings
+
+    figures = run_benchmark(
+        get_settings(),
+        instances=args.instances,
+        backlog=args.backlog,
+        steady_rate=args.rate,
+        steady_s=args.seconds,
+    )
+    print(
+        f"in-process model:  {figures['in_process_records_per_second']:>8,} records/s\n"
+        f"pipeline:          {figures['sustained_records_per_second']:>8,} records/s sustained "
+        f"({figures['pipeline_over_in_process']:.0%} of in-process; goal 50%)\n"
+        f"latency at {figures['steady_rate']:,.0f}/s: p50 {figures['latency_ms_p50']:.0f} ms, "
+        f"p99 {figures['latency_ms_p99']:.0f} ms (record produced -> detection produced)"
+    )
+    if args.json:
+        print(f"wrote {write_result(args.json, 'pipeline', figures)}")
+    return 0
+
+
+def _register_pipeline(actions: argparse._SubParsersAction) -> None:
+    pipeline = actions.add_parser(
+        "pipeline",
+        help="broker + Faust worker + model service: sustained records/s and latency",
+    )
+    pipeline.add_argument("--instances", type=int, default=2000, help="instances in the fleet")
+    pipeline.add_argument(
+        "--backlog", type=int, default=60000, help="records for the sustained-rate run"
+    )
+    pipeline.add_argument(
+        "--rate", type=float, default=2000.0, help="records/s of the steady latency run"
+    )
+    pipeline.add_argument("--seconds", type=float, default=20.0, help="length of the steady run")
+    pipeline.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    pipeline.set_defaults(func=_pipeline)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("bench", help="run a benchmark and print its figures")
+    actions = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    _register_idle(actions)
+    _register_pipeline(actions)
