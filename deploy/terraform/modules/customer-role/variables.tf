@@ -1,0 +1,54 @@
+variable "vendor_account_id" {
+  description = "SpendSense's AWS account id (the account allowed to assume this role)."
+  type        = string
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.vendor_account_id))
+    error_message = "vendor_account_id must be a 12-digit AWS account id."
+  }
+}
+
+variable "external_id" {
+  description = "The ExternalId SpendSense generated for this account (shown in its dashboard)."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_+=,.@:/-]{2,1224}$", var.external_id))
+    error_message = "external_id: 2 to 1224 letters, digits or _+=,.@:/- characters."
+  }
+}
+
+variable "role_name" {
+  description = "Name of the role SpendSense assumes."
+  type        = string
+  default     = "SpendSense"
+}
+
+variable "allow_stop" {
+  description = "Attach the stop policy (false: SpendSense alerts but never stops)."
+  type        = bool
+  default     = true
+}
+
+# The IAM actions the collectors declare (ingest registry); kept equal to
+# spendsense.customer_role by tests/deploy.
+variable "read_only_actions" {
+  description = "Actions of the read-only policy."
+  type        = list(string)
+  default = [
+    "ce:GetCostAndUsage",
+    "cloudwatch:GetMetricData",
+    "ec2:DescribeInstances",
+  ]
+}
+
+# The IAM actions the customer-account actions declare (actions registry).
+variable "stop_actions" {
+  description = "Actions of the stop policy."
+  type        = list(string)
+  default = [
+    "ec2:CreateTags",
+    "ec2:DeleteTags",
+    "ec2:DescribeInstanceAttribute",
+    "ec2:StartInstances",
+    "ec2:StopInstances",
+  ]
+}
