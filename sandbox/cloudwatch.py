@@ -33,12 +33,12 @@ NAMESPACE = "AWS/EC2"
 MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800
 MAX_STATISTICS_POINTS = 1440
-_REDUCERS: dict[str, Callable[[FloatArray], Any]] = {
-    "Average": np.mean,
-    "Maximum": np.max,
-    "Minimum": np.min,
-    "Sum": np.sum,
-    "SampleCount": np.size,
+_REDUCERS: dict[str, Callable[[FloatArray, IntArray, IntArray], FloatArray]] = {
+    "Average": lambda v, first, counts: np.add.reduceat(v, first) / counts,
+    "Maximum": lambda v, first, counts: np.maximum.reduceat(v, first),
+    "Minimum": lambda v, first, counts: np.minimum.reduceat(v, first),
+    "Sum": lambda v, first, counts: np.add.reduceat(v, first),
+    "SampleCount": lambda v, first, counts: counts.astype(np.float64),
 }
 
 
@@ -54,9 +54,8 @@ def aggregate(
         return ts, values
     buckets = origin + (ts - origin) // period * period
     starts, first = np.unique(buckets, return_index=True)
-    reducer = _REDUCERS[stat]
-    reduced = [float(reducer(chunk)) for chunk in np.split(values, first[1:])]
-    return starts, np.array(reduced, dtype=np.float64)
+    counts = np.diff(np.append(first, ts.size))
+    return starts, _REDUCERS[stat](values, first, counts)
 
 
 def _period(value: object) -> int:

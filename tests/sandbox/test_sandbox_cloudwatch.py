@@ -180,7 +180,8 @@ def test_a_stopped_instance_produces_no_points(sandbox: Sandbox) -> None:
     sandbox.advance_clock(1800)
     points = _points(cw, [_query(instance.instance_id)], stopped_at - 1800, started_at + 1800)["m0"]
     stamps = [t for t, _ in points]
-    assert not [t for t in stamps if t + 300 > stopped_at and t < started_at]
+    # the stop lands a moment after stopped_at was read: allow that moment, no more
+    assert not [t for t in stamps if t + 300 > stopped_at + 30 and t < started_at]
     assert [t for t in stamps if t >= started_at]  # back to producing once started
     assert [t for t in stamps if t + 300 <= stopped_at]
 
