@@ -103,6 +103,9 @@ class SandboxApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sandbox/"):
             return _respond(start_response, self._control(environ, path))
+        if path.startswith("/moto-api/reset"):
+            refusal = {"error": "the sandbox's seeded state cannot be reset; restart the sandbox"}
+            return _respond(start_response, _json(409, refusal))
         if environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH"):
             body = environ["wsgi.input"].read()
         else:

@@ -6,10 +6,12 @@ import time
 import uuid
 from email.message import EmailMessage
 
+import httpx
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from sandbox import control
 from tests.fixtures.sandbox import Sandbox
 
 NO_RETRY = Config(retries={"mode": "standard", "max_attempts": 1})
@@ -134,3 +136,13 @@ def test_a_failed_region_and_added_latency(sandbox_faults: Sandbox) -> None:
     began = time.monotonic()
     sts.get_caller_identity()
     assert time.monotonic() - began >= 0.3
+
+
+def test_moto_reset_is_refused_and_state_survives(sandbox: Sandbox) -> None:
+    answer = httpx.post(f"{sandbox.endpoint_url}/moto-api/reset", timeout=10)
+    assert answer.status_code == 409
+    assert control.health(sandbox.endpoint_url)["instances"] == len(sandbox.fleet.instances)
+    tenant = sandbox.tenant_account_ids[0]
+    role_arn, external_id = sandbox.create_role(tenant)
+    ec2 = sandbox.client("ec2", sandbox.assume(role_arn, external_id))
+    assert ec2.describe_instances()["Reservations"]
