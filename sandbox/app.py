@@ -144,6 +144,7 @@ class SandboxApp:
             ("sts", "AssumeRole"): self._assume_role,
             ("monitoring", "GetMetricData"): self._get_metric_data,
             ("monitoring", "GetMetricStatistics"): self._get_metric_statistics,
+            ("monitoring", "ListMetrics"): self._list_metrics,
             ("ce", "GetCostAndUsage"): self._get_cost_and_usage,
             ("ec2", "StopInstances"): self._stop_instances,
             ("ses", "SendEmail"): self._send_email,
@@ -205,7 +206,8 @@ class SandboxApp:
         )
         if not cloudwatch.is_fleet_query(params):
             return self._moto(environ)
-        return json_answer(request, cloudwatch.get_metric_data(self.state.timeline, params))
+        scope = cloudwatch.MetricScope(self.state.timeline, account, request.region)
+        return json_answer(request, cloudwatch.get_metric_data(scope, params))
 
     def _get_metric_statistics(
         self, request: AwsRequest, environ: dict[str, Any], account: str
@@ -213,7 +215,15 @@ class SandboxApp:
         params = request.json()
         if params.get("Namespace") != cloudwatch.NAMESPACE:
             return self._moto(environ)
-        return json_answer(request, cloudwatch.get_metric_statistics(self.state.timeline, params))
+        scope = cloudwatch.MetricScope(self.state.timeline, account, request.region)
+        return json_answer(request, cloudwatch.get_metric_statistics(scope, params))
+
+    def _list_metrics(self, request: AwsRequest, environ: dict[str, Any], account: str) -> Answer:
+        params = request.json()
+        if params.get("Namespace") != cloudwatch.NAMESPACE:
+            return self._moto(environ)
+        scope = cloudwatch.MetricScope(self.state.timeline, account, request.region)
+        return json_answer(request, cloudwatch.list_metrics(scope, params))
 
     def _get_cost_and_usage(
         self, request: AwsRequest, environ: dict[str, Any], account: str

@@ -1,7 +1,8 @@
 """CloudWatch reads served from the trace fleet: GetMetricData and GetMetricStatistics.
 
 Queries for ``AWS/EC2`` ``CPUUtilization``, ``NetworkIn`` and ``NetworkOut`` by
-``InstanceId`` are answered from :class:`~sandbox.timeline.Timeline` (moto's own
+``InstanceId`` (of the caller's own account and region, as on AWS; ListMetrics too)
+are answered from :class:`~sandbox.timeline.Timeline` (moto's own
 CloudWatch scans a list per query and cannot hold millions of points). Each 5-minute
 trace point is one sample; a longer ``Period`` (a multiple of 300 s) aggregates samples
 into buckets counted from the query's start time. AWS's limits hold: at most 500 queries and
@@ -22,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +35,7 @@ NAMESPACE = "AWS/EC2"
 MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800
 MAX_STATISTICS_POINTS = 1440
+LIST_PAGE = 500
 _REDUCERS: dict[str, Callable[[FloatArray, IntArray, IntArray], FloatArray]] = {
     "Average": lambda v, first, counts: np.add.reduceat(v, first) / counts,
     "Maximum": lambda v, first, counts: np.maximum.reduceat(v, first),
@@ -67,15 +70,25 @@ def _period(value: object) -> int:
     return max(STEP_S, period // STEP_S * STEP_S)
 
 
-def fleet_instance(timeline: Timeline, metric: dict[str, Any]) -> str | None:
-    """The fleet instance a metric names, or ``None`` when the sandbox does not serve it."""
-    if metric.get("Namespace") != NAMESPACE or metric.get("MetricName") not in METRICS:
-        return None
-    dims = {d.get("Name"): d.get("Value") for d in metric.get("Dimensions") or []}
-    if set(dims) != {"InstanceId"}:
-        return None
-    iid = dims["InstanceId"]
-    return iid if iid in timeline.fleet.instances else None
+@dataclass(frozen=True)
+class MetricScope:
+    """What one caller sees: the fleet's instances in its own account and region only."""
+
+    timeline: Timeline
+    account: str
+    region: str
+
+    def instance(self, metric: dict[str, Any]) -> str | None:
+        """The fleet instance a metric names, or ``None`` when the caller has no such metric."""
+        if metric.get("Namespace") != NAMESPACE or metric.get("MetricName") not in METRICS:
+            return None
+        dims = {d.get("Name"): d.get("Value") for d in metric.get("Dimensions") or []}
+        if set(dims) != {"InstanceId"}:
+            return None
+        found = self.timeline.fleet.instances.get(str(dims["InstanceId"]))
+        if found is None or (found.account_id, found.region) != (self.account, self.region):
+            return None
+        return found.instance_id
 
 
 def is_fleet_query(params: dict[str, Any]) -> bool:
@@ -87,12 +100,13 @@ def is_fleet_query(params: dict[str, Any]) -> bool:
 
 
 def _series(
-    timeline: Timeline, metric: dict[str, Any], start: float, end: float, period: int, stat: str
+    scope: MetricScope, metric: dict[str, Any], start: float, end: float, period: int, stat: str
 ) -> tuple[IntArray, FloatArray]:
-    iid = fleet_instance(timeline, metric)
+    iid = scope.instance(metric)
     if iid is None:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.astype(np.float64)
+    timeline = scope.timeline
     ts, values = timeline.values(iid, metric["MetricName"], timeline.slots(start, end))
     return aggregate(ts, values, period, stat, origin=-(-int(start) // STEP_S) * STEP_S)
 
@@ -114,7 +128,7 @@ def _decode_token(token: str, queries: int) -> list[int]:
     return cursor
 
 
-def get_metric_data(timeline: Timeline, params: dict[str, Any]) -> dict[str, Any]:
+def get_metric_data(scope: MetricScope, params: dict[str, Any]) -> dict[str, Any]:
     """Answer a GetMetricData call (awsJson body as botocore sends it)."""
     queries = params.get("MetricDataQueries") or []
     if len(queries) > MAX_QUERIES:
@@ -142,7 +156,7 @@ def get_metric_data(timeline: Timeline, params: dict[str, Any]) -> dict[str, Any
                 "ValidationError", "The sandbox serves MetricStat queries only (no Expression)."
             )
         ts, values = _series(
-            timeline,
+            scope,
             stat["Metric"],
             start,
             end,
@@ -172,7 +186,7 @@ def get_metric_data(timeline: Timeline, params: dict[str, Any]) -> dict[str, Any
     return answer
 
 
-def get_metric_statistics(timeline: Timeline, params: dict[str, Any]) -> dict[str, Any]:
+def get_metric_statistics(scope: MetricScope, params: dict[str, Any]) -> dict[str, Any]:
     """Answer a GetMetricStatistics call (awsJson body as botocore sends it)."""
     period = _period(params.get("Period"))
     start, end = float(params["StartTime"]), float(params["EndTime"])
@@ -188,7 +202,31 @@ def get_metric_statistics(timeline: Timeline, params: dict[str, Any]) -> dict[st
     unit = METRICS.get(name, ("", "None"))[1]
     points: dict[int, dict[str, Any]] = {}
     for stat in stats:
-        ts, values = _series(timeline, params, start, end, period, stat)
+        ts, values = _series(scope, params, start, end, period, stat)
         for t, v in zip(ts.tolist(), values.tolist(), strict=True):
             points.setdefault(t, {"Timestamp": t, "Unit": unit})[stat] = v
     return {"Label": name, "Datapoints": [points[t] for t in sorted(points)]}
+
+
+def list_metrics(scope: MetricScope, params: dict[str, Any]) -> dict[str, Any]:
+    """Answer ListMetrics for ``AWS/EC2``: the caller's fleet instances' three metrics."""
+    wanted_name = params.get("MetricName")
+    wanted_dims = {d.get("Name"): d.get("Value") for d in params.get("Dimensions") or []}
+    metrics = []
+    for instance in scope.timeline.fleet.instances.values():
+        if (instance.account_id, instance.region) != (scope.account, scope.region):
+            continue
+        if set(wanted_dims) - {"InstanceId"} or wanted_dims.get("InstanceId") not in (
+            None,
+            instance.instance_id,
+        ):
+            continue
+        for name in METRICS:
+            if wanted_name in (None, name):
+                dims = [{"Name": "InstanceId", "Value": instance.instance_id}]
+                metrics.append({"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dims})
+    offset = int(params.get("NextToken") or 0)
+    page: dict[str, Any] = {"Metrics": metrics[offset : offset + LIST_PAGE]}
+    if offset + LIST_PAGE < len(metrics):
+        page["NextToken"] = str(offset + LIST_PAGE)
+    return page

@@ -207,3 +207,32 @@ def test_get_metric_statistics_aggregates_hours(sandbox: Sandbox) -> None:
         assert point["Average"] == pytest.approx(chunk.mean())
         assert point["Maximum"] == pytest.approx(chunk.max())
         assert point["Unit"] == "Percent"
+
+
+def test_metrics_belong_to_their_account_and_region(sandbox: Sandbox) -> None:
+    instance = _long_lived(sandbox)
+    first = sandbox.fleet.start.timestamp() + sandbox.shift()
+    window = (first, first + 3600)
+    other_tenant = next(t for t in sandbox.tenant_account_ids if t != instance.account_id)
+    role_arn, external_id = sandbox.create_role(other_tenant)
+    other = sandbox.client(
+        "cloudwatch", sandbox.assume(role_arn, external_id, instance.region), region=instance.region
+    )
+    assert _points(other, [_query(instance.instance_id)], *window)["m0"] == []
+    other_region = next(r for r in ("us-east-1", "eu-west-1") if r != instance.region)
+    role_arn, external_id = sandbox.create_role(instance.account_id)
+    session = sandbox.assume(role_arn, external_id, other_region)
+    wrong_region = sandbox.client("cloudwatch", session, region=other_region)
+    assert _points(wrong_region, [_query(instance.instance_id)], *window)["m0"] == []
+    own = _tenant_session_client(sandbox, instance)
+    assert len(_points(own, [_query(instance.instance_id)], *window)["m0"]) == 12
+
+    listed = [
+        m
+        for page in own.get_paginator("list_metrics").paginate(
+            Namespace="AWS/EC2", MetricName="NetworkOut"
+        )
+        for m in page["Metrics"]
+    ]
+    listed_ids = {m["Dimensions"][0]["Value"] for m in listed}
+    assert listed_ids == set(sandbox.instances(instance.account_id, instance.region))
