@@ -14,7 +14,12 @@ import pytest
 from spendsense import broker
 from spendsense.settings import KafkaSettings, get_settings
 
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.sandbox", "tests.fixtures.detector"]
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.detector",
+    "tests.fixtures.prometheus",
+]
 
 
 @pytest.fixture(scope="session")

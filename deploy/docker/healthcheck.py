@@ -1,6 +1,6 @@
 """Container health check: exit 0 when the URL answers 2xx within 5 seconds.
 
-    python /app/deploy/docker/healthcheck.py http://127.0.0.1:9301/metrics
+python /app/deploy/docker/healthcheck.py http://127.0.0.1:9301/metrics
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""Every Grafana panel's query returns data from a real Prometheus scraping the processes.
+
+The processes are the ones ``stack_targets`` gives (see conftest.py): by default those this
+suite starts itself (collector on the sandbox account, projector, API, node-exporter); with
+SPENDSENSE_DASHBOARD_TARGETS, a running stack such as ``spendsense demo``. A panel marked
+``Event-driven`` may be empty when nothing happened yet, but its metrics must be exposed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tests.fixtures.prometheus import (
+    Prometheus,
+    check_dashboards,
+    dashboard_panels,
+    job_of,
+    metric_names,
+)
+
+
+def _drive_the_api(api_url: str) -> None:
+    """A few requests so the API's request and login metrics have series."""
+    for path in ("/healthz", "/readyz", "/api/me"):
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{api_url}{path}", timeout=5).close()
+    body = json.dumps({"email": "nobody@example.com", "password": "wrong-password"}).encode()
+    login = urllib.request.Request(
+        f"{api_url}/api/auth/login", data=body, headers={"Content-Type": "application/json"}
+    )
+    with contextlib.suppress(urllib.error.HTTPError):
+        urllib.request.urlopen(login, timeout=5).close()
+
+
+def _wait_for_first_cycle(prometheus: Prometheus, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if prometheus.query("spendsense_aws_calls_total"):
+            return
+        time.sleep(1)
+    raise AssertionError("the collector made no AWS call in time")
+
+
+def test_every_panel_query_uses_a_job_prometheus_scrapes() -> None:
+    jobs = {"collector", "detector", "model", "actions", "api", "projector", "node"}
+    for _, panel in dashboard_panels():
+        for target in panel["targets"]:
+            names = metric_names(target["expr"])
+            assert names, panel["title"]
+            assert {job_of(n) for n in names} - {None} <= jobs, panel["title"]
+
+
+def test_every_dashboard_panel_returns_data(
+    stack_targets: Any,  # tests/deploy/conftest.py Stack
+    prometheus_for: Callable[[Mapping[str, Sequence[str]]], Prometheus],
+) -> None:
+    if stack_targets.api_url:
+        _drive_the_api(stack_targets.api_url)
+    prometheus = prometheus_for(stack_targets.targets)
+    prometheus.wait_until_scraped(["prometheus", *stack_targets.targets])
+    if "collector" in stack_targets.targets:
+        _wait_for_first_cycle(prometheus)
+        time.sleep(2)  # two scrapes after the cycle, so rate() over its counters has data
+    assert not prometheus.exposed("spendsense_api_no_such_metric_total")
+    checks = check_dashboards(prometheus, list(stack_targets.targets))
+    failed = [c for c in checks if not c.ok]
+    summary = "\n".join(
+        f"{'ok ' if c.ok else 'BAD'} {c.dashboard} / {c.title}: {c.series} series"
+        + (f", metrics not exposed: {', '.join(c.missing_metrics)}" if c.missing_metrics else "")
+        for c in checks
+    )
+    print(f"\n{len(checks)} panels checked against {sorted(stack_targets.targets)}\n{summary}")
+    assert not failed, summary
+    covered = {job for c in checks for job in c.jobs}
+    assert covered == set(stack_targets.targets) - {"prometheus"}, covered
+    with_data = [c for c in checks if c.series]
+    assert len(with_data) >= len(checks) // 2, summary
