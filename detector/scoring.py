@@ -40,14 +40,9 @@ def score_and_learn(
     ``model`` is a template carrying the parameters (default ones if ``None``); its own state
     is not used.
     """
-    template = model or InstanceModel()
-    current = template.clone() if state is None else _restore(template, state)
+    current = (model or InstanceModel()).restore(state)
     verdicts = []
     for point in points:
         current.learn_one(point)
         verdicts.append(current.verdict())
     return verdicts, current.to_bytes()
-
-
-def _restore(template: InstanceModel, state: bytes) -> InstanceModel:
-    return InstanceModel.from_bytes(state, **template._get_params())

@@ -82,7 +82,7 @@ class InstanceModel(base.Base):
         self.gap_margin = gap_margin
         self.detector = detector
         template = detector or SeriesDetector()
-        self._detectors = [template.clone({"feature": name}) for name in METRICS]
+        self._detectors = [template.for_feature(name) for name in METRICS]
         self._quiet = QuietHistory()
         self._score = 0.0
 
@@ -186,11 +186,24 @@ class InstanceModel(base.Base):
     @classmethod
     def from_bytes(cls, data: bytes, **params: object) -> InstanceModel:
         """A model with ``params`` (as for the constructor) and the state from ``to_bytes``."""
+        model = cls(**params)  # type: ignore[arg-type]
+        model._load(data)
+        return model
+
+    def restore(self, data: bytes | None) -> InstanceModel:
+        """A model with this one's parameters and the state ``data`` (fresh when ``None``)."""
+        model = InstanceModel(
+            self.rule, self.idle_floor, self.gap_factor, self.gap_margin, self.detector
+        )
+        if data is not None:
+            model._load(data)
+        return model
+
+    def _load(self, data: bytes) -> None:
         if len(data) != _HEADER.size + len(METRICS) * _SERIES.size or data[0] != _FORMAT_VERSION:
             raise ValueError("not an InstanceModel state of this version")
-        model = cls(**params)  # type: ignore[arg-type]
         fields = _HEADER.unpack_from(data)
-        q = model._quiet
+        q = self._quiet
         (
             _,
             q.first_seen,
@@ -203,7 +216,6 @@ class InstanceModel(base.Base):
             q.accepted_run,
         ) = fields[:9]
         q.day_max = list(fields[9 : 9 + DAYS])
-        model._score = fields[-1]
-        for n, detector in enumerate(model._detectors):
+        self._score = fields[-1]
+        for n, detector in enumerate(self._detectors):
             detector.load_state(_SERIES.unpack_from(data, _HEADER.size + n * _SERIES.size))
-        return model

@@ -31,6 +31,7 @@ True
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Hashable
 from typing import Any
@@ -92,6 +93,15 @@ class SeriesDetector(base.AnomalyDetector):
     _N, _MEAN, _VAR, _SHORT, _HI, _LO, _SHORT_HI, _SHORT_LO, _SHIFT_MEAN, _SHIFT_HI, _COOL = range(
         STATE_FIELDS
     )
+
+    def for_feature(self, feature: str) -> SeriesDetector:
+        """A fresh detector with these parameters reading ``feature`` (``clone`` without
+        River's signature inspection, which dominates when models are restored per batch)."""
+        fresh = copy.copy(self)
+        fresh.feature = feature
+        fresh._state = [0.0] * STATE_FIELDS
+        fresh._last = None
+        return fresh
 
     def state(self) -> tuple[float, ...]:
         """The learnt state as ``STATE_FIELDS`` floats (for compact checkpoints)."""
