@@ -19,7 +19,7 @@ def audit_log(
     login: CurrentLogin,
     db: DbSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     instance_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> AuditPage:
     """Entries newest first, optionally for one instance."""

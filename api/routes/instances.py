@@ -23,7 +23,7 @@ def list_instances(
     idle: bool | None = None,
     state: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> InstancePage:
     """Instances, idle and most wasteful first, with tenant-wide counts."""
     return svc.list_instances(
