@@ -96,13 +96,17 @@ class InstanceModel(base.Base):
         return max(d.score_one(features) for d in self._detectors)
 
     def learn_one(self, x: Point) -> None:
-        """Learn ``x`` (points in time order)."""
+        """Learn ``x``. Points come in time order; one at or before the last learnt point (a
+        redelivered or late record) is ignored, so replaying a stream changes nothing."""
+        when = int(x.timestamp.timestamp())
+        if self._quiet.first_seen and when <= self._quiet.last_seen:
+            return
         features = x.features()
         self._score = self.score_one(x)
         for detector in self._detectors:
             detector.learn_one(features)
         quiet = self._rule.is_quiet(x.cpu_percent, x.network_in_bytes, x.network_out_bytes)
-        self._quiet.observe(int(x.timestamp.timestamp()), quiet)
+        self._quiet.observe(when, quiet)
 
     def mark_not_idle(self) -> None:
         """Feedback: a person said the instance is not idle; this quiet pattern stops alerting."""

@@ -121,3 +121,14 @@ def test_series_detector_is_a_river_anomaly_detector_with_the_same_contract() ->
         copy.learn_one(x)
     assert tail == scores[300:]
     assert scores[600] == max(scores)
+
+
+def test_redelivered_and_late_points_change_nothing() -> None:
+    points = _series(600)
+    once = InstanceModel()
+    _run(once, points)
+    twice = InstanceModel()
+    _run(twice, points[:400])
+    _run(twice, points[300:])  # an at-least-once consumer replays from an older offset
+    assert twice.to_bytes() == once.to_bytes()
+    assert twice.verdict() == once.verdict()
