@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from tests.fixtures.prometheus import (
@@ -23,6 +25,8 @@ from tests.fixtures.prometheus import (
     job_of,
     metric_names,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _drive_the_api(api_url: str) -> None:
@@ -54,6 +58,25 @@ def test_every_panel_query_uses_a_job_prometheus_scrapes() -> None:
             names = metric_names(target["expr"])
             assert names, panel["title"]
             assert {job_of(n) for n in names} - {None} <= jobs, panel["title"]
+
+
+def _defined_metric_names() -> set[str]:
+    """Every ``"spendsense_..."`` string literal in the packages (where metrics are defined)."""
+    names: set[str] = set()
+    for package in ("spendsense", "ingest", "detector", "actions", "api"):
+        for path in (ROOT / package).rglob("*.py"):
+            names.update(re.findall(r"[\"'](spendsense_[a-z0-9_]+)[\"']", path.read_text()))
+    return names
+
+
+def test_every_spendsense_metric_on_a_dashboard_is_defined_in_the_tree() -> None:
+    defined = _defined_metric_names()
+    for _, panel in dashboard_panels():
+        for name in metric_names(panel["targets"][0]["expr"]):
+            if not name.startswith("spendsense_"):
+                continue
+            family = re.sub(r"_(bucket|count|sum)$", "", name)
+            assert family in defined, f"{panel['title']}: {name} is defined nowhere"
 
 
 def test_every_dashboard_panel_returns_data(
