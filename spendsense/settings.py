@@ -135,6 +135,9 @@ class ActionsSettings(BaseModel):
     email_lease_s: int = Field(600, ge=1)
     metrics_port: int = Field(9303, ge=0, le=65535)
     web_port: int = Field(6067, ge=1, le=65535)
+    # How soon the group notices a dead worker and hands its partitions to another.
+    session_timeout_s: float = Field(30.0, ge=6.0, le=300.0)
+    heartbeat_interval_s: float = Field(3.0, gt=0, le=60.0)
 
     @field_validator("link_signing_key")
     @classmethod

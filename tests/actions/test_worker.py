@@ -38,6 +38,8 @@ def _env(kafka: KafkaSettings, sandbox: Sandbox, store: Store, var: Path) -> dic
         "SPENDSENSE_AWS__MAX_ATTEMPTS": "2",
         "SPENDSENSE_ACTIONS__LINK_SIGNING_KEY": KEY,
         "SPENDSENSE_ACTIONS__FLUSH_INTERVAL_S": "1",
+        "SPENDSENSE_ACTIONS__SESSION_TIMEOUT_S": "6",
+        "SPENDSENSE_ACTIONS__HEARTBEAT_INTERVAL_S": "1",
         "SPENDSENSE_VAR_DIR": str(var),
     }
 
