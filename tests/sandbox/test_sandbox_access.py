@@ -29,7 +29,10 @@ def test_right_external_id_lands_in_the_tenant_account(sandbox: Sandbox) -> None
     seen = {
         i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
     }
-    assert seen == set(sandbox.instances(tenant, "us-east-1"))
+    # the fleet's instances of this account and region, none of another tenant's (other
+    # suites sharing the sandbox may launch more of their own)
+    assert set(sandbox.instances(tenant, "us-east-1")) <= seen
+    assert not seen & set(sandbox.instances(sandbox.tenant_account_ids[1]))
 
 
 @pytest.mark.parametrize("external_id", ["ss-not-the-one", None], ids=["wrong", "missing"])
@@ -81,13 +84,13 @@ def test_seeded_instances_carry_the_fleet_attributes(sandbox: Sandbox) -> None:
             for r in ec2.describe_instances()["Reservations"]
             for i in r["Instances"]
         }
-        assert set(described) == set(sandbox.instances(tenant, region))
-        for iid, got in described.items():
-            want = sandbox.fleet.instances[iid]
+        assert set(sandbox.instances(tenant, region)) <= set(described)
+        for iid in sandbox.instances(tenant, region):
+            got, want = described[iid], sandbox.fleet.instances[iid]
             assert got["InstanceType"] == want.instance_type
             assert got["RootDeviceType"] == want.root_device_type
             assert got.get("InstanceLifecycle", "on-demand") == (
                 "spot" if want.lifecycle == "spot" else "on-demand"
             )
-            assert {t["Key"]: t["Value"] for t in got.get("Tags", [])} == want.tags
+            assert want.tags.items() <= {t["Key"]: t["Value"] for t in got.get("Tags", [])}.items()
             assert got["LaunchTime"].timestamp() == want.launch_time.timestamp() + sandbox.shift()
