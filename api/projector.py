@@ -75,6 +75,8 @@ def apply_inventory(row: InstanceView, rec: InventoryRecord) -> bool:
     row.lifecycle = rec.lifecycle
     row.root_device_type = rec.root_device_type
     row.asg_name = rec.asg_name
+    row.tags = dict(rec.tags)
+    row.stop_protection = rec.stop_protection
     row.hourly_price_usd = rec.hourly_price_usd
     row.launch_time = rec.launch_time
     row.observed_at = rec.observed_at

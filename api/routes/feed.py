@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -14,6 +15,7 @@ from api.errors import ERROR_RESPONSES
 router = APIRouter(tags=["feed"], responses=ERROR_RESPONSES)
 
 KEEPALIVE_S = 15.0
+READY_WAIT_S = 10.0
 
 
 @router.get(
@@ -22,13 +24,20 @@ KEEPALIVE_S = 15.0
     responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
 )
 async def feed(request: Request, login: CurrentLogin, state: StateDep) -> StreamingResponse:
-    """``event: detection`` and ``event: action`` records of your tenant, as they happen."""
+    """``event: detection`` and ``event: action`` records of your tenant, as they happen.
+
+    The first event, ``ready``, says whether the feed is reading Kafka
+    (``{"kafka": true}``): from then on nothing published is missed.
+    """
     hub = state.feed
     queue = hub.subscribe(login.tenant_id)
 
     async def events() -> AsyncIterator[str]:
         try:
             yield "retry: 3000\n: connected\n\n"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hub.ready.wait(), READY_WAIT_S)
+            yield hub.format_event("ready", {"kafka": hub.ready.is_set()})
             while not await request.is_disconnected():
                 try:
                     yield await asyncio.wait_for(queue.get(), KEEPALIVE_S)

@@ -20,6 +20,7 @@ InstanceId = Annotated[str, Path(min_length=3, max_length=32, description="an EC
 def list_instances(
     login: CurrentLogin,
     db: DbSession,
+    app_state: StateDep,
     idle: bool | None = None,
     state: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -27,15 +28,24 @@ def list_instances(
 ) -> InstancePage:
     """Instances, idle and most wasteful first, with tenant-wide counts."""
     return svc.list_instances(
-        db, login.tenant_id, idle=idle, state=state, limit=limit, offset=offset
+        db,
+        login.tenant_id,
+        protect_tag=app_state.settings.actions.protect_tag,
+        idle=idle,
+        state=state,
+        limit=limit,
+        offset=offset,
     )
 
 
 @router.get("/api/instances/{instance_id}")
-def get_instance(instance_id: InstanceId, login: CurrentLogin, db: DbSession) -> Instance:
+def get_instance(
+    instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
+) -> Instance:
     """One instance (404 unless it is in one of your accounts)."""
     row = svc.get_instance(db, login.tenant_id, instance_id)
-    return svc.to_schema(row, svc.last_alert(db, login.tenant_id, instance_id))
+    protect_tag = state.settings.actions.protect_tag
+    return svc.to_schema(row, protect_tag, svc.last_alert(db, login.tenant_id, instance_id))
 
 
 @router.post("/api/instances/{instance_id}/stop")

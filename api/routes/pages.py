@@ -36,7 +36,10 @@ def dashboard(request: Request, login: MaybeLogin) -> Response:
 
 @router.get("/settings", response_class=HTMLResponse)
 def settings_page(request: Request, login: MaybeLogin) -> Response:
-    return _page(request, login, "settings.html", page="settings")
+    state = request.app.state.spendsense
+    return _page(
+        request, login, "settings.html", page="settings", optin_tag=state.settings.actions.optin_tag
+    )
 
 
 @router.get("/monitoring", response_class=HTMLResponse)

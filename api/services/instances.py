@@ -13,23 +13,31 @@ from spendsense.store.models import InstanceAlertState
 from spendsense.store.models.api import InstanceView
 
 
-def not_stoppable_reason(row: InstanceView) -> str | None:
-    """Why SpendSense will not stop this instance, or ``None`` if it may.
+def not_stoppable_reason(row: InstanceView, protect_tag: str) -> str | None:
+    """Why SpendSense will not stop this instance, or ``None`` if it may (the executor's
+    rails decide again at stop time with a fresh description).
 
-    >>> not_stoppable_reason(InstanceView(root_device_type="instance-store", lifecycle="on-demand"))
-    'its root device is instance store: stopping would lose it'
+    >>> row = InstanceView(root_device_type="ebs", lifecycle="on-demand", tags={"spendsense:protect": ""})
+    >>> not_stoppable_reason(row, "spendsense:protect")
+    'it carries the spendsense:protect tag'
     """
+    if protect_tag in (row.tags or {}):
+        return f"it carries the {protect_tag} tag"
+    if row.asg_name:
+        return f"it belongs to Auto Scaling group {row.asg_name}, which would replace it"
     if row.root_device_type == "instance-store":
         return "its root device is instance store: stopping would lose it"
     if row.lifecycle == "spot":
         return "it is a spot instance: stopping may end it for good"
-    if row.asg_name:
-        return f"it belongs to Auto Scaling group {row.asg_name}, which would replace it"
+    if row.stop_protection:
+        return "stop protection (DisableApiStop) is on"
     return None
 
 
-def to_schema(row: InstanceView, last_alert_at: datetime | None = None) -> Instance:
-    why = not_stoppable_reason(row)
+def to_schema(
+    row: InstanceView, protect_tag: str, last_alert_at: datetime | None = None
+) -> Instance:
+    why = not_stoppable_reason(row, protect_tag)
     return Instance(
         instance_id=row.instance_id,
         account_id=row.account_id,
@@ -100,6 +108,7 @@ def list_instances(
     db: Session,
     tenant_id: str,
     *,
+    protect_tag: str,
     idle: bool | None = None,
     state: str | None = None,
     limit: int = 100,
@@ -126,7 +135,7 @@ def list_instances(
     ).all()
     total = int(db.scalar(select(func.count()).select_from(InstanceView).where(*where)) or 0)
     return InstancePage(
-        items=[to_schema(r, alerted) for r, alerted in rows],
+        items=[to_schema(r, protect_tag, alerted) for r, alerted in rows],
         total=total,
         limit=limit,
         offset=offset,

@@ -6,18 +6,24 @@ the app and its database are shared and every test makes fresh users.
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from api.projector import Projector, ProjectorMetrics, make_consumer
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import ApiSettings, Settings, StoreSettings
 from tests.fixtures.postgres import PostgresServer
@@ -147,3 +153,46 @@ def seed_instance(
 
 def random_instance_id() -> str:
     return "i-" + uuid.uuid4().hex[:17]
+
+
+@contextmanager
+def live_api(app: FastAPI) -> Iterator[str]:
+    """The app served by uvicorn on a free port (a thread), for a browser or an SSE client."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="live-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@contextmanager
+def running_projector(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Projector]:
+    """The projector consuming the settings' (prefixed) topics in a thread, its own group."""
+    kafka = settings.kafka
+    projector = Projector(sessions, kafka, ProjectorMetrics.create(CollectorRegistry()))
+    api = settings.api.model_copy(update={"projector_group_id": f"proj-{uuid.uuid4().hex[:8]}"})
+    consumer = make_consumer(kafka, api, projector.topics)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=projector.run, args=(consumer, stop), name="projector", daemon=True
+    )
+    thread.start()
+    try:
+        yield projector
+    finally:
+        stop.set()
+        thread.join(15)
+        consumer.close()

@@ -115,13 +115,13 @@ function instanceRow(i) {
     button = `<button class="btn-ghost" data-action="start" data-instance-id="${esc(i.instance_id)}">Start</button>`;
   }
   return `<tr data-instance-id="${esc(i.instance_id)}" class="${idle ? "idle bg-amber-50" : ""}">
-    <td class="py-2 pr-3"><div class="font-medium">${esc(i.name || i.instance_id)}</div><div class="font-mono text-xs text-slate-500">${esc(i.instance_id)}</div>${idle && i.reason ? `<div class="text-xs text-amber-700">${esc(i.reason)}</div>` : ""}</td>
+    <td class="py-2 pr-3"><div class="font-medium">${esc(i.name || i.instance_id)}</div><div class="font-mono text-xs text-slate-500">${esc(i.instance_id)}</div>${idle && i.reason ? `<div class="text-xs text-amber-700">${esc(i.reason)}</div>` : ""}${idle ? `<div class="text-xs font-medium text-rose-700 sm:hidden">idle ${score} · ${money(i.monthly_waste_usd)}/mo</div>` : ""}</td>
     <td class="py-2 pr-3">${stateBadge(i.state)}</td>
     <td class="hidden py-2 pr-3 font-mono md:table-cell">${esc(i.instance_type)}</td>
     <td class="hidden py-2 pr-3 md:table-cell">${esc(i.region)}</td>
-    <td class="py-2 pr-3">${idle ? `<span class="badge bg-amber-200 text-amber-900">idle ${score}</span>` : `<span class="text-slate-500">${score}</span>`}</td>
+    <td class="hidden py-2 pr-3 sm:table-cell">${idle ? `<span class="badge bg-amber-200 text-amber-900">idle ${score}</span>` : `<span class="text-slate-500">${score}</span>`}</td>
     <td class="hidden py-2 pr-3 lg:table-cell">${when(i.idle_since)}</td>
-    <td class="py-2 pr-3 text-right font-mono ${idle ? "text-rose-700" : ""}">${idle ? money(i.monthly_waste_usd) : "–"}</td>
+    <td class="hidden py-2 pr-3 text-right font-mono sm:table-cell ${idle ? "text-rose-700" : ""}">${idle ? money(i.monthly_waste_usd) : "–"}</td>
     <td class="hidden py-2 pr-3 lg:table-cell">${when(i.last_alert_at)}</td>
     <td class="whitespace-nowrap py-2 text-right">${button}</td>
   </tr>`;
@@ -173,9 +173,16 @@ async function instanceAction(button) {
 
 function connectFeed() {
   const status = $("#feed-status");
-  const refresh = debounce(() => { loadInstances(); loadAudit(); loadCosts(); }, 400);
+  const reload = () => { loadInstances(); loadAudit(); loadCosts(); };
+  // The projector folds the same record into the store in parallel: read now, and once
+  // more shortly after, so the row shows the record whichever side is faster.
+  const refresh = debounce(() => { reload(); setTimeout(reload, 2000); }, 300);
   const source = new EventSource("/api/feed");
-  source.addEventListener("open", () => { status.textContent = "live"; status.className = "badge bg-emerald-100 text-emerald-800"; });
+  source.addEventListener("ready", (ev) => {
+    const kafka = JSON.parse(ev.data).kafka;
+    status.textContent = kafka ? "live" : "live: waiting for Kafka";
+    status.className = "badge " + (kafka ? "bg-emerald-100 text-emerald-800" : "bg-amber-100 text-amber-800");
+  });
   source.addEventListener("error", () => { status.textContent = "live: reconnecting"; status.className = "badge bg-amber-100 text-amber-800"; });
   const show = (kind, text) => {
     const li = document.createElement("li");

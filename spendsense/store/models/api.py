@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Float,
     ForeignKey,
@@ -71,6 +72,8 @@ class InstanceView(Base):
     lifecycle: Mapped[str] = mapped_column(String(20), default="on-demand")
     root_device_type: Mapped[str] = mapped_column(String(20), default="ebs")
     asg_name: Mapped[str | None] = mapped_column(String(256))
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    stop_protection: Mapped[bool] = mapped_column(Boolean, default=False)
     hourly_price_usd: Mapped[float | None] = mapped_column(Float)
     launch_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
     idle_score: Mapped[float | None] = mapped_column(Float)

@@ -263,6 +263,8 @@ def upgrade() -> None:
         sa.Column("lifecycle", sa.String(length=20), nullable=False),
         sa.Column("root_device_type", sa.String(length=20), nullable=False),
         sa.Column("asg_name", sa.String(length=256), nullable=True),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("stop_protection", sa.Boolean(), nullable=False),
         sa.Column("hourly_price_usd", sa.Float(), nullable=True),
         sa.Column("launch_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("idle_score", sa.Float(), nullable=True),
