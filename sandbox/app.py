@@ -65,6 +65,8 @@ class SandboxState:
     faults: FaultPlan = field(default_factory=FaultPlan)
     calls: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     faulted: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    # metrics requested per GetMetricData key: what CloudWatch bills ($0.01 per 1,000)
+    metrics: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     metering: Metering = field(default_factory=Metering)
     mail: MailLog = field(default_factory=MailLog)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -201,6 +203,8 @@ class SandboxApp:
     ) -> Answer:
         params = request.json()
         queries = params.get("MetricDataQueries") or []
+        with self.state.lock:
+            self.state.metrics[(account, request.service, request.operation)] += len(queries)
         self.state.metering.add(
             account, CLOUDWATCH, self.state.clock.now(), len(queries) * PER_METRIC_REQUESTED
         )
@@ -354,6 +358,7 @@ class SandboxApp:
                     "operation": o,
                     "count": n,
                     "faulted": self.state.faulted[(a, s, o)],
+                    "metrics": self.state.metrics[(a, s, o)],
                 }
                 for (a, s, o), n in sorted(self.state.calls.items())
             ]
@@ -363,6 +368,7 @@ class SandboxApp:
         with self.state.lock:
             self.state.calls.clear()
             self.state.faulted.clear()
+            self.state.metrics.clear()
         return _json(200, {"calls": []})
 
     def _clear_mail(self, _: Any) -> Answer:

@@ -8,7 +8,7 @@ Faults (see :mod:`sandbox.faults` for the rule fields)::
 
 Call counts, the clock, readiness::
 
-    calls(url)                 # [{"account", "service", "operation", "count", "faulted"}]
+    calls(url)                 # [{"account", "service", "operation", "count", "faulted", "metrics"}]
     call_count(url, service="ce", operation="GetCostAndUsage", account="111111111111")
     advance_clock(url, 3600)   # live points for the next hour appear at once
     wait_ready(url, timeout=60)

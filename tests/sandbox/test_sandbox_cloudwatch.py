@@ -126,6 +126,26 @@ def test_pages_split_by_max_datapoints_and_join_to_the_whole(sandbox: Sandbox) -
     )  # newest first
 
 
+def test_metrics_requested_are_counted(sandbox: Sandbox) -> None:
+    instance = _long_lived(sandbox)
+    cw = _tenant_session_client(sandbox, instance)
+    key = (instance.account_id, "monitoring", "GetMetricData")
+
+    def requested() -> int:
+        rows = sandbox.calls()
+        return sum(
+            r["metrics"] for r in rows if (r["account"], r["service"], r["operation"]) == key
+        )
+
+    before = requested()
+    now = sandbox.now()
+    queries = [
+        _query(instance.instance_id, m, f"q{n}") for n, m in enumerate(["NetworkIn", "NetworkOut"])
+    ]
+    cw.get_metric_data(MetricDataQueries=queries, StartTime=_at(now - 3600), EndTime=_at(now))
+    assert requested() == before + 2
+
+
 def test_more_than_500_queries_is_refused(sandbox: Sandbox) -> None:
     instance = _long_lived(sandbox)
     cw = _tenant_session_client(sandbox, instance)
