@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from ingest.context import AccountJob, InstanceInfo
 from ingest.polling import FIELDS, STATISTICS, Activity
+from ingest.recovery import touch_checkpoint
 from ingest.registry import Collector, register
 from spendsense.errors import TenantAccessError
 from spendsense.events import MetricRecord
@@ -146,17 +147,18 @@ class MetricsCollector(Collector):
                 row.next_poll_at = min(row.next_poll_at, job.now)
             row.state = inst.state
             row.cursor_at = max(row.cursor_at, floor)
+            self.ctx.recovered.prune(
+                acct.tenant_id,
+                inst.instance_id,
+                row.cursor_at,
+                {datetime.fromisoformat(g) for g in row.gaps},
+            )
         for iid, row in rows.items():
             if iid not in listed:
                 session.delete(row)
+                self.ctx.recovered.forget(acct.tenant_id, iid)
         if session.get(IngestCheckpoint, (acct.tenant_id, acct.account_id)) is None:
-            session.add(
-                IngestCheckpoint(
-                    tenant_id=acct.tenant_id,
-                    account_id=acct.account_id,
-                    checkpoint_at=datetime.now(UTC),
-                )
-            )
+            touch_checkpoint(session, acct.tenant_id, acct.account_id)
         return [rows[i] for i in sorted(listed)]
 
     def _due(self, row: MetricCursor, now: datetime, end: datetime) -> Due | None:
@@ -332,8 +334,6 @@ class MetricsCollector(Collector):
         with self.ctx.store.begin() as session:
             for d in batch:
                 session.merge(d.row)
-            checkpoint = session.get(IngestCheckpoint, (acct.tenant_id, acct.account_id))
-            if checkpoint is not None:
-                checkpoint.checkpoint_at = datetime.now(UTC)
+            touch_checkpoint(session, acct.tenant_id, acct.account_id)
         for d in batch:
             self.ctx.recovered.forget(acct.tenant_id, d.row.instance_id)

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from spendsense.errors import PoisonRecord
 from spendsense.events import MetricRecord, parse_event
 from spendsense.settings import KafkaSettings
-from spendsense.store.models import AwsAccount, IngestCheckpoint
+from spendsense.store.models import AwsAccount, IngestCheckpoint, utcnow
 from spendsense.topics import METRICS, topic_name
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,18 @@ class PublishedPeriods:
         with self._lock:
             self._seen.pop((tenant_id, instance_id), None)
 
+    def prune(
+        self, tenant_id: str, instance_id: str, cursor: datetime, gaps: set[datetime]
+    ) -> None:
+        """Keep only periods a poll could still publish: at or after ``cursor``, or in ``gaps``."""
+        with self._lock:
+            key = (tenant_id, instance_id)
+            kept = {p for p in self._seen.get(key, ()) if p >= cursor or p in gaps}
+            if kept:
+                self._seen[key] = kept
+            else:
+                self._seen.pop(key, None)
+
     def __len__(self) -> int:
         with self._lock:
             return sum(len(v) for v in self._seen.values())
@@ -74,6 +86,17 @@ def oldest_checkpoint(session: Session) -> datetime | None:
             & (AwsAccount.account_id == IngestCheckpoint.account_id),
         )
     )
+
+
+def touch_checkpoint(session: Session, tenant_id: str, account_id: str) -> None:
+    """Mark everything this account published so far as behind its stored cursors (now)."""
+    row = session.get(IngestCheckpoint, (tenant_id, account_id))
+    if row is None:
+        session.add(
+            IngestCheckpoint(tenant_id=tenant_id, account_id=account_id, checkpoint_at=utcnow())
+        )
+    else:
+        row.checkpoint_at = utcnow()
 
 
 def read_back(kafka: KafkaSettings, since: datetime, into: PublishedPeriods) -> int:

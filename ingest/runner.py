@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.context import AccountJob, IngestContext
 from ingest.polling import get_policy
-from ingest.recovery import oldest_checkpoint, read_back
+from ingest.recovery import oldest_checkpoint, read_back, touch_checkpoint
 from ingest.registry import Collector, ordered
 from ingest.telemetry import IngestMetrics
 from spendsense.access import AccountRef, TenantSessions
@@ -159,16 +159,21 @@ class CollectorService:
         except TenantAccessError as err:
             job.errors.insert(0, (None, err.code, err.message))
         except DeliveryFailed as err:
+            # Some records may be on the topic without their cursors: read them back first.
             self._needs_recovery = True
             return self._failed(result, "delivery", str(err))
         except ClientError as err:
             code = str(err.response.get("Error", {}).get("Code", "ClientError"))
-            return self._failed(result, code, f"AWS error, retried next cycle: {err}")
+            self._failed(result, code, f"AWS error, retried next cycle: {err}")
         except BotoCoreError as err:
-            return self._failed(result, type(err).__name__, f"AWS unreachable: {err}")
+            self._failed(result, type(err).__name__, f"AWS unreachable: {err}")
         finally:
             self.metrics.cycle_seconds.observe(time.monotonic() - started)
-        self._record_status(job, result)
+        # Every record sent in this cycle was flushed and its cursor committed.
+        with self.ctx.store.begin() as session:
+            touch_checkpoint(session, account.tenant_id, account.account_id)
+        if result.status != "retry":
+            self._record_status(job, result)
         return result
 
     def _failed(self, result: AccountResult, kind: str, message: str) -> AccountResult:

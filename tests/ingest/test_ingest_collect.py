@@ -1,0 +1,219 @@
+"""The collectors against the sandbox and the real broker: metrics exactly once, inventory, status."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingest.cloudwatch import align
+from spendsense.metrics import CollectorRegistry
+from spendsense.store.models import AwsAccount, MetricCursor
+from tests.ingest.conftest import IngestEnv, metric_periods, read_topic
+
+pytestmark = [pytest.mark.kafka]
+
+
+def stamp(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cursors(env: IngestEnv) -> dict[str, MetricCursor]:
+    with env.store() as session:
+        return {row.instance_id: row for row in session.query(MetricCursor)}
+
+
+def sandbox_periods(env: IngestEnv, start: datetime) -> set[tuple[str, str, str]]:
+    """What the sandbox accounts hold: (tenant, instance, period) with a CPU point from
+    ``start`` up to each instance's cursor."""
+    ends = cursors(env)
+    out = set()
+    for tenant, ref in env.accounts.items():
+        for region in ("us-east-1", "eu-west-1"):
+            session = env.sandbox.assume(ref.role_arn, ref.external_id, region)
+            cw = env.sandbox.client("cloudwatch", session, region)
+            for iid in env.sandbox.instances(ref.account_id, region):
+                query = {
+                    "Id": "c",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "AWS/EC2",
+                            "MetricName": "CPUUtilization",
+                            "Dimensions": [{"Name": "InstanceId", "Value": iid}],
+                        },
+                        "Period": 300,
+                        "Stat": "Average",
+                    },
+                }
+                resp = cw.get_metric_data(
+                    MetricDataQueries=[query], StartTime=start, EndTime=ends[iid].cursor_at
+                )
+                for ts in resp["MetricDataResults"][0]["Timestamps"]:
+                    out.add((tenant, iid, stamp(ts)))
+    return out
+
+
+def assert_exactly_once(env: IngestEnv, start: datetime) -> list[tuple[str, str, str]]:
+    """No (instance, period) twice on ``metrics``, none missing since ``start``."""
+    published = metric_periods(env.settings.kafka)
+    dupes = [k for k, n in Counter(published).items() if n > 1]
+    assert not dupes, dupes[:5]
+    got = {p for p in published if p[2] >= stamp(start)}
+    want = sandbox_periods(env, start)
+    assert got == want, (len(got - want), len(want - got), sorted(want - got)[:5])
+    return published
+
+
+def test_two_tenants_every_period_exactly_once_across_cycles(ingest_env: IngestEnv) -> None:
+    registry = CollectorRegistry()
+    service = ingest_env.service(registry, policy="naive")
+    before = ingest_env.clock()
+    results = service.run_cycle()
+    assert sorted(r.status for r in results) == ["ok", "ok"], [r.line() for r in results]
+
+    ingest_env.sandbox.advance_clock(1800)  # half an hour of live points appears
+    results = service.run_cycle()
+    assert all(r.status == "ok" for r in results)
+
+    start = align(before - timedelta(seconds=600) - timedelta(days=1))
+    published = assert_exactly_once(ingest_env, start)
+    assert {t for t, _, _ in published} == {"acme", "globex"}
+    # the second cycle brought the live half hour (after the settle delay)
+    end = max(c.cursor_at for c in cursors(ingest_env).values())
+    assert end >= align(before + timedelta(seconds=1800 - 600))
+
+    calls = registry.get_sample_value(
+        "spendsense_aws_calls_total",
+        {"tenant": "acme", "service": "cloudwatch", "operation": "GetMetricData"},
+    )
+    assert calls and calls >= 2
+    spend = registry.get_sample_value(
+        "spendsense_aws_estimated_spend_dollars_total", {"tenant": "acme"}
+    )
+    assert spend and spend > 0
+    confirmed = registry.get_sample_value(
+        "spendsense_ingest_records_published_total", {"tenant": "acme", "topic": "metrics"}
+    )
+    assert confirmed == sum(1 for p in published if p[0] == "acme")
+
+
+def test_inventory_follows_launch_stop_terminate(ingest_env: IngestEnv) -> None:
+    service = ingest_env.service(collectors=["inventory"])
+    service.run_cycle()
+    ref = ingest_env.accounts["acme"]
+    session = ingest_env.sandbox.assume(ref.role_arn, ref.external_id, "us-east-1")
+    ec2 = ingest_env.sandbox.client("ec2", session, "us-east-1")
+    running = [
+        i["InstanceId"]
+        for r in ec2.describe_instances(
+            Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
+        )["Reservations"]
+        for i in r["Instances"]
+        if i.get("RootDeviceType") == "ebs" and i.get("InstanceLifecycle") != "spot"
+    ]
+    to_stop, to_terminate = running[0], running[1]
+    ec2.stop_instances(InstanceIds=[to_stop])
+    ec2.terminate_instances(InstanceIds=[to_terminate])
+    launched = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro"
+    )["Instances"][0]["InstanceId"]
+    service.run_cycle()
+
+    latest = {}
+    for msg in read_topic(ingest_env.settings.kafka, "inventory"):
+        latest[msg.key.decode()] = json.loads(msg.value)
+    assert latest[to_stop]["state"] == "stopped"
+    assert latest[to_terminate]["state"] == "terminated"
+    assert latest[launched]["state"] in {"pending", "running"}
+    assert latest[launched]["hourly_price_usd"] == 0.0104
+    assert latest[launched]["tenant_id"] == "acme"
+    fleet = ingest_env.sandbox.fleet.instances
+    for iid, rec in latest.items():
+        if iid in fleet:
+            assert rec["instance_type"] == fleet[iid].instance_type
+            assert rec["root_device_type"] == fleet[iid].root_device_type
+
+
+def test_wrong_external_id_marks_that_account_only(ingest_env: IngestEnv) -> None:
+    globex = ingest_env.accounts["globex"]
+    with ingest_env.store.begin() as session:
+        row = session.query(AwsAccount).filter_by(tenant_id="globex").one()
+        row.external_id = "not-the-external-id-the-role-trusts-0123"
+    registry = CollectorRegistry()
+    service = ingest_env.service(registry)
+    results = {r.tenant_id: r for r in service.run_cycle()}
+    assert results["acme"].status == "ok"
+    assert results["globex"].status == "error"
+    with ingest_env.store() as session:
+        stored = session.query(AwsAccount).filter_by(tenant_id="globex").one()
+        assert stored.status == "error"
+        assert stored.status_code == "AccessDenied"
+        assert globex.role_arn in (stored.status_message or "")
+        assert "ExternalId" in (stored.status_message or "")
+        assert session.query(AwsAccount).filter_by(tenant_id="acme").one().status == "ok"
+    tenants = {t for t, _, _ in metric_periods(ingest_env.settings.kafka)}
+    assert tenants == {"acme"}
+    assert (
+        registry.get_sample_value(
+            "spendsense_ingest_errors_total", {"tenant": "globex", "kind": "AccessDenied"}
+        )
+        == 1.0
+    )
+    assert (
+        registry.get_sample_value(
+            "spendsense_ingest_account_status",
+            {"tenant": "globex", "account": globex.account_id, "status": "error"},
+        )
+        == 1.0
+    )
+
+
+def faulted_calls(env: IngestEnv, service: str) -> int:
+    accounts = {ref.account_id for ref in env.accounts.values()}
+    return sum(
+        r.get("faulted", 0)
+        for r in env.sandbox.calls()
+        if r["service"] == service and r["account"] in accounts
+    )
+
+
+def test_throttling_is_retried_and_nothing_is_lost(ingest_env: IngestEnv) -> None:
+    sandbox = ingest_env.sandbox
+    throttled_before = faulted_calls(ingest_env, "monitoring") + faulted_calls(ingest_env, "ec2")
+    sandbox.set_faults(throttle_rate=0.3, services=["monitoring", "ec2"], seed=5)
+    try:
+        service = ingest_env.service(policy="naive")
+        before = ingest_env.clock()
+        statuses = []
+        for _ in range(3):
+            statuses += [r.status for r in service.run_cycle()]
+    finally:
+        sandbox.clear_faults()
+    throttled = faulted_calls(ingest_env, "monitoring") + faulted_calls(ingest_env, "ec2")
+    assert throttled > throttled_before
+    assert set(statuses) <= {"ok", "retry"}  # throttling never marks an account as broken
+    for result in service.run_cycle():
+        assert result.status == "ok"
+    assert_exactly_once(ingest_env, align(before - timedelta(seconds=600) - timedelta(days=1)))
+
+
+def test_cost_explorer_budget_holds_over_a_simulated_day(ingest_env: IngestEnv) -> None:
+    sandbox = ingest_env.sandbox
+    now = [ingest_env.clock()]
+    service = ingest_env.service(
+        clock=lambda: now[0], collectors=["cost-explorer"], ce_refresh_h=1.0, ce_calls_per_day=4
+    )
+    accounts = [ref.account_id for ref in ingest_env.accounts.values()]
+    before = {a: sandbox.call_count("ce", "GetCostAndUsage", a) for a in accounts}
+    for _ in range(24 * 4):  # every 15 minutes for a day; the cache goes stale every hour
+        service.run_cycle()
+        now[0] += timedelta(minutes=15)
+    for account in accounts:
+        assert sandbox.call_count("ce", "GetCostAndUsage", account) - before[account] == 4
+    costs = [json.loads(m.value) for m in read_topic(ingest_env.settings.kafka, "costs")]
+    assert sorted(c["tenant_id"] for c in costs) == ["acme"] * 4 + ["globex"] * 4
+    assert all(c["lines"] for c in costs)
+    lines = costs[-1]["lines"]
+    assert {"day", "service", "region", "amount_usd"} <= set(lines[0])
