@@ -152,6 +152,12 @@ class SandboxApp:
             ("ses", "SendEmail"): self._send_email,
             ("ses", "SendRawEmail"): self._send_email,
         }.get((request.service, request.operation))
+        if request.service == "monitoring" and handler is not None and request.protocol != "json":
+            raise ApiError(
+                "InvalidAction",
+                "The sandbox serves CloudWatch metric reads over awsJson 1.0 only, as botocore "
+                "1.44 sends them; upgrade boto3/botocore",
+            )
         if handler is not None:
             return handler(request, environ, account)
         answer = self._moto(environ)

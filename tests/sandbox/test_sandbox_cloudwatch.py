@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
@@ -258,3 +259,19 @@ def test_metrics_belong_to_their_account_and_region(sandbox: Sandbox) -> None:
     ]
     listed_ids = {m["Dimensions"][0]["Value"] for m in listed}
     assert listed_ids == set(sandbox.instances(instance.account_id, instance.region))
+
+
+def test_query_protocol_metric_reads_get_a_clear_error(sandbox: Sandbox) -> None:
+    key, _ = sandbox.vendor_credentials
+    answer = httpx.post(
+        sandbox.endpoint_url,
+        content="Action=GetMetricData&Version=2010-08-01",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20261127/us-east-1/monitoring/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    assert "<Code>InvalidAction</Code>" in answer.text and "awsJson 1.0" in answer.text
