@@ -1,0 +1,101 @@
+"""The links in a real alert email, opened in the API as a person would: GET shows a
+confirmation page and changes nothing, POST acts once; replayed, expired and other
+organisations' links get a page that says why."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from actions.links import link_url, sign
+from api.app import create_app
+from spendsense.metrics import CollectorRegistry
+from spendsense.settings import ApiSettings, KafkaSettings, Settings, StoreSettings
+from tests.actions.conftest import KEY, Rig
+from tests.api.conftest import sign_up
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def client(rig: Rig, kafka: KafkaSettings, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        var_dir=tmp_path,
+        kafka=kafka,
+        aws=rig.aws,
+        actions=rig.settings,
+        store=StoreSettings(url=rig.store.engine.url.render_as_string(hide_password=False)),
+        api=ApiSettings(session_secret=SecretStr("s" * 48)),
+    )
+    app = create_app(settings, registry=CollectorRegistry())
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+    app.state.spendsense.engine.dispose()
+
+
+def _path(url: str) -> str:
+    return urlparse(url).path
+
+
+def _message(page: str) -> str:
+    found = re.search(r'id="link-message">([^<]*)<', page)
+    assert found, page
+    return html.unescape(found.group(1))
+
+
+def test_stop_link_confirms_then_stops_once(rig: Rig, client: TestClient) -> None:
+    iid = rig.run_instance()
+    rig.runtime.handle(rig.detection(iid))
+    (mail,) = rig.mail_to(rig.recipient)
+    stop_url = next(u for u in (mail.text or "").split() if "/links/" in u)
+    assert rig.claims(stop_url).action == "stop"
+
+    page = client.get(_path(stop_url))
+    assert page.status_code == 200
+    assert f"Stop instance {iid}?" in page.text
+    assert rig.state(iid) == "running"  # opening the link changed nothing
+
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    done = client.post(_path(stop_url), data={"csrf_token": csrf.group(1)})
+    assert done.status_code == 200, done.text
+    assert f"Stop {iid}: stopped" in done.text
+    assert rig.state(iid) == "stopped"
+
+    rig.executor.start("acme", iid, "ops@acme.test", "needed it", "acme/test/start")
+    replay = client.post(_path(stop_url), data={"csrf_token": csrf.group(1)})
+    assert replay.status_code == 410
+    assert "already used" in _message(replay.text)
+    assert rig.state(iid) == "running"
+    assert client.get(_path(stop_url)).status_code == 410
+
+
+def test_expired_tampered_and_other_organisation_links_fail_with_a_clear_page(
+    rig: Rig, client: TestClient
+) -> None:
+    iid = "i-0abc12345678def01"
+    old = sign(
+        KEY.encode(), "acme", iid, "stop", ttl_s=3600, now=datetime.now(UTC) - timedelta(hours=2)
+    )
+    expired = client.get(_path(link_url(rig.settings.public_base_url, old)))
+    assert expired.status_code == 410
+    assert "expired" in _message(expired.text)
+
+    fresh = sign(KEY.encode(), "acme", iid, "not-idle", ttl_s=3600)
+    tampered = client.get(f"/links/{fresh[:-4]}AAAA")
+    assert tampered.status_code == 400
+    assert "altered" in _message(tampered.text)
+
+    stranger = sign_up(client.app)  # type: ignore[arg-type]  # signed in to another organisation
+    other = stranger.client.get(f"/links/{fresh}")
+    assert other.status_code == 403
+    assert "another organisation" in _message(other.text)
