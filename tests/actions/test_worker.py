@@ -3,12 +3,14 @@ a detection becomes one email; inside the cooldown nothing more, even across a k
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from detector.launch import Child, free_port
@@ -58,10 +60,10 @@ def _wait(what: str, check: Callable[[], bool], child: Child, timeout_s: float =
 @pytest.fixture
 def start_worker(
     kafka: KafkaSettings, sandbox: Sandbox, rig: Rig, tmp_path: Path
-) -> Iterator[Callable[[], Child]]:
+) -> Iterator[Callable[[], tuple[Child, int]]]:
     children: list[Child] = []
 
-    def start() -> Child:
+    def start() -> tuple[Child, int]:
         metrics_port = free_port()
         env = {
             **_env(kafka, sandbox, rig.store, tmp_path / "var"),
@@ -72,7 +74,7 @@ def start_worker(
         children.append(child)
         child.start()
         child.wait_http(f"http://127.0.0.1:{metrics_port}/metrics", timeout_s=90)
-        return child
+        return child, metrics_port
 
     yield start
     for child in children:
@@ -90,9 +92,9 @@ def _seen(rig: Rig, det: DetectionRecord) -> bool:
 
 
 def test_one_email_per_cooldown_across_a_killed_worker(
-    kafka: KafkaSettings, rig: Rig, start_worker: Callable[[], Child]
+    kafka: KafkaSettings, rig: Rig, start_worker: Callable[[], tuple[Child, int]]
 ) -> None:
-    worker = start_worker()
+    worker, _ = start_worker()
     first = rig.detection("i-0a1b2c3d4e5f60001")
     _send(kafka, first)
     _wait("the first email", lambda: len(rig.mail_to(rig.recipient)) == 1, worker)
@@ -113,7 +115,7 @@ def test_one_email_per_cooldown_across_a_killed_worker(
     third = rig.detection("i-0a1b2c3d4e5f60003")
     _send(kafka, third)
     produce(kafka, DETECTIONS, [("junk", b"{not json")])
-    restarted = start_worker()
+    restarted, port = start_worker()
     _wait("the third detection", lambda: _seen(rig, third), restarted)
     time.sleep(2)  # a few timer rounds of the restarted worker
     assert len(rig.mail_to(rig.recipient)) == 1
@@ -122,3 +124,11 @@ def test_one_email_per_cooldown_across_a_killed_worker(
     assert [(r.tenant_id, r.action, r.result) for r in records] == [("acme", "email", "sent")]
     (letter,) = [parse_event(DeadLetter, v) for v in consume(kafka, DEADLETTER, 1, 30)]
     assert letter.source_topic.endswith(DETECTIONS) and letter.reason.startswith("json")
+
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert 'spendsense_actions_records_total{outcome="poison"} 1.0' in metrics
+    suppressed = re.search(
+        r'spendsense_actions_alerts_suppressed_total\{reason="cooldown",tenant="acme"\} (\S+)',
+        metrics,
+    )
+    assert suppressed is not None and float(suppressed.group(1)) >= 1
