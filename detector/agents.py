@@ -2,16 +2,18 @@
 
 One agent, concurrency 1 (faust issue 606: with more, offsets can be committed past records
 not yet processed). It takes up to ``batch_size`` records or what arrived within
-``batch_latency_ms`` (``noack_take``: Faust's ``take`` and ``take_events`` acknowledge a batch
-even when the body is cancelled), hands them to :class:`~detector.detect.BatchDetector`, sends
-the detections and dead letters, waits until the broker has them (and the table's changelog
-records), and only then acknowledges the batch's events. While the model service is down the
-batch waits inside the client's retry loop, so no offset moves past it, and a worker stopped
-meanwhile leaves the batch to be consumed again.
+``batch_latency_ms`` with ``noack_take`` (Faust's ``take`` and ``take_events`` acknowledge a
+batch even when the body is cancelled), hands them to :class:`~detector.detect.BatchDetector`,
+sends the detections and dead letters and stores the new states. A batch's events are
+acknowledged only once the broker has all of that (:meth:`Output.deliver`); that wait runs in
+a second task, so the next batch is read and scored meanwhile (at most ``IN_FLIGHT`` batches
+wait). While the model service is down the batch waits inside the client's retry loop, so no
+offset moves past it, and a worker stopped meanwhile leaves the batch to be consumed again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import cast
 
@@ -21,6 +23,7 @@ from faust.types import EventT, StreamT
 
 from detector.context import ContextView
 from detector.detect import BatchDetector, BatchOutcome, Incoming
+from detector.output import Output
 from detector.tables import DetectorChannels
 from detector.worker_metrics import WorkerMetrics
 from spendsense.settings import DetectorSettings
@@ -28,18 +31,19 @@ from spendsense.topics import METRICS
 
 log = logging.getLogger(__name__)
 
+IN_FLIGHT = 2
 
-async def publish(channels: DetectorChannels, outcome: BatchOutcome) -> None:
+
+async def publish(output: Output, outcome: BatchOutcome) -> None:
     """Send a batch's detections (key: instance) and dead letters (key: source topic)."""
-    for detection in outcome.detections:
-        await channels.detections.send(key=detection.instance_id, value=detection.to_bytes())
-    for letter in outcome.dead_letters:
-        await channels.deadletter.send(key=METRICS, value=letter.to_bytes())
+    await output.detections([(d.instance_id, d.to_bytes()) for d in outcome.detections])
+    await output.dead_letters([(METRICS, d.to_bytes()) for d in outcome.dead_letters])
 
 
 def register_agents(
     app: faust.App,
     channels: DetectorChannels,
+    output: Output,
     detector: BatchDetector,
     view: ContextView,
     metrics: WorkerMetrics,
@@ -50,24 +54,34 @@ def register_agents(
     @app.agent(channels.metrics, name="detect", concurrency=1)
     async def detect(stream: StreamT) -> None:
         await view.ready.wait()
+        delivered: asyncio.Queue[list[EventT]] = asyncio.Queue(maxsize=IN_FLIGHT)
+
+        async def acknowledge() -> None:
+            while True:
+                events = await delivered.get()
+                await output.deliver()
+                for event in events:
+                    await stream.ack(event)
+                    metrics.processed[event.message.tp] = event.message.offset
+
+        acker = asyncio.create_task(acknowledge(), name="detector-acknowledge")
         batches = cast(Stream, stream).noack_take(
             settings.batch_size, within=settings.batch_latency_ms / 1000
         )
-        async for taken in batches:
-            events = cast(list[EventT], taken)
-            batch = [
-                Incoming(event.value, event.message.partition, event.message.offset)
-                for event in events
-            ]
-            outcome = await detector.process(batch, channels.states)
-            await publish(channels, outcome)
-            channels.states.update(outcome.states)
-            await channels.deliver()
-            # acknowledged only now, once detections, dead letters and state are stored: a
-            # batch cut short (service down at shutdown, a crash) is consumed again on restart
-            for event in events:
-                await stream.ack(event)
-            for event in events:
-                metrics.processed[event.message.tp] = event.message.offset
+        try:
+            async for taken in batches:
+                events = cast(list[EventT], taken)
+                batch = [
+                    Incoming(event.value, event.message.partition, event.message.offset)
+                    for event in events
+                ]
+                outcome = await detector.process(batch, channels.states)
+                await publish(output, outcome)
+                channels.states.update(outcome.states)
+                if acker.done():  # delivery failed: stop here, nothing after it is acknowledged
+                    acker.result()
+                await delivered.put(events)
+        finally:
+            acker.cancel()
 
     return detect

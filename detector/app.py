@@ -22,11 +22,12 @@ from detector.agents import register_agents
 from detector.client import ModelClient
 from detector.context import ContextReader, ContextView
 from detector.detect import BatchDetector
+from detector.output import ChannelOutput, KafkaOutput, Output
 from detector.tables import DetectorChannels, declare_channels
 from detector.worker_metrics import WorkerMetrics
 from spendsense.metrics import CollectorRegistry, serve_metrics
 from spendsense.settings import Settings, get_settings
-from spendsense.topics import METRICS, topic_name
+from spendsense.topics import DEADLETTER, DETECTIONS, METRICS, topic_name
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class DetectorWorker:
 
     app: faust.App
     channels: DetectorChannels
+    output: Output
     view: ContextView
     metrics: WorkerMetrics
     detector: BatchDetector
@@ -46,7 +48,8 @@ def create_app(
 ) -> DetectorWorker:
     """Build the detector's Faust app from ``settings`` (nothing connects until it starts).
 
-    ``memory_outputs``: see :func:`detector.tables.declare_channels`.
+    ``memory_outputs``: detections and dead letters go to in-memory channels
+    (:class:`~detector.output.ChannelOutput`), for agent tests under ``test_context``.
     """
     kafka, det = settings.kafka, settings.detector
     app_id = f"{kafka.topic_prefix}{det.app_id}"
@@ -64,6 +67,8 @@ def create_app(
         # acknowledged, so it is consumed again on restart
         stream_wait_empty=False,
         producer_acks=-1,
+        # a batch's detections and changelog records leave in a few produce requests
+        producer_linger=0.02,
         web_enabled=det.web_enabled,
         web_port=det.web_port,
         web_bind="127.0.0.1",
@@ -87,16 +92,35 @@ def create_app(
         max_future_skew_s=det.max_future_skew_s,
         catch_up=reader.catch_up,
     )
-    channels = declare_channels(app, kafka, memory_outputs)
-    agent = register_agents(app, channels, detector, view, metrics, det)
+    channels = declare_channels(app, kafka)
+
+    async def flush_changelog() -> None:
+        await app.producer.flush()
+
+    output: Output = (
+        ChannelOutput(app)
+        if memory_outputs
+        else KafkaOutput(
+            kafka.bootstrap_servers,
+            topic_name(kafka, DETECTIONS),
+            topic_name(kafka, DEADLETTER),
+            flush_changelog,
+        )
+    )
+    agent = register_agents(app, channels, output, detector, view, metrics, det)
 
     @app.service
     class Context(mode.Service):
         """Starts the inventory/feedback reader and the metrics server with the worker."""
 
         async def on_start(self) -> None:
+            # table writes queue in Faust's producer buffer and the consumer pauses while it
+            # holds more than max_messages (100): one batch writes up to batch_size states
+            app.producer.buffer.max_messages = 2 * det.batch_size
             if det.metrics_port:
                 serve_metrics(reg, det.metrics_port)
+            if isinstance(output, KafkaOutput):
+                await output.start()
             await reader.start()
             metrics.ready.set(1)
 
@@ -110,8 +134,10 @@ def create_app(
         async def on_stop(self) -> None:
             await reader.stop()
             await client.aclose()
+            if isinstance(output, KafkaOutput):
+                await output.stop()
 
-    return DetectorWorker(app, channels, view, metrics, detector, agent)
+    return DetectorWorker(app, channels, output, view, metrics, detector, agent)
 
 
 worker = create_app(get_settings())

@@ -25,17 +25,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from spendsense.errors import PoisonRecord
+from spendsense.errors import PoisonRecord, ServiceError
 from spendsense.events import FeedbackRecord, InventoryRecord, parse_event
 from spendsense.settings import KafkaSettings
 from spendsense.topics import FEEDBACK, INVENTORY, topic_name
 
 log = logging.getLogger(__name__)
+
+
+async def assign_from_start(
+    consumer: AIOKafkaConsumer, topics: list[str], timeout_s: float = 30.0
+) -> list[TopicPartition]:
+    """Assign every partition of ``topics`` to a group-less consumer, from the earliest offset."""
+    deadline = time.monotonic() + timeout_s
+    partitions: list[TopicPartition] = []
+    for topic in topics:
+        found = consumer.partitions_for_topic(topic)
+        while not found:
+            if time.monotonic() > deadline:
+                raise ServiceError(f"topic {topic} not found on the broker")
+            await consumer._client.force_metadata_update()
+            found = consumer.partitions_for_topic(topic)
+            if not found:
+                await asyncio.sleep(0.2)
+        partitions += [TopicPartition(topic, p) for p in sorted(found)]
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    return partitions
 
 
 class ContextView:
@@ -87,15 +109,7 @@ class ContextReader:
             group_id=None,
         )
         await consumer.start()
-        partitions: list[TopicPartition] = []
-        for topic in (self.inventory_topic, self.feedback_topic):
-            found = consumer.partitions_for_topic(topic)
-            if not found:
-                await consumer._client.force_metadata_update()
-                found = consumer.partitions_for_topic(topic) or set()
-            partitions += [TopicPartition(topic, p) for p in sorted(found)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        await assign_from_start(consumer, [self.inventory_topic, self.feedback_topic])
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(), name="detector-context-reader")
         await self.catch_up()

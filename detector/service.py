@@ -13,7 +13,7 @@ BentoML serves ``/readyz`` (readiness), ``/livez`` and ``/metrics`` (Prometheus,
 ``spendsense_model_*`` series defined here beside BentoML's own).
 
 The service keeps no per-instance state, so any number of workers or replicas can serve any
-batch. Its own counters are checkpointed to ``detector.checkpoint_path`` every
+batch (it caches live models, :mod:`detector.warm`, but an item's state bytes decide). Its own counters are checkpointed to ``detector.checkpoint_path`` every
 ``checkpoint_interval_s`` and on shutdown, and read back at start.
 """
 
@@ -25,16 +25,13 @@ import time
 
 import bentoml
 
-from detector import scoring
 from detector.checkpoint import Checkpointer, ServiceState
 from detector.protocol import (
     PointIn,
     SeriesItem,
     SeriesResult,
-    VerdictOut,
-    decode_state,
-    encode_state,
 )
+from detector.warm import WarmModels
 from spendsense.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -64,42 +61,6 @@ ERRORS = bentoml.metrics.Counter(
 )
 
 
-def _point(p: PointIn) -> scoring.Point:
-    return scoring.Point(
-        timestamp=p.timestamp,
-        cpu_percent=p.cpu_percent,
-        network_in_bytes=p.network_in_bytes,
-        network_out_bytes=p.network_out_bytes,
-    )
-
-
-def _verdict(v: scoring.Verdict) -> VerdictOut:
-    return VerdictOut(
-        score=v.score,
-        idle=v.idle,
-        idle_since=v.idle_since,
-        confidence=v.confidence,
-        reason=v.reason,
-    )
-
-
-def score_item(item: SeriesItem) -> tuple[SeriesResult, bool]:
-    """Score one item from its state; also says whether the instance was new.
-
-    Raises ValueError when the item's state is not a model's bytes.
-    """
-    state = decode_state(item.state)
-    if item.not_idle and state is not None:
-        model = scoring.InstanceModel.from_bytes(state)
-        model.mark_not_idle()
-        state = model.to_bytes()
-    verdicts, new_state = scoring.score_and_learn(state, [_point(p) for p in item.points])
-    result = SeriesResult(
-        key=item.key, state=encode_state(new_state), verdicts=[_verdict(v) for v in verdicts]
-    )
-    return result, state is None
-
-
 @bentoml.service(
     name="spendsense-model",
     workers=1,
@@ -111,6 +72,7 @@ class ModelService:
     def __init__(self) -> None:
         self.checkpointer = Checkpointer(_settings.checkpoint_path, _settings.checkpoint_interval_s)
         self.state: ServiceState = self.checkpointer.load()
+        self.models = WarmModels(_settings.warm_models)
         self._dirty = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -146,7 +108,7 @@ class ModelService:
         records = new = idle = 0
         for item in items:
             try:
-                result, was_new = score_item(item)
+                result, was_new = self.models.score(item)
             except ValueError as exc:
                 ERRORS.labels(kind="bad_state").inc()
                 results.append(SeriesResult(key=item.key, error=str(exc)))

@@ -18,30 +18,26 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
-from faust.types import ChannelT, TopicT
+from faust.types import TopicT
 from faust.types.tables import TableT
 
 from spendsense.settings import KafkaSettings
-from spendsense.topics import DEADLETTER, DETECTIONS, METRICS, topic_name
+from spendsense.topics import METRICS, topic_name
 
 STATE_TABLE = "instance-state"
 
 
 @dataclass(frozen=True)
 class DetectorChannels:
-    """What the detector agent reads and writes; ``deliver`` waits until outputs are stored."""
+    """What the detector agent reads and keeps."""
 
     metrics: TopicT
-    detections: ChannelT
-    deadletter: ChannelT
     states: TableT
-    deliver: Callable[[], Awaitable[None]]
 
 
 def key_partition(key: str, partitions: int) -> int:
@@ -57,28 +53,8 @@ class KeyPartitionedTable(faust.Table):
         return key_partition(str(key), self.partitions)
 
 
-def _raw_topic(app: faust.App, kafka: KafkaSettings, name: str) -> TopicT:
-    return app.topic(
-        topic_name(kafka, name),
-        key_type=str,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-
-
-async def _delivered() -> None:
-    """In-memory channels hold what was sent at once."""
-
-
-def declare_channels(
-    app: faust.App, kafka: KafkaSettings, memory_outputs: bool = False
-) -> DetectorChannels:
-    """Declare the detector's topics and its state table on ``app``.
-
-    ``memory_outputs`` sends detections and dead letters to in-memory Faust channels instead
-    of topics: for agent tests under ``test_context``, where no producer runs.
-    """
+def declare_channels(app: faust.App, kafka: KafkaSettings) -> DetectorChannels:
+    """Declare the detector's input topic and its state table on ``app``."""
     states: TableT = app.tables.add(  # type: ignore[assignment]
         KeyPartitionedTable(
             app,
@@ -90,22 +66,11 @@ def declare_channels(
             help="Per-instance model state (detector.detect.InstanceState JSON).",
         )
     )
-    if memory_outputs:
-        return DetectorChannels(
-            metrics=_raw_topic(app, kafka, METRICS),
-            detections=app.channel(),
-            deadletter=app.channel(),
-            states=states,
-            deliver=_delivered,
-        )
-
-    async def flush_producer() -> None:
-        await app.producer.flush()
-
-    return DetectorChannels(
-        metrics=_raw_topic(app, kafka, METRICS),
-        detections=_raw_topic(app, kafka, DETECTIONS),
-        deadletter=_raw_topic(app, kafka, DEADLETTER),
-        states=states,
-        deliver=flush_producer,
+    metrics = app.topic(
+        topic_name(kafka, METRICS),
+        key_type=str,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
     )
+    return DetectorChannels(metrics=metrics, states=states)

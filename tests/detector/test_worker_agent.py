@@ -44,7 +44,7 @@ def sample(w: DetectorWorker, name: str, labels: dict[str, str] | None = None) -
 
 
 async def test_quiet_instance_becomes_idle_with_its_monthly_waste(worker: DetectorWorker) -> None:
-    out = worker.channels.detections.clone(is_iterator=True)
+    out = worker.output.detections_channel.clone(is_iterator=True)
     records = series("tenant-a", IDLE, 14, cpu=0.4)
     async with worker.agent.test_context() as agent:
         for r in records:
@@ -60,7 +60,7 @@ async def test_quiet_instance_becomes_idle_with_its_monthly_waste(worker: Detect
 
 
 async def test_a_redelivered_period_is_not_learned_twice(worker: DetectorWorker) -> None:
-    out = worker.channels.detections.clone(is_iterator=True)
+    out = worker.output.detections_channel.clone(is_iterator=True)
     records = series("tenant-a", IDLE, 4, cpu=0.4)
     async with worker.agent.test_context() as agent:
         for r in [*records[:3], records[1], records[2], records[3]]:
@@ -72,7 +72,7 @@ async def test_a_redelivered_period_is_not_learned_twice(worker: DetectorWorker)
 
 
 async def test_feedback_not_idle_is_applied_once_to_the_model(worker: DetectorWorker) -> None:
-    out = worker.channels.detections.clone(is_iterator=True)
+    out = worker.output.detections_channel.clone(is_iterator=True)
     records = series("tenant-a", IDLE, 16, cpu=0.4)
     async with worker.agent.test_context() as agent:
         for r in records[:14]:
@@ -98,8 +98,8 @@ async def test_feedback_not_idle_is_applied_once_to_the_model(worker: DetectorWo
 async def test_a_record_claiming_another_tenants_instance_is_a_dead_letter(
     worker: DetectorWorker,
 ) -> None:
-    dead = worker.channels.deadletter.clone(is_iterator=True)
-    out = worker.channels.detections.clone(is_iterator=True)
+    dead = worker.output.deadletter_channel.clone(is_iterator=True)
+    out = worker.output.detections_channel.clone(is_iterator=True)
     worker.view.apply_inventory(inventory("tenant-b", OTHER))
     forged = series("tenant-b", IDLE, 1, cpu=1.0)[0]
     honest = series("tenant-b", OTHER, 1, cpu=1.0)[0]

@@ -1,0 +1,322 @@
+"""The pipeline benchmark: real broker, real Faust worker, real model service.
+
+Run by ``spendsense bench pipeline`` (``make bench-pipeline``). In one run it measures:
+
+1. the bare in-process model rate: the same records through ``InstanceModel.learn_one`` and
+   ``verdict`` in this process, models kept live (no state bytes, no HTTP, no Kafka);
+2. the highest sustained pipeline rate: a backlog of records produced to ``metrics`` as fast
+   as possible, measured as the rate detections come out (the middle 80% of them);
+3. latency at a steady rate (default 2,000 records/s): from a record's produce time to its
+   detection's (both Kafka CreateTime stamps on this machine), p50 and p99.
+
+Topics get their own prefix (and are deleted afterwards); the model service and the worker are
+started with the user's commands (:mod:`detector.launch`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from detector.context import assign_from_start
+from detector.launch import Child, detector_worker, free_port, model_service
+from detector.scoring import InstanceModel, Point
+from spendsense import broker
+from spendsense.events import InventoryRecord, MetricRecord
+from spendsense.settings import Settings
+from spendsense.topics import DETECTIONS, INVENTORY, METRICS, topic_name
+
+ACCOUNT = "123456789012"
+TENANT = "bench"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A synthetic fleet: ``instances`` instances, a third of them quiet, 5-minute periods."""
+
+    instances: int
+    seed: int = 7
+
+    def instance_id(self, i: int) -> str:
+        return f"i-{i:017x}"
+
+    def inventory(self) -> list[InventoryRecord]:
+        now = datetime.now(UTC)
+        return [
+            InventoryRecord(
+                tenant_id=TENANT,
+                account_id=ACCOUNT,
+                region="us-east-1",
+                instance_id=self.instance_id(i),
+                state="running",
+                instance_type="m5.large",
+                launch_time=now - timedelta(days=30),
+                hourly_price_usd=0.096,
+                observed_at=now,
+            )
+            for i in range(self.instances)
+        ]
+
+    def records(self, periods: int, start: datetime) -> Iterator[MetricRecord]:
+        """``periods`` rounds, each one record per instance, in time order."""
+        rng = random.Random(self.seed)
+        for k in range(periods):
+            ts = start + timedelta(minutes=5 * k)
+            for i in range(self.instances):
+                quiet = i % 3 == 0
+                cpu = rng.uniform(0.1, 0.6) if quiet else rng.uniform(15, 70)
+                net = rng.uniform(100, 900) if quiet else rng.uniform(1e6, 5e7)
+                yield MetricRecord(
+                    tenant_id=TENANT,
+                    account_id=ACCOUNT,
+                    region="us-east-1",
+                    instance_id=self.instance_id(i),
+                    timestamp=ts,
+                    cpu_percent=cpu,
+                    network_in_bytes=net,
+                    network_out_bytes=net / 2,
+                )
+
+
+def in_process_rate(records: list[MetricRecord]) -> float:
+    """Records per second through the bare model (live models, this process)."""
+    models: dict[str, InstanceModel] = {}
+    template = InstanceModel()
+    started = time.perf_counter()
+    for r in records:
+        model = models.get(r.instance_id)
+        if model is None:
+            model = models[r.instance_id] = template.clone()
+        model.learn_one(Point(r.timestamp, r.cpu_percent, r.network_in_bytes, r.network_out_bytes))
+        model.verdict()
+    return len(records) / (time.perf_counter() - started)
+
+
+class Detections:
+    """Reads ``detections`` from the start; keeps each one's CreateTime by (instance, period)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        self.topic = topic
+        self.seen: dict[tuple[str, str], int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        await assign_from_start(self.consumer, [self.topic])
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=200, max_records=10000)
+            for records in batches.values():
+                for rec in records:
+                    body = json.loads(rec.value)
+                    self.seen[(body["instance_id"], body["timestamp"])] = rec.timestamp
+
+    async def wait_for(self, count: int, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while len(self.seen) < count:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return True
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self.consumer.stop()
+
+
+def _key(r: MetricRecord) -> tuple[str, str]:
+    return r.instance_id, r.timestamp.isoformat().replace("+00:00", "Z")
+
+
+async def _produce_all(producer: AIOKafkaProducer, topic: str, records: list[MetricRecord]) -> None:
+    for r in records:
+        await producer.send(topic, key=r.instance_id.encode(), value=r.to_bytes())
+    await producer.flush()
+
+
+async def _produce_paced(
+    producer: AIOKafkaProducer, topic: str, records: list[MetricRecord], rate: float
+) -> dict[tuple[str, str], int]:
+    """Send at ``rate`` records/s in 10 ms ticks; returns each record's produce time (ms)."""
+    sent: dict[tuple[str, str], int] = {}
+    tick = 0.01
+    per_tick = rate * tick
+    started = time.perf_counter()
+    due = 0.0
+    i = 0
+    while i < len(records):
+        due += per_tick
+        while i < min(int(due), len(records)):
+            r = records[i]
+            now_ms = int(time.time() * 1000)
+            await producer.send(
+                topic, key=r.instance_id.encode(), value=r.to_bytes(), timestamp_ms=now_ms
+            )
+            sent[_key(r)] = now_ms
+            i += 1
+        next_at = started + tick * (len(sent) / per_tick)
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    await producer.flush()
+    return sent
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _measure(
+    settings: Settings, workload: Workload, backlog: int, steady_rate: float, steady_s: float
+) -> dict[str, Any]:
+    kafka = settings.kafka
+    periods_backlog = max(1, backlog // workload.instances)
+    periods_steady = max(1, int(steady_rate * steady_s) // workload.instances)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(
+        minutes=5 * (periods_backlog + periods_steady + 1)
+    )
+    records = list(workload.records(periods_backlog + periods_steady, start))
+    first, second = (
+        records[: periods_backlog * workload.instances],
+        records[periods_backlog * workload.instances :],
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=5, acks=1)
+    detections = Detections(kafka.bootstrap_servers, topic_name(kafka, DETECTIONS))
+    await producer.start()
+    await detections.start()
+    try:
+        metrics_topic = topic_name(kafka, METRICS)
+        await _produce_all(producer, metrics_topic, first)
+        if not await detections.wait_for(len(first), timeout_s=600):
+            raise RuntimeError(f"only {len(detections.seen)} of {len(first)} detections came out")
+        stamps = sorted(detections.seen[_key(r)] for r in first)
+        lo, hi = stamps[len(stamps) // 10], stamps[(len(stamps) * 9) // 10]
+        sustained = (len(stamps) * 0.8) / max((hi - lo) / 1000, 1e-3)
+
+        sent = await _produce_paced(producer, metrics_topic, second, steady_rate)
+        ok = await detections.wait_for(len(first) + len(second), timeout_s=300)
+        latencies = [float(detections.seen[k] - t) for k, t in sent.items() if k in detections.seen]
+        return {
+            "sustained_records_per_second": round(sustained),
+            "backlog_records": len(first),
+            "steady_rate": steady_rate,
+            "steady_records": len(second),
+            "steady_all_detected": ok,
+            "latency_ms_p50": _percentile(latencies, 0.5),
+            "latency_ms_p99": _percentile(latencies, 0.99),
+            "latency_ms_mean": round(statistics.fmean(latencies), 1),
+        }
+    finally:
+        await detections.stop()
+        await producer.stop()
+
+
+def _produce_inventory(settings: Settings, workload: Workload) -> None:
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+        await producer.start()
+        try:
+            topic = topic_name(settings.kafka, INVENTORY)
+            for rec in workload.inventory():
+                await producer.send(topic, key=rec.instance_id.encode(), value=rec.to_bytes())
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def _worker_ready(port: int, child: Child, timeout_s: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and child.alive():
+        try:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
+            if "spendsense_detector_ready 1.0" in text:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("detector worker not ready; see " + str(child.log_path))
+
+
+def _delete_topics(settings: Settings) -> None:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    try:
+        prefix = settings.kafka.topic_prefix
+        mine = [t for t in admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+def run_benchmark(
+    settings: Settings,
+    instances: int = 2000,
+    backlog: int = 60000,
+    steady_rate: float = 2000.0,
+    steady_s: float = 20.0,
+    log_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Start everything, measure, stop everything; returns the figures."""
+    run_id = uuid.uuid4().hex[:8]
+    kafka = settings.kafka.model_copy(update={"topic_prefix": f"bench{run_id}-"})
+    settings = settings.model_copy(update={"kafka": kafka})
+    logs = log_dir or settings.var_dir / "bench" / f"pipeline-{run_id}"
+    workload = Workload(instances)
+
+    sample = list(workload.records(max(1, 20000 // instances), datetime(2026, 1, 1, tzinfo=UTC)))
+    bare = in_process_rate(sample)
+
+    broker.create_topics(kafka)
+    service_port, metrics_port = free_port(), free_port()
+    service = model_service(
+        service_port,
+        {"SPENDSENSE_DETECTOR__CHECKPOINT_PATH": str(logs / "model-service.json")},
+        logs / "service.log",
+    )
+    worker = detector_worker(
+        {
+            "SPENDSENSE_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+            "SPENDSENSE_DETECTOR__MODEL_URL": f"http://127.0.0.1:{service_port}",
+            "SPENDSENSE_DETECTOR__METRICS_PORT": str(metrics_port),
+            "SPENDSENSE_DETECTOR__WEB_PORT": str(free_port()),
+            "SPENDSENSE_VAR_DIR": str(logs / "var"),
+        },
+        logs / "worker.log",
+    )
+    try:
+        _produce_inventory(settings, workload)
+        service.start()
+        service.wait_http(f"http://127.0.0.1:{service_port}/readyz", timeout_s=90)
+        worker.start()
+        _worker_ready(metrics_port, worker)
+        figures = asyncio.run(_measure(settings, workload, backlog, steady_rate, steady_s))
+    finally:
+        worker.stop()
+        service.stop()
+        _delete_topics(settings)
+    figures["in_process_records_per_second"] = round(bare)
+    figures["pipeline_over_in_process"] = round(figures["sustained_records_per_second"] / bare, 3)
+    figures["instances"] = instances
+    figures["batch_size"] = settings.detector.batch_size
+    figures["logs"] = str(logs)
+    return figures

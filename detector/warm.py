@@ -1,0 +1,104 @@
+"""Scoring one item in the model service, with a bounded cache of live models.
+
+Rebuilding a model from its state bytes costs several times more than scoring a point, and
+in the stream each instance brings one point per batch. :class:`WarmModels` keeps the models
+it scored most recently, each with the exact state bytes it returned: when an item arrives
+with those bytes, the live model *is* that state and is used as is; any other state (a
+replica's answer, an older state after a rebalance, a cold start) is rebuilt from its bytes.
+It is a cache, not a store: the state still travels with the stream and any worker or replica
+can serve any item.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> from detector.protocol import PointIn, SeriesItem
+>>> t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+>>> pts = [PointIn(timestamp=t0 + timedelta(minutes=5 * i), cpu_percent=0.3,
+...                network_in_bytes=500.0, network_out_bytes=500.0) for i in range(12)]
+>>> warm, cold = WarmModels(size=10), WarmModels(size=0)
+>>> a, new = warm.score(SeriesItem(key="i-1", points=pts[:6]))
+>>> b, _ = warm.score(SeriesItem(key="i-1", state=a.state, points=pts[6:]))
+>>> c, _ = cold.score(SeriesItem(key="i-1", state=a.state, points=pts[6:]))
+>>> new, b == c, warm.hits, cold.hits
+(True, True, 1, 0)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from detector import scoring
+from detector.protocol import (
+    PointIn,
+    SeriesItem,
+    SeriesResult,
+    VerdictOut,
+    decode_state,
+    encode_state,
+)
+
+
+def _point(p: PointIn) -> scoring.Point:
+    return scoring.Point(
+        timestamp=p.timestamp,
+        cpu_percent=p.cpu_percent,
+        network_in_bytes=p.network_in_bytes,
+        network_out_bytes=p.network_out_bytes,
+    )
+
+
+def _verdict(v: scoring.Verdict) -> VerdictOut:
+    return VerdictOut(
+        score=v.score,
+        idle=v.idle,
+        idle_since=v.idle_since,
+        confidence=v.confidence,
+        reason=v.reason,
+    )
+
+
+class WarmModels:
+    """Scores items; keeps up to ``size`` live models keyed by item key (LRU)."""
+
+    def __init__(self, size: int, template: scoring.InstanceModel | None = None) -> None:
+        self.size = size
+        self.template = template or scoring.InstanceModel()
+        self._params = self.template._get_params()
+        self._live: OrderedDict[str, tuple[bytes, scoring.InstanceModel]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def _take(self, key: str, state: bytes | None) -> scoring.InstanceModel:
+        with self._lock:
+            entry = self._live.pop(key, None)
+        if state is None:
+            return self.template.clone()
+        if entry is not None and entry[0] == state:
+            self.hits += 1
+            return entry[1]
+        return scoring.InstanceModel.from_bytes(state, **self._params)
+
+    def _keep(self, key: str, state: bytes, model: scoring.InstanceModel) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._live[key] = (state, model)
+            while len(self._live) > self.size:
+                self._live.popitem(last=False)
+
+    def score(self, item: SeriesItem) -> tuple[SeriesResult, bool]:
+        """Apply feedback, then score and learn each point; also says whether it was new.
+
+        Raises ValueError when the item's state is not a model's bytes.
+        """
+        state = decode_state(item.state)
+        model = self._take(item.key, state)
+        if item.not_idle:
+            model.mark_not_idle()
+        verdicts = []
+        for point in item.points:
+            model.learn_one(_point(point))  # the model scores each point before learning it
+            verdicts.append(_verdict(model.verdict()))
+        new_state = model.to_bytes()
+        self._keep(item.key, new_state, model)
+        result = SeriesResult(key=item.key, state=encode_state(new_state), verdicts=verdicts)
+        return result, state is None
