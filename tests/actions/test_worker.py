@@ -132,3 +132,23 @@ def test_one_email_per_cooldown_across_a_killed_worker(
         metrics,
     )
     assert suppressed is not None and float(suppressed.group(1)) >= 1
+
+
+def _ok_records(port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    found = re.search(r'spendsense_actions_records_total\{outcome="ok"\} (\S+)', text)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_two_workers_send_one_email_between_them(
+    kafka: KafkaSettings, rig: Rig, start_worker: Callable[[], tuple[Child, int]]
+) -> None:
+    (first, port_a), (_, port_b) = start_worker(), start_worker()
+    # the second worker is ready only after the group's rebalance gave both their partitions
+    detections = [rig.detection(f"i-0b1b2c3d4e5f6{n:04x}") for n in range(12)]
+    _send(kafka, *detections)
+    _wait("all detections", lambda: all(_seen(rig, d) for d in detections), first)
+    time.sleep(2)  # a few timer rounds of both workers
+    assert len(rig.mail_to(rig.recipient)) == 1
+    assert _ok_records(port_a) > 0 and _ok_records(port_b) > 0
+    assert _ok_records(port_a) + _ok_records(port_b) == len(detections)
