@@ -59,6 +59,7 @@ MODELS: dict[str, type[Event]] = {
     DETECTIONS: DetectionRecord,
     ACTIONS: ActionRecord,
 }
+FOLD_ORDER = (INVENTORY, DETECTIONS, ACTIONS)
 # An action's result that changes what EC2 reports right away.
 STATE_AFTER = {("stop", "stopped"): "stopping", ("start", "started"): "pending"}
 
@@ -190,8 +191,11 @@ class Projector:
     def apply(self, batch: Iterable[tuple[str, int | None, int | None, bytes | None]]) -> int:
         """Apply ``(topic, partition, offset, value)`` records in one transaction; returns applied."""
         applied = 0
+        # Inventory first, then detections, then actions: an action read in the same batch
+        # as the inventory that introduces its instance still finds the row.
+        ordered = sorted(batch, key=lambda r: FOLD_ORDER.index(self._topics[r[0]]))
         with self.sessions.begin() as session:
-            for topic, partition, offset, raw in batch:
+            for topic, partition, offset, raw in ordered:
                 short = self._topics[topic]
                 try:
                     rec = parse_event(MODELS[short], raw)

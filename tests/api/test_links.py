@@ -1,0 +1,175 @@
+"""The pages behind e-mailed Stop / Not idle links: GET confirms, only a POST with CSRF acts;
+replayed, expired, altered or other-organisation links fail with a clear page."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from actions.links import sign, signing_key
+from api.app import create_app
+from spendsense.metrics import CollectorRegistry
+from spendsense.settings import ActionsSettings, ApiSettings, KafkaSettings, Settings, StoreSettings
+from tests.api.conftest import PASSWORD, User, new_client, sign_up
+from tests.fixtures.postgres import PostgresServer
+from tests.fixtures.sandbox import Sandbox
+
+pytestmark = pytest.mark.kafka
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def app(
+    sandbox: Sandbox, kafka: KafkaSettings, postgres_server: PostgresServer, tmp_path: Path
+) -> Iterator[FastAPI]:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        var_dir=tmp_path,
+        kafka=kafka,
+        aws=sandbox.aws_settings(),
+        store=StoreSettings(url=postgres_server.create_database()),
+        api=ApiSettings(
+            session_secret=SecretStr("l" * 48), vendor_account_id=sandbox.vendor_account_id
+        ),
+        actions=ActionsSettings(link_signing_key=SecretStr("k" * 48)),
+    )
+    app = create_app(settings, registry=CollectorRegistry())
+    with new_client(app):  # lifespan: migrate
+        yield app
+    app.state.spendsense.engine.dispose()
+
+
+def connect(user: User, sandbox: Sandbox, account_id: str) -> Any:
+    """Connect the account and create its role with the ExternalId SpendSense generated."""
+    role = f"SpendSense-{uuid.uuid4().hex[:6]}"
+    account = user.post(
+        "/api/accounts", json={"role_arn": f"arn:aws:iam::{account_id}:role/{role}"}
+    ).json()
+    sandbox.create_role(account_id, external_id=account["external_id"], role_name=role)
+    return sandbox.client(
+        "ec2", session=sandbox.assume(account["role_arn"], account["external_id"])
+    )
+
+
+def stoppable_running(ec2: Any, protect_tag: str) -> str:
+    for reservation in ec2.describe_instances()["Reservations"]:
+        for i in reservation["Instances"]:
+            tags = {t["Key"] for t in i.get("Tags", [])}
+            if (
+                i["State"]["Name"] == "running"
+                and i.get("RootDeviceType") == "ebs"
+                and not i.get("InstanceLifecycle")
+                and protect_tag not in tags
+                and "aws:autoscaling:groupName" not in tags
+            ):
+                return str(i["InstanceId"])
+    raise AssertionError("no stoppable running instance in the sandbox account")
+
+
+def state(ec2: Any, iid: str) -> str:
+    return str(
+        ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"][
+            "Name"
+        ]
+    )
+
+
+def form_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def test_stop_link_confirms_on_get_acts_once_on_post(app: FastAPI, sandbox: Sandbox) -> None:
+    settings: Settings = app.state.spendsense.settings
+    owner = sign_up(app)
+    account_id = sandbox.tenant_account_ids[1]
+    ec2 = connect(owner, sandbox, account_id)
+    iid = stoppable_running(ec2, settings.actions.protect_tag)
+    key = signing_key(settings.actions, settings.var_dir)
+    token = sign(
+        key, owner.tenant_id, iid, "stop", ttl_s=3600, account_id=account_id, region=REGION
+    )
+
+    # a person opening the e-mail, not logged in
+    browser = new_client(app)
+    page = browser.get(f"/links/{token}")
+    assert page.status_code == 200 and f"Stop instance {iid}?" in page.text
+    assert state(ec2, iid) == "running"  # opening the link does nothing
+    assert browser.post(f"/links/{token}", data={}).status_code == 403  # no CSRF token: refused
+    assert state(ec2, iid) == "running"
+
+    done = browser.post(f"/links/{token}", data={"csrf_token": form_token(page.text)})
+    assert done.status_code == 200 and "stopped" in done.text
+    assert state(ec2, iid) in {"stopping", "stopped"}
+    audit = owner.client.get("/api/audit").json()["items"]
+    assert [(a["action"], a["instance_id"], a["result"]) for a in audit][:1] == [
+        ("stop", iid, "stopped")
+    ]
+
+    replay = browser.post(f"/links/{token}", data={"csrf_token": form_token(page.text)})
+    assert replay.status_code == 410 and "already used" in replay.text
+    assert browser.get(f"/links/{token}").status_code == 410
+    assert len(owner.client.get("/api/audit").json()["items"]) == len(audit)
+
+
+def test_expired_altered_and_other_tenant_links_fail_clearly(app: FastAPI) -> None:
+    settings: Settings = app.state.spendsense.settings
+    key = signing_key(settings.actions, settings.var_dir)
+    owner, other = sign_up(app), sign_up(app)
+    iid = "i-0123456789abcdef0"
+    old = sign(
+        key, owner.tenant_id, iid, "stop", ttl_s=60, now=datetime.now(UTC) - timedelta(hours=1)
+    )
+    expired = new_client(app).get(f"/links/{old}")
+    assert expired.status_code == 410 and "expired" in expired.text
+
+    fresh = sign(key, owner.tenant_id, iid, "not-idle", ttl_s=3600)
+    altered = new_client(app).get(f"/links/{fresh[:-3]}abc")
+    assert altered.status_code == 400 and "altered" in altered.text
+
+    # logged in as another organisation: neither the page nor the action
+    assert other.client.get(f"/links/{fresh}").status_code == 403
+    csrf = other.csrf
+    refused = other.client.post(f"/links/{fresh}", data={"csrf_token": csrf})
+    assert refused.status_code == 403 and "another organisation" in refused.text
+    # and the owner can still use it afterwards (nothing was consumed)
+    assert owner.client.get(f"/links/{fresh}").status_code == 200
+
+
+def test_login_page_sets_a_signed_csrf_cookie_that_login_accepts(app: FastAPI) -> None:
+    user = sign_up(app)
+    client = new_client(app)
+    client.get("/login")
+    token = client.cookies.get(settings_cookie(app))
+    assert token and "." in token
+    ok = client.post(
+        "/api/auth/login",
+        json={"email": user.email, "password": PASSWORD},
+        headers={"X-CSRF-Token": token},
+    )
+    assert ok.status_code == 200
+    # a cookie SpendSense did not sign is not accepted, even when the header matches it
+    forged = new_client(app)
+    forged.cookies.set(settings_cookie(app), "made-up.token")
+    bad = forged.post(
+        "/api/auth/login",
+        json={"email": user.email, "password": PASSWORD},
+        headers={
+            "X-CSRF-Token": "made-up.token",
+            "Cookie": f"{settings_cookie(app)}=made-up.token",
+        },
+    )
+    assert bad.status_code == 403
+
+
+def settings_cookie(app: FastAPI) -> str:
+    return str(app.state.spendsense.settings.api.csrf_cookie)
