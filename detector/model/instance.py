@@ -2,7 +2,7 @@
 
 River's contract: ``score_one(x)`` before ``learn_one(x)``, ``learn_one`` returns ``None``,
 ``clone()`` gives a fresh model with the same parameters. The model has no randomness, so the
-same points always give the same scores. Its whole state packs into ``to_bytes()`` (about 250
+same points always give the same scores. Its whole state packs into ``to_bytes()`` (about 400
 bytes) and ``from_bytes`` restores it exactly.
 
 An instance is judged idle when its current quiet run (see :mod:`detector.model.quiet`) is
@@ -48,7 +48,7 @@ from detector.model.series import STATE_FIELDS, SeriesDetector
 from detector.model.wording import duration, rate
 
 METRICS = ("cpu_percent", "network_in_bytes", "network_out_bytes")
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _HEADER = struct.Struct(f"<B8I{DAYS}Hd")
 _SERIES = struct.Struct(f"<{STATE_FIELDS}d")
 

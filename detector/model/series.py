@@ -7,7 +7,9 @@ far, each pulled back very slowly towards the series' long-run mean so that old 
 * the value itself (a spike or a drop beyond anything seen),
 * a short moving average of the value (a burst or a level change that single points hide),
 * how many long-run standard deviations that short average is from the long-run mean
-  (a level shift, judged against the largest shift seen before).
+  (a level shift, judged against the largest shift seen before),
+* for how many points in a row that shift has stayed above ``persist_z`` deviations (a level
+  shift smaller than an earlier spike, judged against the longest such stretch seen before).
 
 The anomaly score grows with the largest excess beyond an envelope, measured in envelope
 widths: ``score = excess / (excess + scale)``, so a point inside every envelope scores 0 and
@@ -17,9 +19,9 @@ After an alert, scores are halved for ``cooldown`` points: one incident, one ale
 ``score_one`` reads the state and ``learn_one`` updates it, so a score never depends on later
 points. The whole state is ``STATE_FIELDS`` floats (``state()``), which keeps checkpoints small.
 
->>> det = SeriesDetector(warmup=20)
+>>> det = SeriesDetector()
 >>> scores = []
->>> for i in range(300):
+>>> for i in range(600):
 ...     x = {"value": 10.0 + (i % 3)}
 ...     scores.append(det.score_one(x))
 ...     det.learn_one(x)
@@ -38,9 +40,11 @@ from typing import Any
 
 from river import base
 
-STATE_FIELDS = 11
+STATE_FIELDS = 13
 _SHIFT_BASELINE = 0.01
 """Fading factor of the running mean of the shift signal (what its envelope decays to)."""
+_MIN_STRETCH = 5.0
+"""A stretch of shifted points shorter than this is never novel (in points)."""
 
 
 class SeriesDetector(base.AnomalyDetector):
@@ -64,6 +68,8 @@ class SeriesDetector(base.AnomalyDetector):
         The score that counts as an alert (starts the cooldown); NAB's detection threshold.
     cooldown
         Points after an alert whose scores are halved.
+    persist_z
+        Shift (in long-run standard deviations) that counts towards a stretch.
     """
 
     def __init__(
@@ -72,10 +78,11 @@ class SeriesDetector(base.AnomalyDetector):
         fast: float = 0.2,
         slow: float = 0.002,
         decay: float = 2e-5,
-        scale: float = 0.07,
+        scale: float = 0.06,
         warmup: int = 300,
         alert: float = 0.5,
         cooldown: int = 150,
+        persist_z: float = 3.0,
     ) -> None:
         self.feature = feature
         self.fast = fast
@@ -85,14 +92,14 @@ class SeriesDetector(base.AnomalyDetector):
         self.warmup = warmup
         self.alert = alert
         self.cooldown = cooldown
+        self.persist_z = persist_z
         self._state = [0.0] * STATE_FIELDS
         self._last: tuple[float, float, float] | None = None
         """(points learnt, value, score) of the last ``score_one``, so ``learn_one`` reuses it."""
 
     # The state, by name (one list so that it packs and restores in one step).
-    _N, _MEAN, _VAR, _SHORT, _HI, _LO, _SHORT_HI, _SHORT_LO, _SHIFT_MEAN, _SHIFT_HI, _COOL = range(
-        STATE_FIELDS
-    )
+    (_N, _MEAN, _VAR, _SHORT, _HI, _LO, _SHORT_HI, _SHORT_LO) = range(8)
+    (_SHIFT_MEAN, _SHIFT_HI, _COOL, _STRETCH, _STRETCH_HI) = range(8, STATE_FIELDS)
 
     def for_feature(self, feature: str) -> SeriesDetector:
         """A fresh detector with these parameters reading ``feature`` (``clone`` without
@@ -140,7 +147,10 @@ class SeriesDetector(base.AnomalyDetector):
             width = max(hi - lo, floor)
             excess = max(excess, (signal - hi) / width, (lo - signal) / width)
         shift_width = max(s[self._SHIFT_HI] - s[self._SHIFT_MEAN], 1.0)
-        return max(excess, (shift - s[self._SHIFT_HI]) / shift_width)
+        excess = max(excess, (shift - s[self._SHIFT_HI]) / shift_width)
+        stretch = s[self._STRETCH] + 1 if shift > self.persist_z else 0.0
+        longest = max(s[self._STRETCH_HI], _MIN_STRETCH)
+        return max(excess, (stretch - longest) / longest)
 
     def score_one(self, x: dict[Hashable, Any]) -> float:
         """Anomaly score of ``x`` in [0, 1]; 0 during warm-up or for a missing value."""
@@ -185,4 +195,6 @@ class SeriesDetector(base.AnomalyDetector):
             s[self._SHIFT_MEAN] += _SHIFT_BASELINE * (shift - s[self._SHIFT_MEAN])
             shift_hi = s[self._SHIFT_HI] - pull * (s[self._SHIFT_HI] - s[self._SHIFT_MEAN])
             s[self._SHIFT_HI] = max(shift, shift_hi)
+            s[self._STRETCH] = s[self._STRETCH] + 1 if shift > self.persist_z else 0.0
+            s[self._STRETCH_HI] = max(s[self._STRETCH], s[self._STRETCH_HI] * (1 - pull))
         s[self._N] += 1
