@@ -3,8 +3,9 @@
 ``SPENDSENSE_DASHBOARD_TARGETS`` (JSON, ``{"collector": ["127.0.0.1:19301"], ...}``, job
 names as in deploy/prometheus/prometheus.yml) points the test at a stack that is already
 running, ``spendsense demo`` for instance, and then every job named must pass. Without it
-the test starts what it can on its own: the collector (on the sandbox AWS account), the
-projector and the API on a fresh store and isolated topics, and node-exporter.
+the test starts the pipeline on its own, on a fresh store and isolated topics: the
+collector (on the sandbox AWS account), the model service (the session's), the detector
+and actions workers, the projector, the API, and node-exporter.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ import pytest
 from spendsense.access import new_external_id
 from spendsense.settings import KafkaSettings, StoreSettings
 from spendsense.store import add_aws_account, create_tenant, open_store
+from tests.fixtures.detector import worker_env
 from tests.fixtures.prometheus import free_port
 from tests.fixtures.sandbox import Sandbox
 
 BIN = Path(sys.executable).parent
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+LINK_KEY = "k" * 64
 
 
 @dataclass
@@ -101,7 +104,9 @@ def stack_targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
             add_aws_account(session, tenant, account_id, external_id=external_id, role_arn=role_arn)
     store.dispose()
     key, secret = sandbox.vendor_credentials
-    ports = {job: free_port() for job in ("collector", "projector", "api", "node")}
+    model_url: str = request.getfixturevalue("model_service_url")
+    jobs = ("collector", "detector", "actions", "projector", "api", "node")
+    ports = {job: free_port() for job in jobs}
     env = {
         **os.environ,
         "SPENDSENSE_VAR_DIR": str(tmp_path / "var"),
@@ -119,10 +124,22 @@ def stack_targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
         "SPENDSENSE_INGEST__METRICS_PORT": str(ports["collector"]),
         "SPENDSENSE_INGEST__BACKFILL_DAYS": "1",
         "SPENDSENSE_INGEST__REGIONS": json.dumps(["us-east-1", "eu-west-1"]),
+        "SPENDSENSE_ACTIONS__METRICS_PORT": str(ports["actions"]),
+        "SPENDSENSE_ACTIONS__WEB_PORT": str(free_port()),
+        "SPENDSENSE_ACTIONS__LINK_SIGNING_KEY": LINK_KEY,
+        "SPENDSENSE_ACTIONS__FLUSH_INTERVAL_S": "1",
         "SPENDSENSE_LOG_LEVEL": "INFO",
     }
+    detector_env = {
+        **env,
+        **worker_env(kafka, model_url, tmp_path / "var"),
+        "SPENDSENSE_DETECTOR__METRICS_PORT": str(ports["detector"]),
+    }
     stack = Stack(
-        targets={job: [f"127.0.0.1:{port}"] for job, port in ports.items()},
+        targets={
+            **{job: [f"127.0.0.1:{port}"] for job, port in ports.items()},
+            "model": [model_url.removeprefix("http://")],
+        },
         logs=tmp_path,
         api_url=f"http://127.0.0.1:{ports['api']}",
     )
@@ -134,6 +151,17 @@ def stack_targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
             env,
         )
         _start(stack, "collector", [str(BIN / "spendsense"), "collect"], env)
+        for name, app, web_port, app_env in (
+            (
+                "detector",
+                "detector.app",
+                detector_env["SPENDSENSE_DETECTOR__WEB_PORT"],
+                detector_env,
+            ),
+            ("actions", "actions.app", env["SPENDSENSE_ACTIONS__WEB_PORT"], env),
+        ):
+            faust = [str(BIN / "faust"), "-A", app, "worker", "-l", "info", "--web-port", web_port]
+            _start(stack, name, faust, app_env)
         _start(stack, "projector", [str(BIN / "spendsense"), "project"], env)
         _start(
             stack,
@@ -148,7 +176,7 @@ def stack_targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
             ],
             env,
         )
-        for job in ("node", "collector", "projector"):
+        for job in ("node", "collector", "projector", "detector", "actions"):
             _wait_http(f"http://127.0.0.1:{ports[job]}/metrics", stack, job)
         _wait_http(f"{stack.api_url}/readyz", stack, "api")
         yield stack

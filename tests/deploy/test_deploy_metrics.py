@@ -42,13 +42,13 @@ def _drive_the_api(api_url: str) -> None:
         urllib.request.urlopen(login, timeout=5).close()
 
 
-def _wait_for_first_cycle(prometheus: Prometheus, timeout_s: float = 90.0) -> None:
+def _wait_for(prometheus: Prometheus, expr: str, what: str, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if prometheus.query("spendsense_aws_calls_total"):
+        if prometheus.query(expr):
             return
         time.sleep(1)
-    raise AssertionError("the collector made no AWS call in time")
+    raise AssertionError(f"no {what} within {timeout_s:.0f}s ({expr})")
 
 
 def test_every_panel_query_uses_a_job_prometheus_scrapes() -> None:
@@ -88,8 +88,10 @@ def test_every_dashboard_panel_returns_data(
     prometheus = prometheus_for(stack_targets.targets)
     prometheus.wait_until_scraped(["prometheus", *stack_targets.targets])
     if "collector" in stack_targets.targets:
-        _wait_for_first_cycle(prometheus)
-        time.sleep(2)  # two scrapes after the cycle, so rate() over its counters has data
+        _wait_for(prometheus, "spendsense_aws_calls_total", "AWS call by the collector")
+    if "detector" in stack_targets.targets:
+        _wait_for(prometheus, "sum(spendsense_model_records_scored_total) > 0", "a scored batch")
+    time.sleep(2)  # two scrapes after the last counters moved, so rate() has data
     assert not prometheus.exposed("spendsense_api_no_such_metric_total")
     checks = check_dashboards(prometheus, list(stack_targets.targets))
     failed = [c for c in checks if not c.ok]

@@ -1,0 +1,1 @@
+"""Deployment checks: compose, IaC, workflows, dashboards against a real Prometheus."""

@@ -1,0 +1,1 @@
+"""The store suite: contract, migrations, engine and CLI, on SQLite and PostgreSQL."""
