@@ -9,6 +9,9 @@ from botocore.exceptions import ClientError
 from sandbox.accounts import TENANT_USER, user_credentials
 from tests.fixtures.sandbox import Sandbox
 
+# a role of these tests' own: rotating its ExternalId never breaks another suite's role
+ROLE = "SpendSenseTrustTest"
+
 
 def _denied(exc: ClientError, caller_arn: str, role_arn: str) -> None:
     assert exc.response["Error"]["Code"] == "AccessDenied"
@@ -20,11 +23,11 @@ def _denied(exc: ClientError, caller_arn: str, role_arn: str) -> None:
 
 def test_right_external_id_lands_in_the_tenant_account(sandbox: Sandbox) -> None:
     tenant = sandbox.tenant_account_ids[0]
-    role_arn, external_id = sandbox.create_role(tenant)
+    role_arn, external_id = sandbox.create_role(tenant, role_name=ROLE)
     session = sandbox.assume(role_arn, external_id)
     identity = sandbox.client("sts", session).get_caller_identity()
     assert identity["Account"] == tenant
-    assert identity["Arn"].startswith(f"arn:aws:sts::{tenant}:assumed-role/SpendSenseAccess/")
+    assert identity["Arn"].startswith(f"arn:aws:sts::{tenant}:assumed-role/{ROLE}/")
     ec2 = sandbox.client("ec2", session, region="us-east-1")
     seen = {
         i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
@@ -37,7 +40,7 @@ def test_right_external_id_lands_in_the_tenant_account(sandbox: Sandbox) -> None
 
 @pytest.mark.parametrize("external_id", ["ss-not-the-one", None], ids=["wrong", "missing"])
 def test_wrong_or_missing_external_id_is_denied(sandbox: Sandbox, external_id: str | None) -> None:
-    role_arn, _ = sandbox.create_role(sandbox.tenant_account_ids[0])
+    role_arn, _ = sandbox.create_role(sandbox.tenant_account_ids[0], role_name=ROLE)
     with pytest.raises(ClientError) as info:
         sandbox.assume(role_arn, external_id)
     _denied(info.value, f"arn:aws:iam::{sandbox.vendor_account_id}:user/spendsense", role_arn)
@@ -45,7 +48,7 @@ def test_wrong_or_missing_external_id_is_denied(sandbox: Sandbox, external_id: s
 
 def test_untrusted_caller_and_missing_role_are_denied(sandbox: Sandbox) -> None:
     first, second = sandbox.tenant_account_ids[:2]
-    role_arn, external_id = sandbox.create_role(first)
+    role_arn, external_id = sandbox.create_role(first, role_name=ROLE)
     key, secret = user_credentials(second, TENANT_USER)
     other = boto3.session.Session(
         aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-east-1"
@@ -64,8 +67,8 @@ def test_untrusted_caller_and_missing_role_are_denied(sandbox: Sandbox) -> None:
 
 def test_a_new_external_id_replaces_the_old_one(sandbox: Sandbox) -> None:
     tenant = sandbox.tenant_account_ids[1]
-    role_arn, old = sandbox.create_role(tenant)
-    _, new = sandbox.create_role(tenant)
+    role_arn, old = sandbox.create_role(tenant, role_name=ROLE)
+    _, new = sandbox.create_role(tenant, role_name=ROLE)
     assert (
         sandbox.client("sts", sandbox.assume(role_arn, new)).get_caller_identity()["Account"]
         == tenant
@@ -76,7 +79,7 @@ def test_a_new_external_id_replaces_the_old_one(sandbox: Sandbox) -> None:
 
 def test_seeded_instances_carry_the_fleet_attributes(sandbox: Sandbox) -> None:
     tenant = sandbox.tenant_account_ids[0]
-    role_arn, external_id = sandbox.create_role(tenant)
+    role_arn, external_id = sandbox.create_role(tenant, role_name=ROLE)
     for region in sorted({i.region for i in sandbox.fleet.instances.values()}):
         ec2 = sandbox.client("ec2", sandbox.assume(role_arn, external_id, region), region=region)
         described = {

@@ -42,8 +42,7 @@ def _at(epoch: float) -> datetime:
 
 
 def _tenant_session_client(sandbox: Sandbox, instance: FleetInstance) -> Any:
-    role_arn, external_id = sandbox.create_role(instance.account_id)
-    session = sandbox.assume(role_arn, external_id, instance.region)
+    session = sandbox.tenant_session(instance.account_id, instance.region)
     return sandbox.client("cloudwatch", session, region=instance.region)
 
 
@@ -190,8 +189,7 @@ def test_a_stopped_instance_produces_no_points(sandbox: Sandbox) -> None:
         and i.kind in {"web-diurnal", "steady-service"}  # busy: no other suite stops these
         and sandbox.fleet.traces[i.instance_id].start == sandbox.fleet.start
     )
-    role_arn, external_id = sandbox.create_role(tenant)
-    session = sandbox.assume(role_arn, external_id, instance.region)
+    session = sandbox.tenant_session(tenant, instance.region)
     ec2 = sandbox.client("ec2", session, region=instance.region)
     cw = sandbox.client("cloudwatch", session, region=instance.region)
     ec2.modify_instance_attribute(InstanceId=instance.instance_id, DisableApiStop={"Value": False})
@@ -237,14 +235,12 @@ def test_metrics_belong_to_their_account_and_region(sandbox: Sandbox) -> None:
     first = sandbox.fleet.start.timestamp() + sandbox.shift()
     window = (first, first + 3600)
     other_tenant = next(t for t in sandbox.tenant_account_ids if t != instance.account_id)
-    role_arn, external_id = sandbox.create_role(other_tenant)
     other = sandbox.client(
-        "cloudwatch", sandbox.assume(role_arn, external_id, instance.region), region=instance.region
+        "cloudwatch", sandbox.tenant_session(other_tenant, instance.region), region=instance.region
     )
     assert _points(other, [_query(instance.instance_id)], *window)["m0"] == []
     other_region = next(r for r in ("us-east-1", "eu-west-1") if r != instance.region)
-    role_arn, external_id = sandbox.create_role(instance.account_id)
-    session = sandbox.assume(role_arn, external_id, other_region)
+    session = sandbox.tenant_session(instance.account_id, other_region)
     wrong_region = sandbox.client("cloudwatch", session, region=other_region)
     assert _points(wrong_region, [_query(instance.instance_id)], *window)["m0"] == []
     own = _tenant_session_client(sandbox, instance)

@@ -24,8 +24,7 @@ DAY = 86400
 
 
 def _ce(sandbox: Sandbox, tenant: str) -> Any:
-    role_arn, external_id = sandbox.create_role(tenant)
-    return sandbox.client("ce", sandbox.assume(role_arn, external_id))
+    return sandbox.client("ce", sandbox.tenant_session(tenant))
 
 
 def _expected(sandbox: Sandbox, tenant: str, day: date) -> dict[str, float]:

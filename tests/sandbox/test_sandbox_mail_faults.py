@@ -73,8 +73,7 @@ def test_unverified_sender_is_rejected(sandbox: Sandbox) -> None:
 def test_throttling_targets_one_operation_and_clears(sandbox_faults: Sandbox) -> None:
     sandbox = sandbox_faults
     tenant = sandbox.tenant_account_ids[0]
-    role_arn, external_id = sandbox.create_role(tenant)
-    session = sandbox.assume(role_arn, external_id)
+    session = sandbox.tenant_session(tenant)
     ec2 = session.client("ec2", endpoint_url=sandbox.endpoint_url, config=NO_RETRY)
     sandbox.set_faults(
         throttle_rate=1.0, operations=["DescribeInstances"], accounts=[tenant], seed=3
@@ -143,6 +142,5 @@ def test_moto_reset_is_refused_and_state_survives(sandbox: Sandbox) -> None:
     assert answer.status_code == 409
     assert control.health(sandbox.endpoint_url)["instances"] == len(sandbox.fleet.instances)
     tenant = sandbox.tenant_account_ids[0]
-    role_arn, external_id = sandbox.create_role(tenant)
-    ec2 = sandbox.client("ec2", sandbox.assume(role_arn, external_id))
+    ec2 = sandbox.client("ec2", sandbox.tenant_session(tenant))
     assert ec2.describe_instances()["Reservations"]
