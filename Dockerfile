@@ -37,7 +37,7 @@ COPY ui/templates/ ui/templates/
 COPY --from=ui /src/ui/dist/ ui/dist/
 COPY deploy/docker/ deploy/docker/
 RUN pip install --quiet --no-deps -e . \
-    && mkdir -p var \
+    && mkdir -p var/detector \
     && chown -R spendsense:spendsense var
 
 USER spendsense
