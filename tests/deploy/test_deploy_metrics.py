@@ -18,12 +18,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from spendsense.settings import Settings
 from tests.fixtures.prometheus import (
     Prometheus,
     check_dashboards,
     dashboard_panels,
     job_of,
     metric_names,
+    targets_from_settings,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +62,13 @@ def test_every_panel_query_uses_a_job_prometheus_scrapes() -> None:
             names = metric_names(target["expr"])
             assert names, panel["title"]
             assert {job_of(n) for n in names} - {None} <= jobs, panel["title"]
+
+
+def test_local_prometheus_config_scrapes_the_default_ports() -> None:
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.local.yml").read_text())
+    committed = {j["job_name"]: j["static_configs"][0]["targets"] for j in config["scrape_configs"]}
+    expected = targets_from_settings(Settings(_env_file=None), node_exporter="127.0.0.1:9100")
+    assert committed == {"prometheus": ["127.0.0.1:9090"], **expected}
 
 
 def _defined_metric_names() -> set[str]:
