@@ -78,9 +78,8 @@ class SandboxState:
 
 def _respond(start_response: Callable[..., Any], answer: Answer) -> list[bytes]:
     status, headers, body = answer
-    start_response(
-        f"{status} {HTTPStatus(status).phrase}", [*headers, ("Content-Length", str(len(body)))]
-    )
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Status"
+    start_response(f"{status} {phrase}", [*headers, ("Content-Length", str(len(body)))])
     return [body]
 
 
