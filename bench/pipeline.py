@@ -271,9 +271,9 @@ def _delete_topics(settings: Settings) -> None:
 def run_benchmark(
     settings: Settings,
     instances: int = 2000,
-    backlog: int = 60000,
+    backlog: int = 30000,
     steady_rate: float = 2000.0,
-    steady_s: float = 20.0,
+    steady_s: float = 15.0,
     log_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Start everything, measure, stop everything; returns the figures."""

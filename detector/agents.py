@@ -77,7 +77,7 @@ def register_agents(
                 ]
                 outcome = await detector.process(batch, channels.states)
                 await publish(output, outcome)
-                channels.states.update(outcome.states)
+                await output.store_states(outcome.states)
                 if acker.done():  # delivery failed: stop here, nothing after it is acknowledged
                     acker.result()
                 await delivered.put(events)

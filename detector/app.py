@@ -94,17 +94,14 @@ def create_app(
     )
     channels = declare_channels(app, kafka)
 
-    async def flush_changelog() -> None:
-        await app.producer.flush()
-
     output: Output = (
-        ChannelOutput(app)
+        ChannelOutput(app, channels.states)
         if memory_outputs
         else KafkaOutput(
             kafka.bootstrap_servers,
             topic_name(kafka, DETECTIONS),
             topic_name(kafka, DEADLETTER),
-            flush_changelog,
+            channels.states,
         )
     )
     agent = register_agents(app, channels, output, detector, view, metrics, det)
@@ -114,9 +111,6 @@ def create_app(
         """Starts the inventory/feedback reader and the metrics server with the worker."""
 
         async def on_start(self) -> None:
-            # table writes queue in Faust's producer buffer and the consumer pauses while it
-            # holds more than max_messages (100): one batch writes up to batch_size states
-            app.producer.buffer.max_messages = 2 * det.batch_size
             if det.metrics_port:
                 serve_metrics(reg, det.metrics_port)
             if isinstance(output, KafkaOutput):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import httpx
 from pydantic import TypeAdapter
 
-from detector.protocol import SeriesItem, SeriesResult
+from detector.protocol import BatchRequest, SeriesItem, SeriesResult
 from spendsense.errors import ServiceError
 from spendsense.settings import DetectorSettings
 
@@ -72,11 +72,13 @@ class ModelClient:
         """Score and learn ``items``; waits and retries while the service is unavailable."""
         if not items:
             return []
-        body = {"items": [item.model_dump(mode="json") for item in items]}
+        body = BatchRequest(items=list(items)).model_dump_json(exclude_defaults=True)
         next_delay = backoff_delays(self.settings.retry_initial_s, self.settings.retry_max_s)
         while True:
             try:
-                response = await self._http.post("/score_batch", json=body)
+                response = await self._http.post(
+                    "/score_batch", content=body, headers={"content-type": "application/json"}
+                )
             except httpx.TransportError as exc:
                 kind, detail = "model_unavailable", f"{exc.__class__.__name__}: {exc}"
             else:

@@ -1,21 +1,26 @@
-"""Where the detector's agent sends detections and dead letters.
+"""Where the detector's agent sends detections and dead letters, and how it stores states.
 
 :class:`KafkaOutput` writes a batch's records with one aiokafka record batch per partition
 (Kafka's default partitioner, the same as every producer of the project uses), which costs a
-few microseconds a record where a ``topic.send`` per record costs a few hundred;
-:meth:`KafkaOutput.deliver` waits until the broker has them and the table's changelog records.
-:class:`ChannelOutput` sends to in-memory Faust channels, for agent tests under
-``test_context`` where no producer runs.
+few microseconds a record where a ``topic.send`` per record costs a few hundred. It stores
+the batch's new instance states the same way: into the table's in-memory store and, as
+record batches, onto the table's changelog topic (the partition :func:`key_partition` gives,
+keys and values JSON-encoded as Faust's own changelog writes them, so Faust restores them on
+start and on rebalance). :meth:`KafkaOutput.deliver` waits until the broker has all of it.
+:class:`ChannelOutput` sends to in-memory Faust channels and writes states through the table,
+for agent tests under ``test_context`` where no producer runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Mapping, Sequence
 
 import faust
 from aiokafka import AIOKafkaProducer
 from faust.types import ChannelT
+from faust.types.tables import TableT
 
 from detector.tables import key_partition
 
@@ -28,13 +33,13 @@ class KafkaOutput:
         bootstrap_servers: str,
         detections_topic: str,
         deadletter_topic: str,
-        flush_changelog: Callable[[], Awaitable[None]],
+        states: TableT,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.detections_topic = detections_topic
         self.deadletter_topic = deadletter_topic
         self._producer: AIOKafkaProducer | None = None
-        self._flush_changelog = flush_changelog
+        self.states = states
         self._pending: list[asyncio.Future[object]] = []
 
     async def start(self) -> None:
@@ -48,7 +53,9 @@ class KafkaOutput:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def _send(self, topic: str, records: Sequence[tuple[str, bytes]]) -> None:
+    async def _send(
+        self, topic: str, records: Sequence[tuple[str, bytes]], encode_key: bool = False
+    ) -> None:
         if not records:
             return
         producer = self._producer
@@ -57,7 +64,8 @@ class KafkaOutput:
         by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
         for key, value in records:
             part = partitions[key_partition(key, len(partitions))]
-            by_partition.setdefault(part, []).append((key.encode(), value))
+            key_bytes = json.dumps(key).encode() if encode_key else key.encode()
+            by_partition.setdefault(part, []).append((key_bytes, value))
         for part, items in by_partition.items():
             batch = producer.create_batch()
             for key_bytes, value in items:
@@ -73,10 +81,18 @@ class KafkaOutput:
     async def dead_letters(self, records: Sequence[tuple[str, bytes]]) -> None:
         await self._send(self.deadletter_topic, records)
 
+    async def store_states(self, changes: Mapping[str, str]) -> None:
+        """Keep the new states in the table's store and send them to its changelog."""
+        store = self.states.data
+        for key, value in changes.items():
+            store[key] = value
+        topic = self.states.changelog_topic.get_topic_name()
+        records = [(key, json.dumps(value).encode()) for key, value in changes.items()]
+        await self._send(topic, records, encode_key=True)
+
     async def deliver(self) -> None:
         """Wait until the broker acknowledged everything sent so far (raises on a failure)."""
         pending, self._pending = self._pending, []
-        await self._flush_changelog()
         for fut in pending:
             await fut
 
@@ -84,9 +100,10 @@ class KafkaOutput:
 class ChannelOutput:
     """Detections and dead letters to in-memory channels (agent tests)."""
 
-    def __init__(self, app: faust.App) -> None:
+    def __init__(self, app: faust.App, states: TableT) -> None:
         self.detections_channel: ChannelT = app.channel()
         self.deadletter_channel: ChannelT = app.channel()
+        self.states = states
 
     async def detections(self, records: Sequence[tuple[str, bytes]]) -> None:
         for key, value in records:
@@ -95,6 +112,9 @@ class ChannelOutput:
     async def dead_letters(self, records: Sequence[tuple[str, bytes]]) -> None:
         for key, value in records:
             await self.deadletter_channel.send(key=key, value=value)
+
+    async def store_states(self, changes: Mapping[str, str]) -> None:
+        self.states.update(changes)
 
     async def deliver(self) -> None:
         """In-memory channels hold what was sent at once."""

@@ -42,6 +42,12 @@ class SeriesItem(BaseModel):
     points: list[PointIn]
 
 
+class BatchRequest(BaseModel):
+    """The body of ``POST /score_batch``."""
+
+    items: list[SeriesItem]
+
+
 class VerdictOut(BaseModel):
     """The model's answer for one point."""
 

@@ -139,3 +139,22 @@ def test_model_service_down_then_up_loses_nothing(
         service.stop()
     assert sorted(d.timestamp for d in detections) == [r.timestamp for r in records]
     assert detections[-1].idle
+
+
+def test_a_new_worker_restores_instance_state_from_the_changelog(
+    kafka: KafkaSettings, model_service_url: str, start_worker: StartWorker
+) -> None:
+    produce(kafka, INVENTORY, [(IDLE, inventory("tenant-a", IDLE).to_bytes())])
+    first, _ = start_worker(model_service_url)
+    records = series("tenant-a", IDLE, 16, cpu=0.3)
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records[:8]])
+    assert len(consume(kafka, DETECTIONS, 8, timeout_s=60)) == 8
+    assert first.stop() == 0
+
+    start_worker(model_service_url)  # restores the state table from its changelog topic
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records[8:]])
+    detections = [parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, 16, 60)]
+    assert sorted(d.timestamp for d in detections) == [r.timestamp for r in records]
+    last = max(detections, key=lambda d: d.timestamp)
+    # a model starting over would date the quiet run from the 9th record and not be idle yet
+    assert last.idle and last.idle_since == records[0].timestamp
