@@ -60,6 +60,11 @@ bench-idle: install
 	@test -f $(IDLE_FLEET)/labels.json || $(BIN)/spendsense fleet generate --seed $(IDLE_FLEET_SEED) --out $(IDLE_FLEET)
 	$(BIN)/spendsense bench idle --fleet $(IDLE_FLEET) --json bench/results/idle.json
 
+# broker (started if not running) + detector worker + model service, about two minutes
+bench-pipeline: install jars
+	$(BIN)/spendsense kafka start
+	$(BIN)/spendsense bench pipeline --json bench/results/pipeline.json
+
 migration: install
 	$(BIN)/python -m spendsense.store.regenerate
 

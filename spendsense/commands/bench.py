@@ -119,12 +119,12 @@ def _register_pipeline(actions: argparse._SubParsersAction) -> None:
     )
     pipeline.add_argument("--instances", type=int, default=2000, help="instances in the fleet")
     pipeline.add_argument(
-        "--backlog", type=int, default=60000, help="records for the sustained-rate run"
+        "--backlog", type=int, default=30000, help="records for the sustained-rate run"
     )
     pipeline.add_argument(
         "--rate", type=float, default=2000.0, help="records/s of the steady latency run"
     )
-    pipeline.add_argument("--seconds", type=float, default=20.0, help="length of the steady run")
+    pipeline.add_argument("--seconds", type=float, default=15.0, help="length of the steady run")
     pipeline.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     pipeline.set_defaults(func=_pipeline)
 
