@@ -12,12 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from detector.launch import Child
 from spendsense.access import new_external_id
 from spendsense.settings import KafkaSettings, StoreSettings
 from spendsense.store import add_aws_account, create_tenant, open_store
 from tests.fixtures.detector import worker_env
-from tests.fixtures.prometheus import free_port
-from tests.fixtures.sandbox import Sandbox
+from tests.fixtures.sandbox import Sandbox, free_port
 
 BIN = Path(sys.executable).parent
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
@@ -42,48 +37,8 @@ class Stack:
     """Scrape targets by job, and the processes this fixture started (if any)."""
 
     targets: dict[str, list[str]]
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    logs: Path | None = None
+    children: dict[str, Child] = field(default_factory=dict)
     api_url: str | None = None
-
-    def log_tail(self, name: str) -> str:
-        if self.logs is None:
-            return ""
-        return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
-
-
-def _wait_http(url: str, stack: Stack, name: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if stack.processes[name].poll() is not None:
-            raise AssertionError(f"{name} exited:\n{stack.log_tail(name)}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.3)
-    raise AssertionError(f"{name} not ready at {url} in {timeout_s:.0f}s:\n{stack.log_tail(name)}")
-
-
-def _start(stack: Stack, name: str, argv: list[str], env: dict[str, str]) -> None:
-    assert stack.logs is not None
-    log = (stack.logs / f"{name}.log").open("wb")
-    stack.processes[name] = subprocess.Popen(
-        argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def _stop_all(stack: Stack) -> None:
-    for process in stack.processes.values():
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in stack.processes.values():
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture
@@ -140,45 +95,28 @@ def stack_targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
             **{job: [f"127.0.0.1:{port}"] for job, port in ports.items()},
             "model": [model_url.removeprefix("http://")],
         },
-        logs=tmp_path,
         api_url=f"http://127.0.0.1:{ports['api']}",
     )
+    argv = {
+        "node": [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{ports['node']}"],
+        "collector": [str(BIN / "spendsense"), "collect"],
+        "projector": [str(BIN / "spendsense"), "project"],
+        "api": [str(BIN / "uvicorn"), "api.main:app", "--port", str(ports["api"])],
+    }
+    for name, app, web_port in (
+        ("detector", "detector.app", detector_env["SPENDSENSE_DETECTOR__WEB_PORT"]),
+        ("actions", "actions.app", env["SPENDSENSE_ACTIONS__WEB_PORT"]),
+    ):
+        argv[name] = [str(BIN / "faust"), "-A", app, "worker", "-l", "info", "--web-port", web_port]
     try:
-        _start(
-            stack,
-            "node",
-            [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{ports['node']}"],
-            env,
-        )
-        _start(stack, "collector", [str(BIN / "spendsense"), "collect"], env)
-        for name, app, web_port, app_env in (
-            (
-                "detector",
-                "detector.app",
-                detector_env["SPENDSENSE_DETECTOR__WEB_PORT"],
-                detector_env,
-            ),
-            ("actions", "actions.app", env["SPENDSENSE_ACTIONS__WEB_PORT"], env),
-        ):
-            faust = [str(BIN / "faust"), "-A", app, "worker", "-l", "info", "--web-port", web_port]
-            _start(stack, name, faust, app_env)
-        _start(stack, "projector", [str(BIN / "spendsense"), "project"], env)
-        _start(
-            stack,
-            "api",
-            [
-                str(BIN / "uvicorn"),
-                "api.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(ports["api"]),
-            ],
-            env,
-        )
-        for job in ("node", "collector", "projector", "detector", "actions"):
-            _wait_http(f"http://127.0.0.1:{ports[job]}/metrics", stack, job)
-        _wait_http(f"{stack.api_url}/readyz", stack, "api")
+        for name, args in argv.items():
+            child_env = detector_env if name == "detector" else env
+            stack.children[name] = Child(args, child_env, tmp_path / f"{name}.log")
+            stack.children[name].start()
+        for name, child in stack.children.items():
+            path = "/readyz" if name == "api" else "/metrics"
+            child.wait_http(f"http://127.0.0.1:{ports[name]}{path}", timeout_s=90)
         yield stack
     finally:
-        _stop_all(stack)
+        for child in stack.children.values():
+            child.stop()
