@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +28,7 @@ from tests.fixtures.prometheus import (
     dashboard_panels,
     job_of,
     metric_names,
+    prometheus_binary,
     targets_from_settings,
 )
 
@@ -62,6 +64,16 @@ def test_every_panel_query_uses_a_job_prometheus_scrapes() -> None:
             names = metric_names(target["expr"])
             assert names, panel["title"]
             assert {job_of(n) for n in names} - {None} <= jobs, panel["title"]
+
+
+def test_prometheus_configs_pass_promtool() -> None:
+    promtool = Path(prometheus_binary()).with_name("promtool")
+    for name in ("prometheus.yml", "prometheus.local.yml"):
+        path = ROOT / "deploy/prometheus" / name
+        result = subprocess.run(
+            [str(promtool), "check", "config", str(path)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_local_prometheus_config_scrapes_the_default_ports() -> None:
