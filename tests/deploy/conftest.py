@@ -48,6 +48,8 @@ def stack_targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     if given:
         yield Stack(targets=json.loads(given))
         return
+    if not Path(NODE_EXPORTER).exists():
+        pytest.fail(f"{NODE_EXPORTER} missing: run `make sysdeps`", pytrace=False)
     sandbox: Sandbox = request.getfixturevalue("sandbox")
     kafka: KafkaSettings = request.getfixturevalue("kafka")
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
