@@ -15,8 +15,8 @@ from spendsense import broker
 from spendsense.settings import KafkaSettings, get_settings
 
 pytest_plugins = [
+    "tests.fixtures.sandbox",  # first: the others import free_port from it
     "tests.fixtures.postgres",
-    "tests.fixtures.sandbox",
     "tests.fixtures.detector",
     "tests.fixtures.prometheus",
 ]
