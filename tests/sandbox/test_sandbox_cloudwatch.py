@@ -14,6 +14,7 @@ from sandbox.fleet import FleetInstance
 from tests.fixtures.sandbox import Sandbox
 
 DAY = 86400
+BUSY = {"web-diurnal", "steady-service"}  # never idle: no other suite stops these
 
 
 def _query(
@@ -47,12 +48,15 @@ def _tenant_session_client(sandbox: Sandbox, instance: FleetInstance) -> Any:
 
 
 def _long_lived(sandbox: Sandbox) -> FleetInstance:
-    """A running instance whose trace covers the whole history."""
+    """A busy running instance (no suite stops it) whose trace covers the whole history."""
     start = sandbox.fleet.start
     return next(
         i
         for i in sandbox.fleet.instances.values()
-        if sandbox.fleet.traces[i.instance_id].start == start and i.state == "running"
+        if sandbox.fleet.traces[i.instance_id].start == start
+        and i.state == "running"
+        and i.kind in BUSY
+        and i.account_id == sandbox.tenant_account_ids[0]
     )
 
 
@@ -186,7 +190,7 @@ def test_a_stopped_instance_produces_no_points(sandbox: Sandbox) -> None:
         and i.root_device_type == "ebs"
         and i.lifecycle == "on-demand"
         and i.state == "running"
-        and i.kind in {"web-diurnal", "steady-service"}  # busy: no other suite stops these
+        and i.kind in BUSY
         and sandbox.fleet.traces[i.instance_id].start == sandbox.fleet.start
     )
     session = sandbox.tenant_session(tenant, instance.region)
