@@ -57,7 +57,9 @@ def stack_targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     with store.sessions.begin() as session:
         for tenant, account_id in zip(("acme", "globex"), sandbox.tenant_account_ids, strict=False):
             role_arn, external_id = sandbox.create_role(account_id, external_id=new_external_id())
-            create_tenant(session, tenant.title(), tenant_id=tenant)
+            create_tenant(
+                session, tenant.title(), tenant_id=tenant, alert_email=f"ops@{tenant}.example"
+            )
             add_aws_account(session, tenant, account_id, external_id=external_id, role_arn=role_arn)
     store.dispose()
     key, secret = sandbox.vendor_credentials

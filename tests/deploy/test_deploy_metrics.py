@@ -8,17 +8,14 @@ SPENDSENSE_DASHBOARD_TARGETS, a running stack such as ``spendsense demo``. A pan
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from spendsense.settings import Settings
@@ -36,16 +33,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _drive_the_api(api_url: str) -> None:
-    """A few requests so the API's request and login metrics have series."""
-    for path in ("/healthz", "/readyz", "/api/me"):
-        with contextlib.suppress(urllib.error.HTTPError):
-            urllib.request.urlopen(f"{api_url}{path}", timeout=5).close()
-    body = json.dumps({"email": "nobody@example.com", "password": "wrong-password"}).encode()
-    login = urllib.request.Request(
-        f"{api_url}/api/auth/login", data=body, headers={"Content-Type": "application/json"}
-    )
-    with contextlib.suppress(urllib.error.HTTPError):
-        urllib.request.urlopen(login, timeout=5).close()
+    """A few requests (one a refused login) so the API's request and login metrics have series."""
+    with httpx.Client(base_url=api_url, timeout=10) as client:
+        for path in ("/healthz", "/readyz", "/api/me"):
+            client.get(path)
+        token = client.get("/api/auth/csrf").json()["csrf_token"]
+        refused = client.post(
+            "/api/auth/login",
+            json={"email": "nobody@example.com", "password": "wrong-password-1"},
+            headers={"X-CSRF-Token": token},
+        )
+        assert refused.status_code in {400, 401, 403}, refused.text
 
 
 def _wait_for(prometheus: Prometheus, expr: str, what: str, timeout_s: float = 90.0) -> None:
