@@ -20,11 +20,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --create-home --uid 10001 spendsense
 WORKDIR /app
 
-# Dependencies first (a layer that changes only with pyproject.toml).
+# Dependencies first (a layer that changes only with pyproject.toml); a compiler only for
+# the install, in case a dependency has no wheel for this platform.
 COPY pyproject.toml README.md ./
-RUN python -c "import subprocess, sys, tomllib; \
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && python -c "import subprocess, sys, tomllib; \
 deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
-subprocess.check_call([sys.executable, '-m', 'pip', 'install', '--quiet', *deps])"
+subprocess.check_call([sys.executable, '-m', 'pip', 'install', '--quiet', *deps])" \
+    && apt-get purge -y build-essential \
+    && apt-get autoremove -y \
+    && rm -rf /var/lib/apt/lists/*
 
 # The code, installed in place so the tree's paths (ui/, var/) are where settings expect them.
 COPY spendsense/ spendsense/
