@@ -8,7 +8,9 @@ SPENDSENSE_DASHBOARD_TARGETS, a running stack such as ``spendsense demo``. A pan
 
 from __future__ import annotations
 
+import json
 import re
+import runpy
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -62,6 +64,15 @@ def test_every_panel_query_uses_a_job_prometheus_scrapes() -> None:
             names = metric_names(target["expr"])
             assert names, panel["title"]
             assert {job_of(n) for n in names} - {None} <= jobs, panel["title"]
+
+
+def test_committed_dashboards_are_what_build_dashboards_writes() -> None:
+    build = runpy.run_path(str(ROOT / "deploy/grafana/build_dashboards.py"))
+    for uid, (title, panels) in build["DASHBOARDS"].items():
+        committed = json.loads((ROOT / f"deploy/grafana/dashboards/{uid}.json").read_text())
+        assert committed == build["dashboard_json"](uid, title, panels), (
+            f"{uid}.json is stale: run python deploy/grafana/build_dashboards.py"
+        )
 
 
 def test_prometheus_configs_pass_promtool() -> None:
