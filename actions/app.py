@@ -37,14 +37,21 @@ APP_ID = "spendsense-actions"
 
 
 @dataclass
+class RuntimeSlot:
+    """The runtime, once the worker built it at start; agents wait for ``ready``."""
+
+    runtime: ActionsRuntime | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True)
 class ActionsWorker:
-    """The app, its agent and (once started) the runtime the agent drives."""
+    """The app, its agent, its metrics registry and the runtime slot the agent drives."""
 
     app: faust.App
     agent: faust.types.AgentT
     registry: CollectorRegistry
-    runtime: ActionsRuntime | None = None
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    slot: RuntimeSlot
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> ActionsWorker:
@@ -74,13 +81,13 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         topic_name(kafka, DEADLETTER), key_serializer="raw", value_serializer="raw"
     )
     reg = registry or CollectorRegistry()
-    holder = ActionsWorker(app=app, agent=None, registry=reg)  # type: ignore[arg-type]
+    slot = RuntimeSlot()
 
     @app.agent(detections, name="alerts", concurrency=1)
     async def alerts(stream: StreamT) -> None:
-        await holder.ready.wait()
+        await slot.ready.wait()
         async for event in stream.events():
-            runtime = holder.runtime
+            runtime = slot.runtime
             assert runtime is not None
             try:
                 det = parse_event(DetectionRecord, event.value)
@@ -106,30 +113,28 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         )
         await deadletter.send(key=DETECTIONS.encode(), value=letter.to_bytes())
 
-    holder.agent = alerts
-
     @app.timer(interval=cfg.flush_interval_s)
     async def tick() -> None:
-        if holder.runtime is not None:
-            await asyncio.to_thread(holder.runtime.tick)
+        if slot.runtime is not None:
+            await asyncio.to_thread(slot.runtime.tick)
 
     @app.service
     class Runtime(mode.Service):
         """Builds the runtime and the metrics server when the worker starts."""
 
         async def on_start(self) -> None:
-            holder.runtime = await asyncio.to_thread(build_runtime, settings, reg)
-            await asyncio.to_thread(holder.runtime.alerts.reconcile)
+            slot.runtime = await asyncio.to_thread(build_runtime, settings, reg)
+            await asyncio.to_thread(slot.runtime.alerts.reconcile)
             if cfg.metrics_port:
                 serve_metrics(reg, cfg.metrics_port)
-            holder.ready.set()
+            slot.ready.set()
             log.info("actions worker ready (metrics on port %s)", cfg.metrics_port)
 
         async def on_stop(self) -> None:
-            if holder.runtime is not None:
-                holder.runtime.close()
+            if slot.runtime is not None:
+                slot.runtime.close()
 
-    return holder
+    return ActionsWorker(app=app, agent=alerts, registry=reg, slot=slot)
 
 
 worker = create_app(get_settings())

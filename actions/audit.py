@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -59,36 +58,12 @@ def to_record(entry: AuditEntry) -> ActionRecord:
     )
 
 
-def audit(
-    session: Session,
-    tenant_id: str,
-    *,
-    actor: str,
-    action: str,
-    result: str,
-    reason: str = "",
-    account_id: str | None = None,
-    instance_id: str | None = None,
-    dry_run: bool = False,
-    decision_key: str | None = None,
-    details: Mapping[str, Any] | None = None,
-) -> tuple[ActionRecord, bool]:
-    """Append an audit entry in ``session``; returns the record to publish after commit and
-    whether it is new (False: this ``decision_key`` was recorded before)."""
-    entry, created = append_audit(
-        session,
-        tenant_id,
-        actor=actor,
-        action=action,
-        result=result,
-        reason=reason,
-        account_id=account_id,
-        instance_id=instance_id,
-        dry_run=dry_run,
-        decision_key=decision_key,
-        details=details,
-    )
-    return to_record(entry), created
+def audit(session: Session, tenant_id: str, **entry: Any) -> tuple[ActionRecord, bool]:
+    """Append an audit entry in ``session`` (the fields of
+    :func:`~spendsense.store.append_audit`); returns the record to publish after commit and
+    whether it is new (False: its ``decision_key`` was recorded before)."""
+    row, created = append_audit(session, tenant_id, **entry)
+    return to_record(row), created
 
 
 class KafkaEventSink:

@@ -85,6 +85,23 @@ class StopOutcome:
     previous: str | None = None
 
 
+Verdict = tuple[str, str, str | None]
+"""(result, message, rail) of one judged decision."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What is asked: one action on one instance, by whom, why, under which key."""
+
+    tenant_id: str
+    instance_id: str
+    action: str
+    actor: str
+    reason: str
+    key: str
+    dry_run: bool
+
+
 def rails(facts: InstanceFacts, protect_tag: str) -> tuple[str, str] | None:
     """The first safety rail that forbids stopping, as ``(rail, why)``, or None."""
     if protect_tag in facts.tags:
@@ -184,28 +201,19 @@ class StopExecutor:
 
     # -- stop and start ---------------------------------------------------------------
 
-    def _reserve(
-        self,
-        tenant_id: str,
-        instance_id: str,
-        action: str,
-        actor: str,
-        reason: str,
-        decision_key: str,
-        dry_run: bool,
-    ) -> tuple[StopDecision, bool]:
+    def _reserve(self, wanted: Decision) -> tuple[StopDecision, bool]:
         """Record the decision; returns (row, fresh). A finished row is a replay."""
         with self.sessions() as session:
             try:
                 with session.begin():
                     row = StopDecision(
-                        decision_key=decision_key,
-                        tenant_id=tenant_id,
-                        instance_id=instance_id,
-                        action=action,
-                        actor=actor,
-                        reason=reason,
-                        dry_run=dry_run,
+                        decision_key=wanted.key,
+                        tenant_id=wanted.tenant_id,
+                        instance_id=wanted.instance_id,
+                        action=wanted.action,
+                        actor=wanted.actor,
+                        reason=wanted.reason,
+                        dry_run=wanted.dry_run,
                         decided_at=self.clock(),
                         status="pending",
                     )
@@ -213,9 +221,9 @@ class StopExecutor:
                 return row, True
             except IntegrityError:
                 pass
-            existing = session.get(StopDecision, decision_key)
-            if existing is None or existing.tenant_id != tenant_id:
-                raise NotFound(f"decision key {decision_key!r} belongs to another tenant")
+            existing = session.get(StopDecision, wanted.key)
+            if existing is None or existing.tenant_id != wanted.tenant_id:
+                raise NotFound(f"decision key {wanted.key!r} belongs to another tenant")
             return existing, False
 
     def _started_since(self, decision: StopDecision, facts: InstanceFacts) -> bool:
@@ -271,44 +279,27 @@ class StopExecutor:
         ``actor``: the person's email, or ``policy:<name>`` for the auto-stop policy.
         ``max_per_hour``: the tenant's cap (the policy passes it; people are not capped).
         """
-        decision, fresh = self._reserve(
-            tenant_id, instance_id, "stop", actor, reason, decision_key, dry_run
-        )
-        if not fresh and decision.status == "done":
-            return self._replayed(decision)
-        try:
-            facts = self.describe(tenant_id, instance_id, account_id=account_id, region=region)
-        except (NotFound, TenantAccessError) as exc:
-            return self._finish(decision, "failed", str(exc), account_id=account_id)
-        outcome: tuple[str, str, str | None]
-        refusal = rails(facts, self.settings.protect_tag)
-        if refusal is not None:
-            outcome = ("refused", f"not stopped: {refusal[1]}", refusal[0])
-        elif self._started_since(decision, facts):
-            outcome = ("skipped", "not stopped: it was started again after this decision", None)
-        elif facts.state in {"stopped", "stopping", "shutting-down", "terminated"}:
-            outcome = ("skipped", f"nothing to do: the instance is {facts.state}", None)
-        elif (
-            max_per_hour is not None
-            and self._policy_stops_last_hour(tenant_id, dry_run) >= max_per_hour
-        ):
-            outcome = (
-                "skipped",
-                f"not stopped: the cap of {max_per_hour} stops per hour is reached",
-                "cap",
-            )
-        elif dry_run:
-            outcome = ("dry-run", "dry run: would stop it; nothing was changed", None)
-        else:
-            outcome = self._call(facts, tenant_id, "stop")
-        return self._finish(
-            decision,
-            outcome[0],
-            outcome[1],
-            rail=outcome[2],
-            account_id=facts.account_id,
-            region=facts.region,
-        )
+
+        def judge(decision: StopDecision, facts: InstanceFacts) -> Verdict:
+            refusal = rails(facts, self.settings.protect_tag)
+            if refusal is not None:
+                return "refused", f"not stopped: {refusal[1]}", refusal[0]
+            if self._started_since(decision, facts):
+                return "skipped", "not stopped: it was started again after this decision", None
+            if facts.state in {"stopped", "stopping", "shutting-down", "terminated"}:
+                return "skipped", f"nothing to do: the instance is {facts.state}", None
+            if (
+                max_per_hour is not None
+                and self._policy_stops_last_hour(tenant_id, dry_run) >= max_per_hour
+            ):
+                cap = f"not stopped: the cap of {max_per_hour} stops per hour is reached"
+                return "skipped", cap, "cap"
+            if dry_run:
+                return "dry-run", "dry run: would stop it; nothing was changed", None
+            return self._call(facts, tenant_id, "stop")
+
+        decision = Decision(tenant_id, instance_id, "stop", actor, reason, decision_key, dry_run)
+        return self._decide(decision, judge, account_id, region)
 
     def start(
         self,
@@ -322,30 +313,35 @@ class StopExecutor:
         region: str | None = None,
     ) -> StopOutcome:
         """Start a stopped instance again (a person's undo); idempotent on ``decision_key``."""
-        decision, fresh = self._reserve(
-            tenant_id, instance_id, "start", actor, reason, decision_key, False
-        )
+
+        def judge(decision: StopDecision, facts: InstanceFacts) -> Verdict:
+            if facts.state in {"running", "pending"}:
+                return "skipped", f"nothing to do: the instance is {facts.state}", None
+            return self._call(facts, tenant_id, "start")
+
+        decision = Decision(tenant_id, instance_id, "start", actor, reason, decision_key, False)
+        return self._decide(decision, judge, account_id, region)
+
+    def _decide(
+        self,
+        wanted: Decision,
+        judge: Callable[[StopDecision, InstanceFacts], Verdict],
+        account_id: str | None,
+        region: str | None,
+    ) -> StopOutcome:
+        """Record the decision, describe the instance fresh, let ``judge`` act, record it."""
+        decision, fresh = self._reserve(wanted)
         if not fresh and decision.status == "done":
             return self._replayed(decision)
         try:
-            facts = self.describe(tenant_id, instance_id, account_id=account_id, region=region)
+            facts = self.describe(
+                wanted.tenant_id, wanted.instance_id, account_id=account_id, region=region
+            )
         except (NotFound, TenantAccessError) as exc:
             return self._finish(decision, "failed", str(exc), account_id=account_id)
-        if facts.state in {"running", "pending"}:
-            outcome: tuple[str, str, str | None] = (
-                "skipped",
-                f"nothing to do: the instance is {facts.state}",
-                None,
-            )
-        else:
-            outcome = self._call(facts, tenant_id, "start")
+        result, message, rail = judge(decision, facts)
         return self._finish(
-            decision,
-            outcome[0],
-            outcome[1],
-            rail=outcome[2],
-            account_id=facts.account_id,
-            region=facts.region,
+            decision, result, message, rail=rail, account_id=facts.account_id, region=facts.region
         )
 
     def tag(
@@ -365,7 +361,7 @@ class StopExecutor:
         with self.tenants.guard(account, facts.region, "CreateTags"):
             plugin.run(ec2, facts.instance_id, params)
 
-    def _call(self, facts: InstanceFacts, tenant_id: str, verb: str) -> tuple[str, str, str | None]:
+    def _call(self, facts: InstanceFacts, tenant_id: str, verb: str) -> Verdict:
         plugin: Any = ACTIONS["stop"]
         with self.sessions() as session:
             account = self._account(session, tenant_id, facts.account_id)

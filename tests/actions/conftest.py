@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,7 +26,9 @@ from spendsense.metrics import CollectorRegistry
 from spendsense.settings import ActionsSettings, AwsSettings, StoreSettings
 from spendsense.store import Store, add_aws_account, create_tenant, open_store
 from spendsense.topics import ACTIONS
-from tests.fixtures.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from tests.fixtures.sandbox import Sandbox
 
 REGION = "us-east-1"
 ROLE_NAME = "SpendSenseActionsTests"

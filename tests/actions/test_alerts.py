@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +19,9 @@ from spendsense.store import list_audit, open_store
 from spendsense.store.models import EmailOutbox, InstanceAlertState
 from spendsense.topics import FEEDBACK
 from tests.actions.conftest import KEY, Rig, make_rig
-from tests.fixtures.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from tests.fixtures.sandbox import Sandbox
 
 LINK = re.compile(r"https?://\S+/links/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
 

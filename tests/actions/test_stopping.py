@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
 from sqlalchemy import select
 
-from spendsense.store import list_audit
+from actions.registry import ACTIONS, customer_permissions
+from spendsense.store import get_aws_account, list_audit
 from spendsense.store.models import StopDecision
 from tests.actions.conftest import REGION, Rig
 
@@ -144,3 +146,29 @@ def test_another_tenants_instance_is_not_found_and_not_stopped(rig: Rig) -> None
     with rig.store.sessions() as session:
         row = session.scalar(select(StopDecision).where(StopDecision.decision_key == "acme/x"))
     assert row is not None and row.status == "failed"
+
+
+def test_stops_go_through_the_tenants_role_with_its_external_id(rig: Rig) -> None:
+    """With the wrong ExternalId in the store, AssumeRole is refused: nothing is stopped."""
+    instance_id = rig.run_instance()
+    with rig.store.sessions.begin() as session:
+        account = get_aws_account(session, "acme", rig.accounts["acme"].account_id)
+        assert account is not None
+        account.external_id = "not-the-external-id-the-role-trusts"
+    outcome = rig.executor.stop("acme", instance_id, "ops@acme.test", "x", "acme/e1", False)
+    assert outcome.result == "failed"
+    assert "ExternalId" in outcome.message
+    assert rig.state(instance_id) == "running"
+
+
+def test_every_action_is_registered_with_its_permissions_and_schema() -> None:
+    assert sorted(ACTIONS) == ["email", "stop", "tag"]
+    for name, plugin in ACTIONS.items():
+        assert plugin.name == name and plugin.permissions, name
+        assert issubclass(plugin.Params, BaseModel)
+        assert all(p.split(":")[0] in {"ec2", "ses"} for p in plugin.permissions)
+    # what the customer's role must allow: everything run in their account, no SES
+    assert "ses:SendRawEmail" not in customer_permissions()
+    assert {"ec2:StopInstances", "ec2:CreateTags", "ec2:DescribeInstances"} <= set(
+        customer_permissions()
+    )

@@ -3,12 +3,14 @@ a detection becomes one email; inside the cooldown nothing more, even across a k
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -21,7 +23,9 @@ from spendsense.store.models import InstanceAlertState
 from spendsense.topics import ACTIONS, DEADLETTER, DETECTIONS
 from tests.actions.conftest import KEY, Rig
 from tests.fixtures.detector import consume, produce
-from tests.fixtures.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from tests.fixtures.sandbox import Sandbox
 
 pytestmark = pytest.mark.kafka
 FAUST = str(Path(sys.executable).parent / "faust")
@@ -77,6 +81,9 @@ def start_worker(
         return child, metrics_port
 
     yield start
+    for child in children:  # all at once: a worker leaving rebalances the others
+        if child.alive() and child.proc is not None:
+            os.killpg(child.proc.pid, signal.SIGTERM)
     for child in children:
         child.stop()
 
