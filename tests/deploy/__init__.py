@@ -1,1 +1,0 @@
-"""Deployment checks: compose, IaC, workflows, dashboards against a real Prometheus."""

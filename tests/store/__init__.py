@@ -1,1 +1,0 @@
-"""The store suite: contract, migrations, engine and CLI, on SQLite and PostgreSQL."""
