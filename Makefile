@@ -65,6 +65,11 @@ bench-pipeline: install jars
 	$(BIN)/spendsense kafka start
 	$(BIN)/spendsense bench pipeline --json bench/results/pipeline.json
 
+# The polling benchmark: AWS cost and time to the idle verdict per policy, on the same fleet.
+bench-collect: install
+	@test -f $(IDLE_FLEET)/labels.json || $(BIN)/spendsense fleet generate --seed $(IDLE_FLEET_SEED) --out $(IDLE_FLEET)
+	$(BIN)/spendsense bench collect --fleet $(IDLE_FLEET) --json bench/results/collect.json
+
 migration: install
 	$(BIN)/python -m spendsense.store.regenerate
 

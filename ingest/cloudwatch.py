@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest.context import AccountJob, InstanceInfo
-from ingest.polling import FIELDS, STATISTICS, Activity
+from ingest.polling import FIELDS, STATISTICS, next_tier
 from ingest.recovery import touch_checkpoint
 from ingest.registry import Collector, register
 from spendsense.errors import TenantAccessError
@@ -305,27 +304,10 @@ class MetricsCollector(Collector):
         return records
 
     def _reclassify(self, row: MetricCursor, records: list[MetricRecord], now: datetime) -> None:
-        recent = [r for r in records[-12:] if r.cpu_percent is not None]
-        policy = self.ctx.policy
-        if recent:
-            cpu = [r.cpu_percent for r in recent if r.cpu_percent is not None]
-            nets = [
-                (r.network_in_bytes or 0.0) + (r.network_out_bytes or 0.0)
-                for r in recent
-                if r.network_in_bytes is not None or r.network_out_bytes is not None
-            ]
-            quiet_since = row.quiet_since or recent[0].timestamp
-            activity = Activity(
-                cpu_p50=statistics.median(cpu),
-                cpu_max=max(cpu),
-                net_mean=statistics.fmean(nets) if nets else None,
-                quiet_for_s=(now - quiet_since).total_seconds(),
-            )
-            row.tier = policy.classify(row.tier, activity)
-            row.quiet_since = None if row.tier == "busy" else quiet_since
-        elif row.tier == "new":
-            row.tier = "suspect"
-        row.next_poll_at = now + timedelta(seconds=policy.plan(row.tier).interval_s)
+        row.tier, row.quiet_since = next_tier(
+            self.ctx.policy, row.tier, row.quiet_since, records, now
+        )
+        row.next_poll_at = now + timedelta(seconds=self.ctx.policy.plan(row.tier).interval_s)
         row.updated_at = now
 
     def _commit(self, job: AccountJob, batch: list[Due]) -> None:

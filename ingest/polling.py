@@ -25,8 +25,12 @@ PollPlan(interval_s=300, metrics=('CPUUtilization', 'NetworkIn', 'NetworkOut'))
 
 from __future__ import annotations
 
+import statistics
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 ALL_METRICS = ("CPUUtilization", "NetworkIn", "NetworkOut")
 STATISTICS = {"CPUUtilization": "Average", "NetworkIn": "Sum", "NetworkOut": "Sum"}
@@ -35,7 +39,8 @@ FIELDS = {
     "NetworkIn": "network_in_bytes",
     "NetworkOut": "network_out_bytes",
 }
-TIERS = ("new", "busy", "suspect", "dormant")
+TIERS = ("new", "busy", "serving", "suspect", "dormant")
+QUIET_TIERS = frozenset({"suspect", "dormant"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,19 @@ class Activity:
     quiet_for_s: float  # how long its CPU has sat near the floor (0 when busy)
 
 
+class Sample(Protocol):
+    """One period's values as the collector publishes them and the model reads them."""
+
+    @property
+    def timestamp(self) -> datetime: ...
+    @property
+    def cpu_percent(self) -> float | None: ...
+    @property
+    def network_in_bytes(self) -> float | None: ...
+    @property
+    def network_out_bytes(self) -> float | None: ...
+
+
 class PollingPolicy(ABC):
     """Maps tiers to poll plans and points to tiers."""
 
@@ -68,6 +86,10 @@ class PollingPolicy(ABC):
     def classify(self, tier: str, activity: Activity) -> str:
         """The tier after a poll; fixed policies keep one tier."""
         return tier
+
+    def is_quiet(self, activity: Activity) -> bool:
+        """Whether an hour that looked like ``activity`` is near idle (part of a quiet run)."""
+        return False
 
 
 @dataclass(frozen=True)
@@ -87,11 +109,15 @@ class AdaptivePolicy(PollingPolicy):
 
     name: str
     busy_s: int = 3600
+    serving_s: int = 3600
     suspect_s: int = 1800
     dormant_s: int = 3 * 3600
     busy_cpu_p50: float = 8.0  # median CPU over the last hour above this: plainly busy
+    # in + out bytes per 5-minute period above this: serving (25x the model's idle floor)
+    serving_net: float = 1_500_000.0
     dormant_after_s: int = 24 * 3600
     busy_metrics: tuple[str, ...] = ("CPUUtilization",)
+    suspect_metrics: tuple[str, ...] = ALL_METRICS
     dormant_metrics: tuple[str, ...] = ("CPUUtilization", "NetworkIn")
 
     def plan(self, tier: str) -> PollPlan:
@@ -99,8 +125,10 @@ class AdaptivePolicy(PollingPolicy):
             return PollPlan(self.busy_s, self.busy_metrics)
         if tier == "dormant":
             return PollPlan(self.dormant_s, self.dormant_metrics)
+        if tier == "serving":
+            return PollPlan(self.serving_s, ALL_METRICS)
         if tier == "suspect":
-            return PollPlan(self.suspect_s, ALL_METRICS)
+            return PollPlan(self.suspect_s, self.suspect_metrics)
         return PollPlan(0, ALL_METRICS)
 
     def classify(self, tier: str, activity: Activity) -> str:
@@ -108,9 +136,70 @@ class AdaptivePolicy(PollingPolicy):
             return tier
         if activity.cpu_p50 >= self.busy_cpu_p50:
             return "busy"
+        if activity.net_mean is not None and activity.net_mean >= self.serving_net:
+            return "serving"
         if activity.quiet_for_s >= self.dormant_after_s:
             return "dormant"
         return "suspect"
+
+    def is_quiet(self, activity: Activity) -> bool:
+        if activity.cpu_p50 is None or activity.cpu_p50 >= self.busy_cpu_p50:
+            return False
+        return activity.net_mean is None or activity.net_mean < self.serving_net
+
+
+def hour_activity(samples: Sequence[Sample], quiet_for_s: float = 0.0) -> Activity | None:
+    """What an hour (up to 12 points) looked like; None without a CPU point."""
+    cpu = [s.cpu_percent for s in samples if s.cpu_percent is not None]
+    if not cpu:
+        return None
+    nets = [
+        (s.network_in_bytes or 0.0) + (s.network_out_bytes or 0.0)
+        for s in samples
+        if s.network_in_bytes is not None or s.network_out_bytes is not None
+    ]
+    return Activity(
+        cpu_p50=statistics.median(cpu),
+        cpu_max=max(cpu),
+        net_mean=statistics.fmean(nets) if nets else None,
+        quiet_for_s=quiet_for_s,
+    )
+
+
+def next_tier(
+    policy: PollingPolicy,
+    tier: str,
+    quiet_since: datetime | None,
+    samples: Sequence[Sample],
+    now: datetime,
+) -> tuple[str, datetime | None]:
+    """An instance's tier and quiet start after a poll returned ``samples`` (time order).
+
+    The last hour of points decides the tier. The quiet run is followed hour by hour,
+    so a backfill of days finds an instance that has been quiet for long at once. A
+    poll without any CPU point keeps the tier (a new instance is polled as a suspect).
+    """
+    last = hour_activity(samples[-12:])
+    if last is None:
+        return ("suspect" if tier == "new" else tier), quiet_since
+    since = quiet_since
+    for end in range(len(samples), 0, -12):  # walk back over the poll's hours
+        hour = samples[max(0, end - 12) : end]
+        activity = hour_activity(hour)
+        if activity is None:
+            continue
+        if not policy.is_quiet(activity):
+            since = None if end == len(samples) else hour[-1].timestamp
+            break
+        since = quiet_since or hour[0].timestamp
+    activity = Activity(
+        last.cpu_p50,
+        last.cpu_max,
+        last.net_mean,
+        (now - since).total_seconds() if since is not None else 0.0,
+    )
+    new_tier = policy.classify(tier, activity)
+    return new_tier, (since if new_tier in QUIET_TIERS else None)
 
 
 POLICIES: dict[str, PollingPolicy] = {

@@ -105,7 +105,11 @@ def _pipeline(args: argparse.Namespace) -> int:
         f"pipeline:          {figures['sustained_records_per_second']:>8,} records/s sustained "
         f"({figures['pipeline_over_in_process']:.0%} of in-process; goal 50%)\n"
         f"latency at {figures['steady_rate']:,.0f}/s: p50 {figures['latency_ms_p50']:.0f} ms, "
-        f"p99 {figures['latency_ms_p99']:.0f} ms (record produced -> detection produced)"
+        f"p99 {figures['latency_ms_p99']:.0f} ms (record produced -> detection produced)\n"
+        f"per CPU second:    {figures['in_process_records_per_cpu_second']:>8,} in-process, "
+        f"{figures['pipeline_records_per_cpu_second']:,} pipeline (worker + model service; "
+        f"{figures['pipeline_over_in_process_cpu']:.0%}); load average "
+        f"{figures['load_average_1m']}"
     )
     if args.json:
         print(f"wrote {write_result(args.json, 'pipeline', figures)}")
@@ -129,8 +133,51 @@ def _register_pipeline(actions: argparse._SubParsersAction) -> None:
     pipeline.set_defaults(func=_pipeline)
 
 
+def _collect(args: argparse.Namespace) -> int:
+    from bench import write_result
+    from bench.collect import run_benchmark
+    from sandbox.fleet import load_fleet
+
+    reports = run_benchmark(load_fleet(args.fleet), args.policies, history_days=args.history_days)
+    print(
+        f"{'policy':14s} {'calls':>8s} {'metrics':>10s} {'$/1000/mo':>10s} "
+        f"{'ttd p50':>8s} {'ttd p90':>8s} {'detected':>9s} {'false':>6s}"
+    )
+    for r in reports:
+        print(
+            f"{r.policy:14s} {r.calls:8d} {r.metrics_requested:10d} "
+            f"{r.usd_per_1000_month:10.2f} {_fmt(r.ttd(0.5), '.0f'):>8s} "
+            f"{_fmt(r.ttd(0.9), '.0f'):>8s} {len(r.ttd_minutes):>4d}/{r.idle:<4d} "
+            f"{r.false_verdicts:6d}"
+        )
+    print(
+        "GetMetricData at $0.01 per 1,000 metrics requested; ttd: minutes from idle_since to "
+        "the model's idle verdict, end to end (polling, settle delay, model)"
+    )
+    if args.json:
+        figures = {"fleet": str(args.fleet), "policies": [r.as_dict() for r in reports]}
+        print(f"wrote {write_result(args.json, 'collect', figures)}")
+    return 0
+
+
+def _register_collect(actions: argparse._SubParsersAction) -> None:
+    from ingest.polling import POLICIES
+
+    collect = actions.add_parser(
+        "collect", help="replay a trace fleet under polling policies: AWS cost and delay to verdict"
+    )
+    collect.add_argument("--fleet", type=Path, required=True, help="a trace-fleet folder")
+    collect.add_argument(
+        "--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES), metavar="POLICY"
+    )
+    collect.add_argument("--history-days", type=float, default=14.0)
+    collect.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    collect.set_defaults(func=_collect)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="run a benchmark and print its figures")
     actions = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
     _register_idle(actions)
+    _register_collect(actions)
     _register_pipeline(actions)
