@@ -3,9 +3,13 @@
 Run by ``spendsense bench pipeline`` (``make bench-pipeline``). In one run it measures:
 
 1. the bare in-process model rate: the same records through ``InstanceModel.learn_one`` and
-   ``verdict`` in this process, models kept live (no state bytes, no HTTP, no Kafka);
+   ``verdict`` in this process, models kept live (no state bytes, no HTTP, no Kafka), per
+   wall-clock second and per CPU second;
 2. the highest sustained pipeline rate: a backlog of records produced to ``metrics`` as fast
-   as possible, measured as the rate detections come out (the middle 80% of them);
+   as possible, measured as the rate detections come out (the middle 80% of them), and the
+   CPU seconds the worker and the model service (their process trees, read from ``/proc``)
+   spent on the backlog: records per CPU second, comparable across machine loads (the
+   broker's CPU is not counted: it is shared);
 3. latency at a steady rate (default 2,000 records/s): from a record's produce time to its
    detection's (both Kafka CreateTime stamps on this machine), p50 and p99.
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import statistics
 import time
@@ -89,10 +94,33 @@ class Workload:
                 )
 
 
-def in_process_rate(records: list[MetricRecord]) -> float:
-    """Records per second through the bare model (live models, this process)."""
+def cpu_seconds(*pids: int) -> float:
+    """CPU seconds (user + system) used so far by these processes and all their descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = set(pids), list(pids)
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(used.get(pid, 0.0) for pid in tree)
+
+
+def in_process_rate(records: list[MetricRecord]) -> tuple[float, float]:
+    """Records per wall-clock second and per CPU second through the bare model."""
     models: dict[str, InstanceModel] = {}
     template = InstanceModel()
+    cpu = time.process_time()
     started = time.perf_counter()
     for r in records:
         model = models.get(r.instance_id)
@@ -100,7 +128,8 @@ def in_process_rate(records: list[MetricRecord]) -> float:
             model = models[r.instance_id] = template.clone()
         model.learn_one(Point(r.timestamp, r.cpu_percent, r.network_in_bytes, r.network_out_bytes))
         model.verdict()
-    return len(records) / (time.perf_counter() - started)
+    wall = time.perf_counter() - started
+    return len(records) / wall, len(records) / (time.process_time() - cpu)
 
 
 class Detections:
@@ -181,7 +210,12 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def _measure(
-    settings: Settings, workload: Workload, backlog: int, steady_rate: float, steady_s: float
+    settings: Settings,
+    workload: Workload,
+    backlog: int,
+    steady_rate: float,
+    steady_s: float,
+    pids: tuple[int, ...],
 ) -> dict[str, Any]:
     kafka = settings.kafka
     periods_backlog = max(1, backlog // workload.instances)
@@ -200,18 +234,27 @@ async def _measure(
     await detections.start()
     try:
         metrics_topic = topic_name(kafka, METRICS)
+        cpu_before = [cpu_seconds(pid) for pid in pids]
         await _produce_all(producer, metrics_topic, first)
         if not await detections.wait_for(len(first), timeout_s=600):
             raise RuntimeError(f"only {len(detections.seen)} of {len(first)} detections came out")
         stamps = sorted(detections.seen[_key(r)] for r in first)
         lo, hi = stamps[len(stamps) // 10], stamps[(len(stamps) * 9) // 10]
         sustained = (len(stamps) * 0.8) / max((hi - lo) / 1000, 1e-3)
+        cpu_used = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
+        backlog_cpu = sum(cpu_used)
 
         sent = await _produce_paced(producer, metrics_topic, second, steady_rate)
         ok = await detections.wait_for(len(first) + len(second), timeout_s=300)
         latencies = [float(detections.seen[k] - t) for k, t in sent.items() if k in detections.seen]
         return {
             "sustained_records_per_second": round(sustained),
+            "pipeline_records_per_cpu_second": round(len(first) / backlog_cpu),
+            "pipeline_cpu_seconds_backlog": round(backlog_cpu, 1),
+            "cpu_us_per_record": {
+                name: round(1e6 * used / len(first))
+                for name, used in zip(("model_service", "worker"), cpu_used, strict=True)
+            },
             "backlog_records": len(first),
             "steady_rate": steady_rate,
             "steady_records": len(second),
@@ -284,7 +327,7 @@ def run_benchmark(
     workload = Workload(instances)
 
     sample = list(workload.records(max(1, 20000 // instances), datetime(2026, 1, 1, tzinfo=UTC)))
-    bare = in_process_rate(sample)
+    bare, bare_cpu = in_process_rate(sample)
 
     broker.create_topics(kafka)
     service_port, metrics_port = free_port(), free_port()
@@ -309,12 +352,18 @@ def run_benchmark(
         service.wait_http(f"http://127.0.0.1:{service_port}/readyz", timeout_s=90)
         worker.start()
         _worker_ready(metrics_port, worker)
-        figures = asyncio.run(_measure(settings, workload, backlog, steady_rate, steady_s))
+        pids = tuple(c.proc.pid for c in (service, worker) if c.proc is not None)
+        figures = asyncio.run(_measure(settings, workload, backlog, steady_rate, steady_s, pids))
     finally:
         worker.stop()
         service.stop()
         _delete_topics(settings)
     figures["in_process_records_per_second"] = round(bare)
+    figures["in_process_records_per_cpu_second"] = round(bare_cpu)
+    figures["pipeline_over_in_process_cpu"] = round(
+        figures["pipeline_records_per_cpu_second"] / bare_cpu, 3
+    )
+    figures["load_average_1m"] = round(os.getloadavg()[0], 1)
     figures["pipeline_over_in_process"] = round(figures["sustained_records_per_second"] / bare, 3)
     figures["instances"] = instances
     figures["batch_size"] = settings.detector.batch_size

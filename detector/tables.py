@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import faust
@@ -40,6 +41,7 @@ class DetectorChannels:
     states: TableT
 
 
+@lru_cache(maxsize=262144)
 def key_partition(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives ``key`` among ``partitions``."""
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
