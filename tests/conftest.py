@@ -14,6 +14,10 @@ import pytest
 from spendsense import broker
 from spendsense.settings import KafkaSettings, get_settings
 
+# `make test` runs --doctest-modules over tests/ too: conftest files are loaded as conftests,
+# never collected as doctest modules (several share the module name "conftest").
+collect_ignore_glob = ["conftest.py", "*/conftest.py"]
+
 pytest_plugins = [
     "tests.fixtures.sandbox",  # first: the others import free_port from it
     "tests.fixtures.postgres",
