@@ -70,6 +70,13 @@ bench-collect: install
 	@test -f $(IDLE_FLEET)/labels.json || $(BIN)/spendsense fleet generate --seed $(IDLE_FLEET_SEED) --out $(IDLE_FLEET)
 	$(BIN)/spendsense bench collect --fleet $(IDLE_FLEET) --json bench/results/collect.json
 
+# The pipeline under SIGKILLs, a broker restart and AWS faults for CHAOS_MINUTES (default 10),
+# then checks: exactly once, scored, cooldowns, stops, audit, recovery. Non-zero on a breach.
+CHAOS_MINUTES ?= 10
+CHAOS_SEED ?= 1
+chaos: install jars
+	$(BIN)/spendsense chaos --minutes $(CHAOS_MINUTES) --seed $(CHAOS_SEED)
+
 migration: install
 	$(BIN)/python -m spendsense.store.regenerate
 
