@@ -68,6 +68,15 @@ def test_metrics_in_detections_out(
     assert sample(
         metrics_port, "spendsense_detector_detections_total", '{tenant="tenant-a",verdict="idle"}'
     ) == sum(d.idle for d in detections)
+    # the lag gauge (set every 5 s) shows every partition that had records caught up
+    deadline = time.monotonic() + 15
+    text = ""
+    while "spendsense_detector_consumer_lag_records{" not in text:
+        assert time.monotonic() < deadline, "no consumer lag gauge"
+        time.sleep(0.5)
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    lags = [ln for ln in text.splitlines() if ln.startswith("spendsense_detector_consumer_lag")]
+    assert lags and all(ln.endswith(" 0.0") for ln in lags)
 
 
 def test_poison_records_go_to_dead_letters_and_the_stream_goes_on(
