@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from kafka.errors import KafkaError
 from sqlalchemy.orm import Session
 
+from spendsense.errors import ServiceError
 from spendsense.events import ActionRecord, Event
 from spendsense.producer import make_producer
 from spendsense.settings import KafkaSettings
@@ -90,3 +93,22 @@ class KafkaEventSink:
         if self._producer is not None:
             self._producer.close(timeout=self.timeout_s)
             self._producer = None
+
+
+class BestEffortSink:
+    """Publishes through ``inner``; a broker error is logged and counted, never raised.
+
+    The store's audit log already holds every action when this is called, so a broker
+    outage costs the live feed an event, not the action (nor the worker its agent).
+    """
+
+    def __init__(self, inner: EventSink, on_error: Callable[[str], None]) -> None:
+        self.inner = inner
+        self.on_error = on_error
+
+    def send(self, topic: str, key: str, record: Event) -> None:
+        try:
+            self.inner.send(topic, key, record)
+        except (KafkaError, ServiceError) as exc:
+            self.on_error(topic)
+            log.warning("could not publish to %s (%s); the audit log has it", topic, exc)

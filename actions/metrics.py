@@ -53,3 +53,9 @@ class ActionsMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.publish_errors = Counter(
+            "spendsense_actions_publish_errors_total",
+            "Records the broker did not take (the audit log still has them), by topic.",
+            ["topic"],
+            registry=registry,
+        )

@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import OperationalError
 
 from actions.alerts import AlertService
-from actions.audit import EventSink, KafkaEventSink
+from actions.audit import BestEffortSink, EventSink, KafkaEventSink
 from actions.links import signing_key
 from actions.metrics import ActionsMetrics
 from actions.policy import AutoStopPolicy, PolicyOutcome
@@ -102,7 +102,10 @@ def build_runtime(settings: Settings, registry: CollectorRegistry) -> ActionsRun
     store = open_store(settings.store)
     factory = AwsFactory(settings.aws)
     metrics = ActionsMetrics(registry)
-    sink = KafkaEventSink(settings.kafka)
+    kafka_sink = KafkaEventSink(settings.kafka)
+    sink = BestEffortSink(
+        kafka_sink, lambda topic: metrics.publish_errors.labels(topic=topic).inc()
+    )
     tenants = TenantSessions(factory)
     executor = StopExecutor(
         settings.actions,
@@ -124,7 +127,7 @@ def build_runtime(settings: Settings, registry: CollectorRegistry) -> ActionsRun
     policy = AutoStopPolicy(settings.actions, store.sessions, executor, sink)
 
     def close() -> None:
-        sink.close()
+        kafka_sink.close()
         store.dispose()
 
     return ActionsRuntime(store, alerts, policy, executor, sink, metrics, close)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from kafka.errors import KafkaTimeoutError
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from actions.audit import BestEffortSink
 from actions.registry import ACTIONS, customer_permissions
+from spendsense.events import Event
 from spendsense.store import get_aws_account, list_audit
 from spendsense.store.models import StopDecision
+from spendsense.topics import ACTIONS as ACTIONS_TOPIC
 from tests.actions.conftest import REGION, Rig
 
 
@@ -172,3 +176,20 @@ def test_every_action_is_registered_with_its_permissions_and_schema() -> None:
     assert {"ec2:StopInstances", "ec2:CreateTags", "ec2:DescribeInstances"} <= set(
         customer_permissions()
     )
+
+
+def test_a_broker_outage_costs_the_feed_an_event_not_the_action(rig: Rig) -> None:
+    """The worker publishes best effort: the stop and its audit entry stand."""
+
+    class BrokerDown:
+        def send(self, topic: str, key: str, record: Event) -> None:
+            raise KafkaTimeoutError("no broker")
+
+    errors: list[str] = []
+    rig.executor.sink = BestEffortSink(BrokerDown(), errors.append)
+    instance_id = rig.run_instance()
+    outcome = rig.executor.stop("acme", instance_id, "ops@acme.test", "x", "acme/b1", False)
+    assert outcome.result == "stopped"
+    assert errors == [ACTIONS_TOPIC]
+    with rig.store.sessions() as session:
+        assert [e.result for e in list_audit(session, "acme")] == ["stopped"]
