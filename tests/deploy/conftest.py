@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Iterator
@@ -122,5 +123,8 @@ def stack_targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
             child.wait_http(f"http://127.0.0.1:{ports[name]}{path}", timeout_s=90)
         yield stack
     finally:
+        for child in stack.children.values():  # signal all first: they stop side by side
+            if child.proc is not None and child.alive():
+                os.killpg(child.proc.pid, signal.SIGTERM)
         for child in stack.children.values():
             child.stop()
