@@ -220,9 +220,7 @@ class AlertService:
             state.reason = det.reason
             state.monthly_waste_usd = det.monthly_waste_usd
             verdict = "pending"
-            if state.not_idle_at is not None and (
-                state.idle_since is None or state.idle_since <= state.not_idle_at
-            ):
+            if state.marked_not_idle:
                 verdict = "not-idle"
             elif state.alerted_idle_since is not None:
                 verdict = "already-alerted"

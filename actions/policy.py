@@ -2,7 +2,7 @@
 
 For a tenant that turned it on (``Tenant.autostop_*``), each idle detection of an instance
 in scope (``scope="tag"``: the instance carries ``spendsense:auto-stop=true``; ``"all"``:
-every instance) starts a grace period: the instance is tagged ``spendsense:stop-after=<UTC
+every instance) that no person marked "not idle" starts a grace period: the instance is tagged ``spendsense:stop-after=<UTC
 deadline>`` (in dry-run only the store remembers it: dry-run changes nothing in AWS), and
 the alert email mentions it. When a later detection still finds it idle after the
 deadline, the stop executor is asked to stop it under the decision key
@@ -59,7 +59,7 @@ class PolicyOutcome:
     """What the policy did with one detection.
 
     ``what``: ``grace-started``, ``waiting``, ``grace-cleared``, ``out-of-scope``,
-    ``refused`` (a rail), ``unreachable`` or ``stop`` (``stop`` holds the executor's outcome).
+    ``not-idle`` (a person said so), ``refused`` (a rail), ``unreachable`` or ``stop`` (``stop`` holds the executor's outcome).
     """
 
     what: str
@@ -97,6 +97,8 @@ class AutoStopPolicy:
             if deadline is None:
                 return PolicyOutcome("waiting")
             return self._clear(tenant, det, deadline)
+        if state is not None and state.marked_not_idle:
+            return self._respect_not_idle(tenant, det, deadline)
         try:
             facts = self.executor.describe(
                 det.tenant_id, det.instance_id, account_id=det.account_id, region=det.region
@@ -128,6 +130,23 @@ class AutoStopPolicy:
             max_per_hour=tenant.autostop_max_per_hour,
         )
         return PolicyOutcome("stop", deadline, outcome)
+
+    def _respect_not_idle(
+        self, tenant: Tenant, det: DetectionRecord, deadline: datetime | None
+    ) -> PolicyOutcome:
+        """A person said this idle episode is not idle: end any grace period, never stop."""
+        if deadline is None and not tenant.autostop_dry_run:
+            try:
+                facts = self.executor.describe(
+                    det.tenant_id, det.instance_id, account_id=det.account_id, region=det.region
+                )
+            except (NotFound, TenantAccessError) as exc:
+                log.warning("auto-stop: cannot describe %s: %s", det.instance_id, exc)
+                return PolicyOutcome("not-idle")
+            deadline = parse_deadline(facts.tags.get(self.settings.grace_tag))
+        if deadline is not None:
+            self._clear(tenant, det, deadline)
+        return PolicyOutcome("not-idle", deadline)
 
     def _in_scope(self, tenant: Tenant, facts: InstanceFacts) -> bool:
         if tenant.autostop_scope == "all":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actions import feedback
 from spendsense.store import get_tenant, list_audit
 from tests.actions.conftest import Rig
 
@@ -96,3 +97,16 @@ def test_dry_run_policy_changes_nothing_in_aws_and_audits(rig: Rig) -> None:
     assert rig.state(iid) == "running"
     assert rig.tags(iid) == before
     assert _audit(rig) == [("tag", "grace-started", True), ("stop", "dry-run", True)]
+
+
+def test_not_idle_from_a_person_ends_the_grace_and_is_never_overridden(rig: Rig) -> None:
+    _policy(rig, enabled=True, dry_run=False, grace_minutes=30, scope="all")
+    iid = rig.run_instance()
+    assert rig.runtime.handle(rig.detection(iid)) == "emailed"
+    assert "spendsense:stop-after" in rig.tags(iid)
+    feedback.not_idle(rig.store.sessions, rig.sink, "acme", iid, rig.recipient)
+    rig.clock.advance(minutes=45)  # past the deadline, the detector still says idle
+    assert rig.runtime.handle(rig.detection(iid)) == "not-idle"
+    assert rig.state(iid) == "running"
+    assert "spendsense:stop-after" not in rig.tags(iid)
+    assert ("stop", "stopped", False) not in _audit(rig)

@@ -130,3 +130,10 @@ class InstanceAlertState(Base):
     not_idle_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     not_idle_by: Mapped[str | None] = mapped_column(String(320))
     stop_after: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def marked_not_idle(self) -> bool:
+        """Whether a person said "not idle" during the current idle episode."""
+        return self.not_idle_at is not None and (
+            self.idle_since is None or self.idle_since <= self.not_idle_at
+        )
