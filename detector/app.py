@@ -67,6 +67,8 @@ def create_app(
         # acknowledged, so it is consumed again on restart
         stream_wait_empty=False,
         producer_acks=-1,
+        broker_session_timeout=det.session_timeout_s,
+        broker_heartbeat_interval=det.session_timeout_s / 5,
         # a batch's detections and changelog records leave in a few produce requests
         producer_linger=0.02,
         web_enabled=det.web_enabled,

@@ -164,6 +164,8 @@ class DetectorSettings(BaseModel):
     retry_initial_s: float = Field(0.5, gt=0)
     retry_max_s: float = Field(10.0, gt=0)
     app_id: str = "spendsense-detector"
+    # how soon the group gives a killed worker's partitions to another (Faust's default is 60 s)
+    session_timeout_s: float = Field(10.0, ge=6.0, le=300.0)
     metrics_port: int = Field(9302, ge=0, le=65535)
     web_enabled: bool = True
     web_port: int = Field(6066, ge=1, le=65535)
