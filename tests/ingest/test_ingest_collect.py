@@ -182,12 +182,12 @@ def faulted_calls(env: IngestEnv, service: str) -> int:
 def test_throttling_is_retried_and_nothing_is_lost(ingest_env: IngestEnv) -> None:
     sandbox = ingest_env.sandbox
     throttled_before = faulted_calls(ingest_env, "monitoring") + faulted_calls(ingest_env, "ec2")
-    sandbox.set_faults(throttle_rate=0.3, services=["monitoring", "ec2"], seed=5)
+    sandbox.set_faults(throttle_rate=0.5, services=["monitoring", "ec2"], seed=5, max_faults=6)
     try:
         service = ingest_env.service(policy="naive")
         before = ingest_env.clock()
         statuses = []
-        for _ in range(3):
+        for _ in range(2):
             statuses += [r.status for r in service.run_cycle()]
     finally:
         sandbox.clear_faults()

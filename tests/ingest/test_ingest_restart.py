@@ -11,9 +11,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ingest.cloudwatch import align
+from tests.fixtures.sandbox import free_port
 from tests.ingest.conftest import IngestEnv, metric_periods
 from tests.ingest.test_ingest_collect import assert_exactly_once
 
@@ -89,3 +91,39 @@ def test_records_flushed_but_not_checkpointed_are_not_published_again(
     assert len(restarted.ctx.recovered) == 0  # forgotten once the cursors moved past it
     assert len(metric_periods(ingest_env.settings.kafka)) == published
     assert_exactly_once(ingest_env, align(before - timedelta(seconds=600) - timedelta(days=1)))
+
+
+def test_collector_serves_metrics_and_stops_cleanly_on_sigterm(ingest_env: IngestEnv) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spendsense.cli", "collect"],
+        env={
+            **os.environ,
+            **ingest_env.env(),
+            "SPENDSENSE_INGEST__METRICS_PORT": str(port),
+            "SPENDSENSE_INGEST__CYCLE_S": "3600",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        body = ""
+        while "spendsense_ingest_account_status{" not in body:  # a cycle has finished
+            assert proc.poll() is None, proc.communicate()[0].decode()
+            assert time.monotonic() < deadline, body
+            time.sleep(0.5)
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.HTTPError:
+                continue
+        assert 'spendsense_ingest_records_published_total{tenant="acme",topic="metrics"}' in body
+        assert "spendsense_aws_calls_total{" in body
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out.decode()
+    assert "collector stopped" in out.decode()
