@@ -224,6 +224,13 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
                 description=EVENT + "SES error.",
             ),
             Panel(
+                "Publish errors /s by topic",
+                "sum by (topic) (rate(spendsense_actions_publish_errors_total[5m]))",
+                "{{topic}}",
+                "ops",
+                description=EVENT + "record the broker did not take (the audit log keeps it).",
+            ),
+            Panel(
                 "API requests /s by route",
                 "sum by (route) (rate(spendsense_api_request_duration_seconds_count[5m]))",
                 "{{route}}",
