@@ -10,7 +10,9 @@ Endpoints (all POST, JSON):
 * ``/status``: the service's fleet-wide counters (what its checkpoint holds).
 
 BentoML serves ``/readyz`` (readiness), ``/livez`` and ``/metrics`` (Prometheus, with the
-``spendsense_model_*`` series defined here beside BentoML's own).
+``spendsense_model_*`` series defined here beside BentoML's own). They live in
+prometheus_client's default registry, as BentoML 1.4 wants (it collects it across its worker
+processes; ``bentoml.metrics`` is deprecated).
 
 The service keeps no per-instance state, so any number of workers or replicas can serve any
 batch (it caches live models, :mod:`detector.warm`, but an item's state bytes decide). Its own counters are checkpointed to ``detector.checkpoint_path`` every
@@ -24,6 +26,7 @@ import threading
 import time
 
 import bentoml
+from prometheus_client import Counter, Histogram
 
 from detector.checkpoint import Checkpointer, ServiceState
 from detector.protocol import (
@@ -38,23 +41,23 @@ log = logging.getLogger(__name__)
 
 _settings = get_settings().detector
 
-RECORDS = bentoml.metrics.Counter(
+RECORDS = Counter(
     name="spendsense_model_records_scored_total",
     documentation="Metric points scored and learned by the model service.",
     labelnames=["endpoint"],
 )
-LATENCY = bentoml.metrics.Histogram(
+LATENCY = Histogram(
     name="spendsense_model_batch_latency_seconds",
     documentation="Model time per batch (scoring and learning, without HTTP).",
     labelnames=["endpoint"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-BATCH_SIZE = bentoml.metrics.Histogram(
+BATCH_SIZE = Histogram(
     name="spendsense_model_batch_size_records",
     documentation="Metric points per batch the model scored.",
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000),
 )
-ERRORS = bentoml.metrics.Counter(
+ERRORS = Counter(
     name="spendsense_model_errors_total",
     documentation="Items the model service could not score, by kind.",
     labelnames=["kind"],
