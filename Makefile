@@ -65,6 +65,10 @@ bench-pipeline: install jars
 	$(BIN)/spendsense kafka start
 	$(BIN)/spendsense bench pipeline --json bench/results/pipeline.json
 
+# The API under load: instances and costs for a tenant with 10,000 instances, 100 clients.
+bench-api: install
+	$(BIN)/python -m bench.api --instances 10000 --clients 100 --json bench/results/api.json
+
 # The polling benchmark: AWS cost and time to the idle verdict per policy, on the same fleet.
 bench-collect: install
 	@test -f $(IDLE_FLEET)/labels.json || $(BIN)/spendsense fleet generate --seed $(IDLE_FLEET_SEED) --out $(IDLE_FLEET)

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.pool import QueuePool
 
 from api.deps import csrf_protect
 from api.errors import install_error_handlers
 from api.feed import FeedHub
+from api.limits import ConcurrencyLimit
 from api.metrics import ApiMetrics, TimingMiddleware
 from api.pages import STATIC_DIR
 from api.routes import ROUTERS
@@ -27,6 +30,22 @@ from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
 from spendsense.store.engine import make_engine, session_factory
 from spendsense.store.migrate import ensure_schema
+
+
+def pool_capacity(engine: Engine) -> int | None:
+    """How many connections the engine's pool hands out at once (size plus overflow);
+    ``None`` for pools without a bound.
+
+    >>> import tempfile
+    >>> from spendsense.settings import StoreSettings
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     pool_capacity(make_engine(StoreSettings(url=f"sqlite:///{tmp}/x.db")))
+    15
+    """
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return None
+    return pool.size() + max(0, pool._max_overflow)
 
 
 def create_app(
@@ -58,6 +77,11 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             ensure_schema(engine)
+        # Each request's store session holds a pooled connection; with more threads than
+        # connections, requests would time out waiting for the pool instead of queueing.
+        capacity = pool_capacity(engine)
+        if capacity is not None:
+            to_thread.current_default_thread_limiter().total_tokens = capacity
         yield
         await state.feed.close()
 
@@ -73,5 +97,8 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    capacity = pool_capacity(engine)
+    if capacity is not None:
+        app.add_middleware(ConcurrencyLimit, limit=capacity)
     app.add_middleware(TimingMiddleware, metrics=metrics)
     return app

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -54,9 +55,8 @@ class Login:
     token_hash: str
 
 
-def optional_login(request: Request, state: StateDep, db: DbSession) -> Login | None:
-    """The caller's login, or ``None`` without a valid, unexpired session cookie."""
-    token = request.cookies.get(state.settings.api.session_cookie)
+def find_login(state: AppState, db: Session, token: str | None) -> Login | None:
+    """The login behind a session cookie's value, or ``None`` (absent, unknown, expired)."""
     if not token:
         return None
     token_hash = state.keys.token_hash(token)
@@ -74,6 +74,17 @@ def optional_login(request: Request, state: StateDep, db: DbSession) -> Login | 
         csrf_token=row.csrf_token,
         token_hash=token_hash,
     )
+
+
+def find_login_now(state: AppState, request: Request) -> Login | None:
+    """:func:`find_login` in a session of its own, closed at once (for long-lived responses)."""
+    with state.sessions() as db:
+        return find_login(state, db, request.cookies.get(state.settings.api.session_cookie))
+
+
+def optional_login(request: Request, state: StateDep, db: DbSession) -> Login | None:
+    """The caller's login, or ``None`` without a valid, unexpired session cookie."""
+    return find_login(state, db, request.cookies.get(state.settings.api.session_cookie))
 
 
 MaybeLogin = Annotated[Login | None, Depends(optional_login)]
@@ -102,16 +113,17 @@ async def submitted_csrf(request: Request) -> str | None:
     return None
 
 
-async def csrf_protect(request: Request, state: StateDep, login: MaybeLogin) -> None:
+async def csrf_protect(request: Request, state: StateDep) -> None:
     """Refuse a state-changing request whose CSRF token does not match.
 
     Logged in: the token must be the session's synchronizer token. Not logged in
     (sign-up, log-in, e-mailed link pages): double submit, the token must equal the
-    signed ``csrf`` cookie.
+    signed ``csrf`` cookie. Safe methods return at once, without touching the store.
     """
     if request.method in SAFE_METHODS:
         return
     given = await submitted_csrf(request)
+    login = await run_in_threadpool(find_login_now, state, request)
     if login is not None:
         expected: str | None = login.csrf_token
     else:

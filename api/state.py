@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.cache import TenantCache
 from api.feed import FeedHub
 from api.metrics import ApiMetrics
 from api.security import Keys
@@ -32,4 +33,8 @@ class AppState:
     feed: FeedHub
     aws: AwsFactory
     actions: InstanceActions
+    # tenant-wide figures shared by many requests: instance counts (2 s); cost summaries,
+    # keyed by the version of the cached Cost Explorer answers they come from (10 min)
+    figures: TenantCache = field(default_factory=lambda: TenantCache(ttl_s=2.0))
+    costs: TenantCache = field(default_factory=lambda: TenantCache(ttl_s=600.0))
     extras: dict[str, object] = field(default_factory=dict)

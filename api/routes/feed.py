@@ -7,10 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import CurrentLogin, StateDep
-from api.errors import ERROR_RESPONSES
+from api.deps import StateDep, find_login_now
+from api.errors import ERROR_RESPONSES, ApiError
 
 router = APIRouter(tags=["feed"], responses=ERROR_RESPONSES)
 
@@ -23,12 +24,17 @@ READY_WAIT_S = 10.0
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
 )
-async def feed(request: Request, login: CurrentLogin, state: StateDep) -> StreamingResponse:
+async def feed(request: Request, state: StateDep) -> StreamingResponse:
     """``event: detection`` and ``event: action`` records of your tenant, as they happen.
 
     The first event, ``ready``, says whether the feed is reading Kafka
     (``{"kafka": true}``): from then on nothing published is missed.
     """
+    # No request-scoped store session: it would hold a pooled connection for the
+    # stream's whole life. The login is looked up once in a session of its own.
+    login = await run_in_threadpool(find_login_now, state, request)
+    if login is None:
+        raise ApiError(401, "not_authenticated", "log in first (no valid session cookie)")
     hub = state.feed
     queue = hub.subscribe(login.tenant_id)
 

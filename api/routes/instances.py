@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import CurrentLogin, DbSession, StateDep
 from api.errors import ERROR_RESPONSES
@@ -16,7 +16,7 @@ router = APIRouter(tags=["instances"], responses=ERROR_RESPONSES)
 InstanceId = Annotated[str, Path(min_length=3, max_length=32, description="an EC2 instance id")]
 
 
-@router.get("/api/instances")
+@router.get("/api/instances", response_model=InstancePage)
 def list_instances(
     login: CurrentLogin,
     db: DbSession,
@@ -25,17 +25,22 @@ def list_instances(
     state: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-) -> InstancePage:
+) -> Response:
     """Instances, idle and most wasteful first, with tenant-wide counts."""
-    return svc.list_instances(
+    page = svc.list_instances(
         db,
         login.tenant_id,
         protect_tag=app_state.settings.actions.protect_tag,
+        summary_now=app_state.figures.get(
+            login.tenant_id, "summary", lambda: svc.summary(db, login.tenant_id)
+        ),
         idle=idle,
         state=state,
         limit=limit,
         offset=offset,
     )
+    # Built and checked by pydantic already: serialise once, skip FastAPI's second pass.
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/api/instances/{instance_id}")
@@ -53,7 +58,9 @@ def stop_instance(
     instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
 ) -> ActionResult:
     """Stop it now (safety rails apply; audited; 404 unless it is yours)."""
-    return state.actions.run(db, login.tenant_id, login.email, instance_id, "stop")
+    result = state.actions.run(db, login.tenant_id, login.email, instance_id, "stop")
+    state.figures.forget(login.tenant_id)
+    return result
 
 
 @router.post("/api/instances/{instance_id}/start")
@@ -61,7 +68,9 @@ def start_instance(
     instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
 ) -> ActionResult:
     """Start it again (audited; 404 unless it is yours)."""
-    return state.actions.run(db, login.tenant_id, login.email, instance_id, "start")
+    result = state.actions.run(db, login.tenant_id, login.email, instance_id, "start")
+    state.figures.forget(login.tenant_id)
+    return result
 
 
 @router.post("/api/instances/{instance_id}/not-idle")
@@ -69,4 +78,6 @@ def mark_not_idle(
     instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
 ) -> ActionResult:
     """Say it is not idle: alerts stay quiet for this episode and the detector learns."""
-    return state.actions.mark_not_idle(db, login.tenant_id, login.email, instance_id)
+    result = state.actions.mark_not_idle(db, login.tenant_id, login.email, instance_id)
+    state.figures.forget(login.tenant_id)
+    return result

@@ -91,6 +91,7 @@ def act(
     except LinkError as err:
         db.rollback()
         return _failed(request, err)
+    state.figures.forget(claims.tenant_id)
     if claims.action == "stop":
         outcome = state.actions.execute(
             db,

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.schemas.costs import CostSummary, DailyCost, ServiceCost
@@ -62,6 +62,14 @@ def summarise(
         daily=[DailyCost(day=d, amount_usd=_cents(by_day[d])) for d in window],
         by_service=services,
     )
+
+
+def cost_version(db: Session, tenant_id: str) -> str:
+    """What changes whenever the tenant's cached Cost Explorer answers change (one index read)."""
+    count, newest = db.execute(
+        select(func.count(), func.max(CostCache.fetched_at)).where(CostCache.tenant_id == tenant_id)
+    ).one()
+    return f"{count}/{newest.isoformat() if newest else '-'}"
 
 
 def cost_summary(db: Session, tenant_id: str) -> CostSummary:

@@ -109,6 +109,7 @@ def list_instances(
     tenant_id: str,
     *,
     protect_tag: str,
+    summary_now: InstanceSummary,
     idle: bool | None = None,
     state: str | None = None,
     limit: int = 100,
@@ -139,5 +140,5 @@ def list_instances(
         total=total,
         limit=limit,
         offset=offset,
-        summary=summary(db, tenant_id),
+        summary=summary_now,
     )

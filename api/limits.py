@@ -1,0 +1,40 @@
+"""At most as many requests at work as the store's pool has connections; the rest wait.
+
+A request's store session holds a pooled connection from its first query until the
+response is sent. Without a bound, a burst of requests checks out more connections
+than the pool has and the overflow times out; with this middleware they wait their
+turn in the event loop instead (cheap), and the measured latency includes the wait.
+Long-lived streams (the live feed) and static files are not counted: they hold no
+session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+UNCOUNTED = ("/static/", "/api/feed", "/metrics", "/healthz")
+
+
+class ConcurrencyLimit:
+    """Pure ASGI middleware with one semaphore per event loop."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._semaphores: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.limit)
+        return semaphore
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(UNCOUNTED):
+            await self.app(scope, receive, send)
+            return
+        async with self._semaphore():
+            await self.app(scope, receive, send)
