@@ -34,7 +34,13 @@ class Secrets:
         self.values: set[str] = {LINK_KEY, SESSION_SECRET}
 
     def add(self, *values: str) -> None:
-        self.values.update(v for v in values if v and len(v) >= 8)
+        self.values.update(v.strip() for v in values if v and len(v.strip()) >= 8)
+
+    def add_files(self, *paths: Path) -> None:
+        """Secrets a process generated and keeps in files (keys, demo passwords)."""
+        for path in paths:
+            if path.is_file():
+                self.add(path.read_text(errors="replace"))
 
 
 class LogRecords(logging.Handler):
@@ -62,7 +68,7 @@ def secrets() -> Secrets:
     return Secrets()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def test_log_records() -> Iterator[LogRecords]:
     """The test process's own log records for the whole session (root logger, DEBUG)."""
     handler = LogRecords()
