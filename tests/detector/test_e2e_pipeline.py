@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from detector.launch import free_port
-from spendsense.events import DeadLetter, DetectionRecord, parse_event
+from spendsense.events import DeadLetter, DetectionRecord, FeedbackRecord, parse_event
 from spendsense.settings import KafkaSettings
-from spendsense.topics import DEADLETTER, DETECTIONS, INVENTORY, METRICS
+from spendsense.topics import DEADLETTER, DETECTIONS, FEEDBACK, INVENTORY, METRICS
 from tests.fixtures.detector import (
     StartWorker,
     consume,
@@ -168,3 +169,25 @@ def test_a_worker_after_a_crash_restores_instance_state_from_the_changelog(
     last = max(detections, key=lambda d: d.timestamp)
     # a model starting over would date the quiet run from the 9th record and not be idle yet
     assert last.idle and last.idle_since == records[0].timestamp
+
+
+def test_feedback_on_the_topic_stops_the_idle_verdict(
+    kafka: KafkaSettings, model_service_url: str, start_worker: StartWorker
+) -> None:
+    produce(kafka, INVENTORY, [(IDLE, inventory("tenant-a", IDLE).to_bytes())])
+    _, metrics_port = start_worker(model_service_url)
+    records = series("tenant-a", IDLE, 16, cpu=0.3)
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records[:12]])
+    first = [parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, 12, 60)]
+    assert max(first, key=lambda d: d.timestamp).idle
+
+    said = FeedbackRecord(
+        tenant_id="tenant-a", instance_id=IDLE, actor="owner@example.com", at=datetime.now(UTC)
+    )
+    produce(kafka, FEEDBACK, [(IDLE, said.to_bytes())])
+    time.sleep(2)  # every worker reads the feedback topic in full, within half a second
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records[12:]])
+    later = [parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, 16, 60)]
+    after = [d for d in later if d.timestamp >= records[12].timestamp]
+    assert len(after) == 4 and not any(d.idle for d in after)
+    assert sample(metrics_port, "spendsense_detector_feedback_applied_total") == 1
