@@ -38,7 +38,7 @@ demo: sysdeps install jars ui
 	$(BIN)/spendsense demo
 
 test: sysdeps install jars ui
-	$(BIN)/python -m pytest -p no:cacheprovider --doctest-modules spendsense ingest detector actions api sandbox tests
+	$(BIN)/python -m pytest -p no:cacheprovider --doctest-modules spendsense ingest detector actions api sandbox bench tests
 
 test-fast: install
 	$(BIN)/python -m pytest -x -q -m "not slow" tests
