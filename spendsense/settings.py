@@ -183,7 +183,7 @@ class IngestSettings(BaseModel):
     concurrency: int = Field(8, ge=1, le=256)  # accounts collected at once
     cycle_s: float = Field(300.0, gt=0)  # how often the loop looks for due work
     regions: list[str] = ["us-east-1"]  # used when an account lists none
-    backfill_days: int = Field(14, ge=0, le=63)  # CloudWatch keeps 5-minute data 63 days
+    backfill_days: float = Field(14.0, ge=0, le=63)  # CloudWatch keeps 5-minute data 63 days
     settle_s: int = Field(600, ge=0)  # a period is published once it ended this long ago
     late_s: int = Field(3600, ge=0)  # empty periods are asked for again this long
     policy: str = "adaptive"  # ingest.polling: naive, hourly, adaptive, tiered

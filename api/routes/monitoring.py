@@ -30,7 +30,9 @@ def demo_mail(login: CurrentLogin, db: DbSession, state: StateDep) -> MailBox:
     from sandbox.mail import sent_messages
 
     try:
-        sent = sent_messages(state.settings.sandbox.url, timeout=5.0)
+        # demo mode: AWS is the sandbox, so its endpoint is where the mail log is
+        endpoint = state.settings.aws.endpoint_url or state.settings.sandbox.url
+        sent = sent_messages(endpoint, timeout=5.0)
     except httpx.HTTPError as exc:
         raise ApiError(502, "sandbox_unreachable", f"the sandbox does not answer: {exc}") from None
     tenant = get_tenant(db, login.tenant_id)

@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from api.projector import Projector, ProjectorMetrics, make_consumer
 from spendsense.metrics import CollectorRegistry
-from spendsense.settings import ApiSettings, Settings, StoreSettings
+from spendsense.settings import ActionsSettings, ApiSettings, KafkaSettings, Settings, StoreSettings
 from tests.fixtures.postgres import PostgresServer
+from tests.fixtures.sandbox import Sandbox
 
 PASSWORD = "correct horse battery"
 VENDOR = "210987654321"
@@ -196,3 +197,27 @@ def running_projector(settings: Settings, sessions: sessionmaker[Session]) -> It
         stop.set()
         thread.join(15)
         consumer.close()
+
+
+@pytest.fixture
+def sandbox_app(
+    sandbox: Sandbox, kafka: KafkaSettings, postgres_server: PostgresServer, tmp_path: Path
+) -> Iterator[FastAPI]:
+    """An app of this test's own: the sandbox AWS account, isolated topics, a fresh store."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        var_dir=tmp_path,
+        kafka=kafka,
+        aws=sandbox.aws_settings(),
+        store=StoreSettings(url=postgres_server.create_database()),
+        api=ApiSettings(
+            session_secret=SecretStr("l" * 48),
+            vendor_account_id=sandbox.vendor_account_id,
+            demo_mode=True,
+        ),
+        actions=ActionsSettings(link_signing_key=SecretStr("k" * 48)),
+    )
+    app = create_app(settings, registry=CollectorRegistry())
+    with new_client(app):  # lifespan: migrate
+        yield app
+    app.state.spendsense.engine.dispose()

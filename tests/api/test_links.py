@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from actions.links import sign, signing_key
-from api.app import create_app
-from spendsense.metrics import CollectorRegistry
-from spendsense.settings import ActionsSettings, ApiSettings, KafkaSettings, Settings, StoreSettings
+from spendsense.settings import Settings
 from tests.api.conftest import PASSWORD, User, new_client, sign_up
-from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.sandbox import Sandbox
 
 pytestmark = pytest.mark.kafka
@@ -27,24 +21,8 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def app(
-    sandbox: Sandbox, kafka: KafkaSettings, postgres_server: PostgresServer, tmp_path: Path
-) -> Iterator[FastAPI]:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        var_dir=tmp_path,
-        kafka=kafka,
-        aws=sandbox.aws_settings(),
-        store=StoreSettings(url=postgres_server.create_database()),
-        api=ApiSettings(
-            session_secret=SecretStr("l" * 48), vendor_account_id=sandbox.vendor_account_id
-        ),
-        actions=ActionsSettings(link_signing_key=SecretStr("k" * 48)),
-    )
-    app = create_app(settings, registry=CollectorRegistry())
-    with new_client(app):  # lifespan: migrate
-        yield app
-    app.state.spendsense.engine.dispose()
+def app(sandbox_app: FastAPI) -> FastAPI:
+    return sandbox_app
 
 
 def connect(user: User, sandbox: Sandbox, account_id: str) -> Any:

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from spendsense.settings import ROOT
+from tests.api.conftest import sandbox_app
+
+__all__ = ["sandbox_app"]  # the API suite's fixture, shared with the browser tests
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

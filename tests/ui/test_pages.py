@@ -1,0 +1,50 @@
+"""The monitoring page and the demo's mail view in headless Chromium."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from spendsense.settings import get_settings
+from tests.api.conftest import live_api
+from tests.fixtures.sandbox import Sandbox
+
+pytestmark = [pytest.mark.browser, pytest.mark.kafka]
+
+
+def test_monitoring_and_mail_pages(
+    sandbox_app: FastAPI, sandbox: Sandbox, browser: Any, ui_assets: Path, artifacts: Path
+) -> None:
+    email = f"m{uuid.uuid4().hex[:8]}@example.com"
+    with live_api(sandbox_app) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{base}/signup")
+        page.fill("#email", email)
+        page.fill("#password", "a long enough password")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/")
+
+        page.goto(f"{base}/monitoring")
+        page.wait_for_selector("#figures .card:has-text('Instances tracked')")
+        settings = sandbox_app.state.spendsense.settings.api
+        assert page.get_attribute("#prometheus-link", "href") == settings.prometheus_url
+        assert page.get_attribute("#grafana-link", "href") == settings.grafana_url
+        page.screenshot(path=str(artifacts / "ui-monitoring.png"), full_page=True)
+
+        sandbox.client("ses").send_email(
+            Source=get_settings().sandbox.sender,
+            Destination={"ToAddresses": [email]},
+            Message={
+                "Subject": {"Data": "SpendSense: 1 idle instance"},
+                "Body": {"Html": {"Data": "<h1>i-0abc is idle</h1>"}, "Text": {"Data": "idle"}},
+            },
+        )
+        page.goto(f"{base}/mail")
+        page.wait_for_selector("#mail-list li:has-text('SpendSense: 1 idle instance')")
+        body = page.frame_locator("#mail-body").locator("h1")
+        assert body.inner_text() == "i-0abc is idle"
+        page.screenshot(path=str(artifacts / "ui-mail.png"), full_page=True)
