@@ -237,6 +237,20 @@ class AlertService:
             return [tenant.alert_email.strip().lower()]
         return sorted({u.email for u in list_users(session, tenant.id)})
 
+    def _serialise(self, session: Session, tenant_id: str) -> None:
+        """Begin the flush with a write, so flushes of one tenant queue up behind each other.
+
+        On PostgreSQL it locks the tenant's cooldown rows; on SQLite it takes the write
+        lock before anything is read (a read first would make the later write fail with
+        "database is locked" when another worker wrote in between).
+        """
+        session.execute(
+            update(AlertCooldown)
+            .where(AlertCooldown.tenant_id == tenant_id)
+            .values(version=AlertCooldown.version)
+            .execution_options(synchronize_session=False)
+        )
+
     def _take_cooldown(self, session: Session, tenant_id: str, recipient: str) -> int | None:
         """Compare-and-set the recipient's cooldown; the new version, or None if held."""
         now = self.clock()
@@ -324,6 +338,7 @@ class AlertService:
     def flush(self, tenant_id: str) -> FlushResult:
         """Reserve this tenant's digest for every recipient whose cooldown allows, then send."""
         with self.sessions.begin() as session:
+            self._serialise(session, tenant_id)
             tenant = get_tenant(session, tenant_id)
             if tenant is None:
                 return FlushResult(suppressed="unknown-tenant")
