@@ -15,8 +15,10 @@ prometheus_client's default registry, as BentoML 1.4 wants (it collects it acros
 processes; ``bentoml.metrics`` is deprecated).
 
 The service keeps no per-instance state, so any number of workers or replicas can serve any
-batch (it caches live models, :mod:`detector.warm`, but an item's state bytes decide). Its own counters are checkpointed to ``detector.checkpoint_path`` every
-``checkpoint_interval_s`` and on shutdown, and read back at start.
+batch (it caches live models, :mod:`detector.warm`, but an item's state bytes decide). Its
+own counters are checkpointed to ``detector.checkpoint_path`` every ``checkpoint_interval_s``
+and on shutdown, and read back at start; with ``detector.service_workers`` > 1 each worker
+process keeps its own file.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
 import bentoml
 from prometheus_client import Counter, Histogram
@@ -64,16 +67,27 @@ ERRORS = Counter(
 )
 
 
+def worker_checkpoint(path: Path, workers: int) -> Path:
+    """This worker process's checkpoint file: ``path`` itself when there is one worker."""
+    index = bentoml.server_context.worker_index
+    if workers == 1 or index is None:
+        return path
+    return path.with_name(f"{path.stem}-{index}{path.suffix}")
+
+
 @bentoml.service(
     name="spendsense-model",
-    workers=1,
+    workers=_settings.service_workers,
     traffic={"timeout": 60},
 )
 class ModelService:
     """Scores metric series and learns from them; holds fleet-wide counters only."""
 
     def __init__(self) -> None:
-        self.checkpointer = Checkpointer(_settings.checkpoint_path, _settings.checkpoint_interval_s)
+        self.checkpointer = Checkpointer(
+            worker_checkpoint(_settings.checkpoint_path, _settings.service_workers),
+            _settings.checkpoint_interval_s,
+        )
         self.state: ServiceState = self.checkpointer.load()
         self.models = WarmModels(_settings.warm_models)
         self._dirty = False

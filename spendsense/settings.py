@@ -158,6 +158,8 @@ class DetectorSettings(BaseModel):
     # the service's adaptive batching (bentoml.api max_batch_size / max_latency_ms)
     service_max_batch_size: int = Field(8192, ge=2, le=100000)
     service_max_latency_ms: int = Field(200, ge=1, le=60000)
+    # model service worker processes; each keeps its own checkpoint (<path stem>-<n><suffix>)
+    service_workers: int = Field(1, ge=1, le=64)
     # live models the service keeps to skip rebuilding them from state bytes (a cache: 0 = off)
     warm_models: int = Field(50000, ge=0)
     request_timeout_s: float = Field(30.0, gt=0)
