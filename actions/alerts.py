@@ -394,10 +394,10 @@ class AlertService:
     # -- 3. sending -------------------------------------------------------------------
 
     def deliver(self, outbox_id: int) -> str:
-        """Send one reserved (or due) outbox email through SES; returns its new status."""
+        """Send one reserved outbox email through SES; returns its new status."""
         with self.sessions() as session:
             row = session.get(EmailOutbox, outbox_id)
-            if row is None or row.status not in IN_FLIGHT:
+            if row is None or row.status != "reserved":
                 return row.status if row is not None else "missing"
             params = SendEmail.Params(
                 sender=self.settings.sender,
@@ -487,14 +487,32 @@ class AlertService:
     # -- 4. the timer: due retries, pending digests, rows left behind -----------------
 
     def retry_due(self) -> list[str]:
-        """Send every outbox email whose retry time came; returns their new statuses."""
+        """Send every outbox email whose retry time came; returns their new statuses.
+
+        Each row is claimed first (``retry`` back to ``reserved``, by compare-and-set), so
+        of two workers' timers only one sends it, and a kill during the send leaves it to
+        :meth:`reconcile` like any reserved email.
+        """
+        now = self.clock()
         with self.sessions() as session:
             due = session.scalars(
                 select(EmailOutbox.id).where(
-                    EmailOutbox.status == "retry", EmailOutbox.next_attempt_at <= self.clock()
+                    EmailOutbox.status == "retry", EmailOutbox.next_attempt_at <= now
                 )
             ).all()
-        return [self.deliver(i) for i in due]
+        claimed = [i for i in due if self._claim(i, "retry", "reserved", reserved_at=now)]
+        return [self.deliver(i) for i in claimed]
+
+    def _claim(self, outbox_id: int, old: str, new: str, **values: Any) -> bool:
+        """Move one outbox row from ``old`` to ``new`` status unless someone did first."""
+        with self.sessions.begin() as session:
+            done = session.execute(
+                update(EmailOutbox)
+                .where(EmailOutbox.id == outbox_id, EmailOutbox.status == old)
+                .values(status=new, **values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(done, "rowcount", 0))
 
     def pending_tenants(self) -> list[str]:
         """Tenants with instances waiting for an email."""
@@ -511,15 +529,19 @@ class AlertService:
     def reconcile(self) -> int:
         """Mark emails left ``reserved`` past the lease as ``unknown`` (never resent)."""
         cutoff = self.clock() - timedelta(seconds=self.settings.email_lease_s)
-        records = []
-        with self.sessions.begin() as session:
+        with self.sessions() as session:
             stale = session.scalars(
-                select(EmailOutbox).where(
+                select(EmailOutbox.id).where(
                     EmailOutbox.status == "reserved", EmailOutbox.reserved_at < cutoff
                 )
             ).all()
-            for row in stale:
-                row.status = "unknown"
+        records = []
+        for outbox_id in stale:
+            if not self._claim(outbox_id, "reserved", "unknown"):
+                continue  # another worker reconciled it
+            with self.sessions.begin() as session:
+                row = session.get(EmailOutbox, outbox_id)
+                assert row is not None
                 records.append(
                     self._audit_email(
                         session,

@@ -172,7 +172,21 @@ def test_ses_throttling_is_retried_and_sends_once(rig: Rig, sandbox_faults: Sand
     rig.runtime.tick()  # not due yet
     assert rig.mail_to(rig.recipient) == []
     rig.clock.advance(minutes=1)
-    rig.runtime.tick()
+    # two workers' timers find the same due email: one claims and sends it
+    other_store = open_store(StoreSettings(url=rig.store.engine.url.render_as_string(False)))
+    other = make_rig(sandbox_faults, rig.accounts, other_store, rig.clock)
+    barrier = threading.Barrier(2)
+
+    def tick(worker: Rig) -> None:
+        barrier.wait()
+        worker.runtime.tick()
+
+    threads = [threading.Thread(target=tick, args=(w,)) for w in (rig, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    other_store.dispose()
     rig.runtime.tick()
     assert len(rig.mail_to(rig.recipient)) == 1
     with rig.store.sessions() as session:
