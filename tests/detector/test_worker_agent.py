@@ -114,3 +114,21 @@ async def test_a_record_claiming_another_tenants_instance_is_a_dead_letter(
     assert (
         sample(worker, "spendsense_detector_dead_letters_total", {"reason": "unknown-tenant"}) == 1
     )
+
+
+async def test_a_state_the_model_cannot_read_is_a_dead_letter_and_starts_over(
+    worker: DetectorWorker,
+) -> None:
+    dead = worker.output.deadletter_channel.clone(is_iterator=True)
+    out = worker.output.detections_channel.clone(is_iterator=True)
+    worker.channels.states[IDLE] = InstanceState(model="AAAA").to_json()
+    records = series("tenant-a", IDLE, 2, cpu=0.4)
+    async with worker.agent.test_context() as agent:
+        await agent.put(records[0].to_bytes(), key=IDLE)
+        [letter] = [parse_event(DeadLetter, v) for v in await drain(dead, 1)]
+        await agent.put(records[1].to_bytes(), key=IDLE)
+        [detection] = [parse_event(DetectionRecord, v) for v in await drain(out, 1)]
+    assert letter.reason.startswith("model-rejected: not an InstanceModel state")
+    assert detection.timestamp == records[1].timestamp
+    assert sample(worker, "spendsense_detector_errors_total", {"kind": "bad_state"}) == 1
+    assert InstanceState.from_json(worker.channels.states[IDLE]).model not in (None, "AAAA")
