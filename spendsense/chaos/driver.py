@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,7 +46,7 @@ class Recovery:
     name: str
     restarted_at: float
     ready_after_s: float | None = None
-    superseded: bool = False  # killed again before it was ready
+    superseded: bool = False  # exited (or was killed) again before it was ready
 
 
 @dataclass
@@ -127,7 +128,17 @@ class Watcher:
 
     def recovering(self, name: str) -> bool:
         """Whether ``name`` was restarted and is not ready yet."""
-        return any(r.name == name and r.ready_after_s is None for r in self.recoveries)
+        return any(
+            r.name == name and r.ready_after_s is None and not r.superseded for r in self.recoveries
+        )
+
+    def wait_recovered(self, limit_s: float) -> None:
+        """Wait (up to ``limit_s``) until no restarted process is still coming up."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline and any(
+            r.ready_after_s is None and not r.superseded for r in self.recoveries
+        ):
+            time.sleep(0.5)
 
     def close(self) -> None:
         self.stop.set()
@@ -221,6 +232,7 @@ def run_chaos(plan: ChaosPlan, options: ChaosOptions, out: IO[str]) -> ChaosResu
             print("==> faults cleared; letting the pipeline settle", file=out, flush=True)
             time.sleep(min(options.settle_s, 15))
             _wait_quiet(settings, options.settle_s + 60, out)
+            watcher.wait_recovered(RECOVERY_LIMIT_S + 30)
             watcher.close()
             report, ok = _check(settings, options, fleet_dir, started, watcher.recoveries)
         finally:
@@ -254,6 +266,8 @@ def _carry_out(
             print(f"==> t+{at_s:.0f}s {target} is not running (restarting): skipped", file=out)
             continue
         _kill_tree(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)  # gone before the next event, so each restart is seen apart
         what = "SIGKILL" if sig is signal.SIGKILL else "restart (SIGTERM)"
         print(
             f"==> t+{time.monotonic() - t0:5.1f}s {what} {target} (pid {proc.pid})",
@@ -311,7 +325,7 @@ def check_recoveries(recoveries: list[Recovery]) -> checks.Check:
     )
     return checks.Check(
         "every process recovered by itself",
-        f"{len(recoveries)} restarts ({len(recoveries) - len(timed)} killed again before ready): "
+        f"{len(recoveries)} restarts ({len(recoveries) - len(timed)} exited again before ready): "
         f"{figures or 'none'}",
         breaches,
     )
