@@ -295,7 +295,7 @@ def summarize(checks: Iterable[Check]) -> tuple[str, bool]:
     return "\n".join(c.render() for c in items), all(c.ok for c in items)
 
 
-def run_window_start(started: datetime, backfill_days: int) -> datetime:
+def run_window_start(started: datetime, backfill_days: float) -> datetime:
     """The first period certainly inside what the collector backfilled (a period of margin)."""
     first = started - timedelta(days=backfill_days) + 2 * PERIOD
     return first.replace(minute=first.minute - first.minute % 5, second=0, microsecond=0)
