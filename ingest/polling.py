@@ -5,10 +5,13 @@ every point since the previous one: polling less often delays a verdict but lose
 data. A policy maps an instance's *tier* (what its latest points looked like) to a
 :class:`PollPlan`; after each poll it reclassifies the instance from the points it got.
 
-The adaptive default polls plainly busy instances rarely and for CPU only (a busy CPU
-is enough to know the instance works), instances whose CPU sits near its floor often
-and for all three metrics (the detector needs the network to tell an idle box from a
-quiet server), and instances quiet for a day (already reported) rarely again.
+The adaptive default polls plainly busy instances hourly and for CPU only (a busy CPU
+is enough to know the instance works), low-CPU instances that serve steady traffic
+every two hours, instances near idle every 20 minutes with all three metrics (the
+detector needs the network to tell an idle box from a quiet server), and instances
+quiet for three hours (the verdict is out) every six hours for CPU and NetworkIn, which
+is enough to see them wake up, network-only work included. Chosen with
+``spendsense bench collect`` (figures in the README).
 
 >>> p = POLICIES["adaptive"]
 >>> p.plan("busy").metrics
@@ -109,13 +112,13 @@ class AdaptivePolicy(PollingPolicy):
 
     name: str
     busy_s: int = 3600
-    serving_s: int = 3600
-    suspect_s: int = 1800
-    dormant_s: int = 3 * 3600
+    serving_s: int = 2 * 3600
+    suspect_s: int = 1200
+    dormant_s: int = 6 * 3600
     busy_cpu_p50: float = 8.0  # median CPU over the last hour above this: plainly busy
     # in + out bytes per 5-minute period above this: serving (25x the model's idle floor)
     serving_net: float = 1_500_000.0
-    dormant_after_s: int = 24 * 3600
+    dormant_after_s: int = 3 * 3600
     busy_metrics: tuple[str, ...] = ("CPUUtilization",)
     suspect_metrics: tuple[str, ...] = ALL_METRICS
     dormant_metrics: tuple[str, ...] = ("CPUUtilization", "NetworkIn")
@@ -208,7 +211,7 @@ POLICIES: dict[str, PollingPolicy] = {
         FixedPolicy("naive", 300),
         FixedPolicy("hourly", 3600),
         AdaptivePolicy("adaptive"),
-        AdaptivePolicy("adaptive-lean", busy_s=3 * 3600, suspect_s=2700, dormant_s=6 * 3600),
+        AdaptivePolicy("adaptive-lean", busy_s=2 * 3600, serving_s=3 * 3600, suspect_s=1800),
     )
 }
 

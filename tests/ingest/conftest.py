@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy.orm import Session, sessionmaker
 
+from ingest.cloudwatch import align
 from ingest.runner import CollectorService
 from spendsense.access import AccountRef, new_external_id
 from spendsense.metrics import CollectorRegistry
@@ -63,6 +64,13 @@ class IngestEnv:
             collectors=collectors,
         )
 
+    def backfill_start(self, before: datetime) -> datetime:
+        """A period every backfill started after ``before`` covers (one period of slack for a
+        collector whose clock crossed a 5-minute boundary since)."""
+        ingest = self.settings.ingest
+        back = timedelta(seconds=ingest.settle_s) + timedelta(days=ingest.backfill_days)
+        return align(before - back) + timedelta(minutes=5)
+
     def env(self) -> dict[str, str]:
         """The same settings as environment variables, for a ``spendsense collect`` subprocess."""
         aws = self.settings.aws
@@ -110,15 +118,21 @@ def metric_periods(kafka: KafkaSettings) -> list[tuple[str, str, str]]:
     return out
 
 
-@pytest.fixture
-def ingest_env(sandbox: Sandbox, kafka: KafkaSettings, tmp_path: Path) -> Iterator[IngestEnv]:
-    store_url = f"sqlite:///{tmp_path / f'ingest-{uuid.uuid4().hex[:6]}.db'}"
+@pytest.fixture(params=["sqlite"])
+def ingest_env(
+    request: pytest.FixtureRequest, sandbox: Sandbox, kafka: KafkaSettings, tmp_path: Path
+) -> Iterator[IngestEnv]:
+    """Parametrize indirectly with ``"postgresql"`` to run on the PostgreSQL store."""
+    if request.param == "postgresql":
+        store_url = request.getfixturevalue("postgres_url")
+    else:
+        store_url = f"sqlite:///{tmp_path / f'ingest-{uuid.uuid4().hex[:6]}.db'}"
     settings = Settings(_env_file=None).model_copy(
         update={
             "aws": sandbox.aws_settings(max_attempts=3),
             "kafka": kafka,
             "store": StoreSettings(url=store_url),
-            "ingest": IngestSettings(backfill_days=1, regions=REGIONS, metrics_port=0),
+            "ingest": IngestSettings(backfill_days=0.25, regions=REGIONS, metrics_port=0),
         }
     )
     engine = make_engine(settings.store)

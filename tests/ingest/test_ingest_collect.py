@@ -66,6 +66,7 @@ def assert_exactly_once(env: IngestEnv, start: datetime) -> list[tuple[str, str,
     return published
 
 
+@pytest.mark.parametrize("ingest_env", ["sqlite", "postgresql"], indirect=True)
 def test_two_tenants_every_period_exactly_once_across_cycles(ingest_env: IngestEnv) -> None:
     registry = CollectorRegistry()
     service = ingest_env.service(registry, policy="naive")
@@ -77,7 +78,7 @@ def test_two_tenants_every_period_exactly_once_across_cycles(ingest_env: IngestE
     results = service.run_cycle()
     assert all(r.status == "ok" for r in results)
 
-    start = align(before - timedelta(seconds=600) - timedelta(days=1))
+    start = ingest_env.backfill_start(before)
     published = assert_exactly_once(ingest_env, start)
     assert {t for t, _, _ in published} == {"acme", "globex"}
     # the second cycle brought the live half hour (after the settle delay)
@@ -196,7 +197,7 @@ def test_throttling_is_retried_and_nothing_is_lost(ingest_env: IngestEnv) -> Non
     assert set(statuses) <= {"ok", "retry"}  # throttling never marks an account as broken
     for result in service.run_cycle():
         assert result.status == "ok"
-    assert_exactly_once(ingest_env, align(before - timedelta(seconds=600) - timedelta(days=1)))
+    assert_exactly_once(ingest_env, ingest_env.backfill_start(before))
 
 
 def test_cost_explorer_budget_holds_over_a_simulated_day(ingest_env: IngestEnv) -> None:

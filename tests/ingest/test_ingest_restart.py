@@ -8,13 +8,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ingest.cloudwatch import align
 from tests.fixtures.sandbox import free_port
 from tests.ingest.conftest import IngestEnv, metric_periods
 from tests.ingest.test_ingest_collect import assert_exactly_once
@@ -61,9 +59,7 @@ def test_killed_collector_restarts_without_repeating_or_skipping(ingest_env: Ing
     text = out.decode()
     assert "acme/" in text and "globex/" in text and "error" not in text, text
     assert "recovery:" in text, text  # it read back what the killed run had published
-    published = assert_exactly_once(
-        ingest_env, align(before - timedelta(seconds=600) - timedelta(days=1))
-    )
+    published = assert_exactly_once(ingest_env, ingest_env.backfill_start(before))
     assert len(published) > killed_at
 
 
@@ -90,7 +86,7 @@ def test_records_flushed_but_not_checkpointed_are_not_published_again(
     assert all(r.status == "ok" for r in restarted.run_cycle())
     assert len(restarted.ctx.recovered) == 0  # forgotten once the cursors moved past it
     assert len(metric_periods(ingest_env.settings.kafka)) == published
-    assert_exactly_once(ingest_env, align(before - timedelta(seconds=600) - timedelta(days=1)))
+    assert_exactly_once(ingest_env, ingest_env.backfill_start(before))
 
 
 def test_collector_serves_metrics_and_stops_cleanly_on_sigterm(ingest_env: IngestEnv) -> None:
