@@ -25,7 +25,7 @@ import mode
 from faust.types import StreamT
 
 from actions.runtime import ActionsRuntime, build_runtime
-from spendsense.errors import PoisonRecord
+from spendsense.errors import ConfigError, PoisonRecord
 from spendsense.events import DeadLetter, DetectionRecord, parse_event
 from spendsense.metrics import CollectorRegistry, serve_metrics
 from spendsense.settings import Settings, get_settings
@@ -137,5 +137,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     return ActionsWorker(app=app, agent=alerts, registry=reg, slot=slot)
 
 
-worker = create_app(get_settings())
+try:
+    worker = create_app(get_settings())
+except ConfigError as exc:  # bad settings: one line saying what to fix, no stack trace
+    raise SystemExit(f"actions worker: {exc}") from None
 app = worker.app

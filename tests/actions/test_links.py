@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -111,3 +114,18 @@ def test_short_configured_key_is_one_clear_line(monkeypatch: pytest.MonkeyPatch)
 
 def test_link_url_points_at_the_confirmation_page() -> None:
     assert link_url("http://127.0.0.1:8000/", "a.b") == "http://127.0.0.1:8000/links/a.b"
+
+
+def test_worker_with_a_short_key_stops_with_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "SPENDSENSE_ACTIONS__LINK_SIGNING_KEY": "short"}
+    env["SPENDSENSE_VAR_DIR"] = str(tmp_path)
+    faust = str(Path(sys.executable).parent / "faust")
+    done = subprocess.run(
+        [faust, "-A", "actions.app", "worker"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "actions worker: SPENDSENSE_ACTIONS__LINK_SIGNING_KEY: Value error, must be at least "
+        "32 characters (e.g. `openssl rand -hex 32`) (got 'short')"
+    ]
