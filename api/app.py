@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
+from api import logfilter
 from api.deps import csrf_protect
 from api.errors import install_error_handlers
 from api.feed import FeedHub
@@ -93,6 +94,7 @@ def create_app(
         dependencies=[Depends(csrf_protect)],
     )
     app.state.spendsense = state
+    logfilter.install()
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
