@@ -65,6 +65,7 @@ RETRYABLE_SES_CODES = frozenset(
 )
 MAX_ATTEMPTS = 8
 IN_FLIGHT = ("reserved", "retry")
+PENDING = frozenset({"pending", "still-pending"})
 
 _templates = Environment(
     loader=PackageLoader("actions", "templates"),
@@ -188,8 +189,11 @@ class AlertService:
     def observe(self, det: DetectionRecord) -> str:
         """Fold one detection into the instance's state; returns what it meant.
 
-        ``pending`` (to be emailed), ``busy``, ``already-alerted``, ``not-idle`` (a person
-        said so), ``stale`` (older than what was seen) or ``unknown-tenant``.
+        ``pending`` (newly waiting for an email), ``still-pending``, ``busy``,
+        ``already-alerted``, ``not-idle`` (a person said so), ``stale`` (older than what
+        was seen) or ``unknown-tenant``. A new idle episode that a person's "not idle"
+        silences counts as a suppressed alert; so does (in the runtime) a newly pending
+        instance whose email the cooldown holds back.
         """
         with self.sessions.begin() as session:
             if session.get(Tenant, det.tenant_id) is None:
@@ -212,20 +216,22 @@ class AlertService:
                 state.pending = False
                 state.alerted_idle_since = None
                 return "busy"
-            if not state.idle:
+            new_episode = not state.idle
+            was_pending = state.pending
+            if new_episode:
                 state.idle_since = det.idle_since or det.timestamp
             elif det.idle_since is not None:
                 state.idle_since = det.idle_since
             state.idle = True
             state.reason = det.reason
             state.monthly_waste_usd = det.monthly_waste_usd
-            verdict = "pending"
+            verdict = "still-pending" if was_pending else "pending"
             if state.marked_not_idle:
                 verdict = "not-idle"
             elif state.alerted_idle_since is not None:
                 verdict = "already-alerted"
-            state.pending = verdict == "pending"
-        if verdict != "pending":
+            state.pending = verdict in PENDING
+        if verdict == "not-idle" and new_episode:
             self.metrics.alerts_suppressed.labels(tenant=det.tenant_id, reason=verdict).inc()
         return verdict
 

@@ -25,7 +25,7 @@ class ActionsMetrics:
         )
         self.alerts_suppressed = Counter(
             "spendsense_actions_alerts_suppressed_total",
-            "Idle detections not emailed (now), by why: cooldown, already-alerted, not-idle.",
+            "Newly idle instances not emailed now, by why: cooldown (held for the next digest), not-idle (a person said so).",
             ["tenant", "reason"],
             registry=registry,
         )

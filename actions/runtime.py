@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import OperationalError
 
-from actions.alerts import AlertService
+from actions.alerts import PENDING, AlertService
 from actions.audit import BestEffortSink, EventSink, KafkaEventSink
 from actions.links import signing_key
 from actions.metrics import ActionsMetrics
@@ -72,13 +72,16 @@ class ActionsRuntime:
         outcome = self._policy(det)
         if outcome is not None and outcome.what == "grace-started":
             log.info("auto-stop grace started for %s until %s", det.instance_id, outcome.deadline)
-        if verdict == "pending":
+        if verdict in PENDING:
             flushed = self.alerts.flush(det.tenant_id)
-            if flushed.suppressed == "cooldown":
-                self.metrics.alerts_suppressed.labels(tenant=det.tenant_id, reason="cooldown").inc()
-                return "cooldown"
             if flushed.reserved:
                 return "emailed"
+            if flushed.suppressed == "cooldown":
+                if verdict == "pending":  # counted once per instance, not per detection
+                    self.metrics.alerts_suppressed.labels(
+                        tenant=det.tenant_id, reason="cooldown"
+                    ).inc()
+                return "cooldown"
         return verdict
 
     def _policy(self, det: DetectionRecord) -> PolicyOutcome | None:
