@@ -9,11 +9,8 @@ flowing, the account's status says what happened, and once it clears every
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from ingest.cloudwatch import align
 from sandbox import control
 from spendsense.store.models import AwsAccount
 from tests.ingest.conftest import IngestEnv, ingest_env, metric_periods
@@ -49,7 +46,7 @@ NOT_PER_REGION = pytest.mark.xfail(
 @NOT_PER_REGION
 def test_one_region_failing_leaves_the_other_regions_flowing(ingest_env: IngestEnv) -> None:
     env = ingest_env
-    start = align(env.clock() - timedelta(days=1, seconds=600))
+    start = env.backfill_start(env.clock())
     env.sandbox.set_faults(fail_regions=["eu-west-1"])
     try:
         service = env.service(policy="naive")
@@ -74,7 +71,7 @@ def test_one_region_failing_leaves_the_other_regions_flowing(ingest_env: IngestE
 
 def test_throttling_storm_then_recovery_loses_and_repeats_nothing(ingest_env: IngestEnv) -> None:
     env = ingest_env
-    start = align(env.clock() - timedelta(days=1, seconds=600))
+    start = env.backfill_start(env.clock())
     env.settings = env.settings.model_copy(
         update={"aws": env.settings.aws.model_copy(update={"max_attempts": 2})}
     )
@@ -94,7 +91,7 @@ def test_throttling_storm_then_recovery_loses_and_repeats_nothing(ingest_env: In
 
 def test_server_errors_are_retried_and_nothing_is_lost(ingest_env: IngestEnv) -> None:
     env = ingest_env
-    start = align(env.clock() - timedelta(days=1, seconds=600))
+    start = env.backfill_start(env.clock())
     env.sandbox.set_faults(
         error_rate=0.25, unavailable_rate=0.15, services=["ec2", "monitoring", "sts"], seed=8
     )
@@ -114,7 +111,7 @@ def test_server_errors_are_retried_and_nothing_is_lost(ingest_env: IngestEnv) ->
 def test_slow_answers_past_the_timeout_stall_one_tenant_only(ingest_env: IngestEnv) -> None:
     env = ingest_env
     globex = env.accounts["globex"].account_id
-    start = align(env.clock() - timedelta(days=1, seconds=600))
+    start = env.backfill_start(env.clock())
     env.settings = env.settings.model_copy(
         update={
             "aws": env.settings.aws.model_copy(update={"read_timeout_s": 1.0, "max_attempts": 2})
