@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -243,19 +243,31 @@ class StopExecutor:
             )
         return bool(later)
 
-    def _policy_stops_last_hour(self, tenant_id: str, dry_run: bool) -> int:
+    def _policy_stops_last_hour(self, decision: StopDecision) -> int:
+        """The policy's stops of this tenant in the last hour, counting those in flight.
+
+        Decisions still ``pending`` (another worker acting right now) count too, so two
+        workers racing under the cap err on the side of stopping less.
+        """
         since = self.clock() - timedelta(hours=1)
+        done = "dry-run" if decision.dry_run else "stopped"
         with self.sessions() as session:
             return int(
                 session.scalar(
                     select(func.count())
                     .select_from(StopDecision)
                     .where(
-                        StopDecision.tenant_id == tenant_id,
+                        StopDecision.tenant_id == decision.tenant_id,
+                        StopDecision.decision_key != decision.decision_key,
                         StopDecision.action == "stop",
                         StopDecision.actor.startswith(POLICY_ACTOR_PREFIX),
-                        StopDecision.result == ("dry-run" if dry_run else "stopped"),
-                        StopDecision.finished_at >= since,
+                        StopDecision.dry_run == decision.dry_run,
+                        or_(
+                            and_(StopDecision.result == done, StopDecision.finished_at >= since),
+                            and_(
+                                StopDecision.status == "pending", StopDecision.decided_at >= since
+                            ),
+                        ),
                     )
                 )
                 or 0
@@ -288,10 +300,7 @@ class StopExecutor:
                 return "skipped", "not stopped: it was started again after this decision", None
             if facts.state in {"stopped", "stopping", "shutting-down", "terminated"}:
                 return "skipped", f"nothing to do: the instance is {facts.state}", None
-            if (
-                max_per_hour is not None
-                and self._policy_stops_last_hour(tenant_id, dry_run) >= max_per_hour
-            ):
+            if max_per_hour is not None and self._policy_stops_last_hour(decision) >= max_per_hour:
                 cap = f"not stopped: the cap of {max_per_hour} stops per hour is reached"
                 return "skipped", cap, "cap"
             if dry_run:

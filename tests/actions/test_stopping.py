@@ -128,9 +128,21 @@ def test_pending_decision_resumed_after_a_person_started_the_instance(rig: Rig) 
 
 def test_cap_per_hour_limits_policy_stops_but_not_people(rig: Rig) -> None:
     ids = [rig.run_instance() for _ in range(3)]
+    with rig.store.sessions.begin() as session:  # another worker is stopping one right now
+        session.add(
+            StopDecision(
+                decision_key="acme/elsewhere",
+                tenant_id="acme",
+                instance_id="i-0fe11bb22cc33dd44",
+                action="stop",
+                actor="policy:auto-stop",
+                decided_at=rig.clock(),
+                status="pending",
+            )
+        )
     results = [
         rig.executor.stop(
-            "acme", i, "policy:auto-stop", "idle", f"acme/c{n}", False, max_per_hour=2
+            "acme", i, "policy:auto-stop", "idle", f"acme/c{n}", False, max_per_hour=3
         ).result
         for n, i in enumerate(ids)
     ]
