@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -221,3 +222,47 @@ def sandbox_app(
     with new_client(app):  # lifespan: migrate
         yield app
     app.state.spendsense.engine.dispose()
+
+
+def connect(user: User, sandbox: Sandbox, account_id: str) -> Any:
+    """Connect the account and create its role with the ExternalId SpendSense generated."""
+    role = f"SpendSense-{uuid.uuid4().hex[:6]}"
+    account = user.post(
+        "/api/accounts", json={"role_arn": f"arn:aws:iam::{account_id}:role/{role}"}
+    ).json()
+    sandbox.create_role(account_id, external_id=account["external_id"], role_name=role)
+    return sandbox.client(
+        "ec2", session=sandbox.assume(account["role_arn"], account["external_id"])
+    )
+
+
+def stoppable_running(ec2: Any, protect_tag: str) -> str:
+    for reservation in ec2.describe_instances()["Reservations"]:
+        for i in reservation["Instances"]:
+            tags = {t["Key"] for t in i.get("Tags", [])}
+            if (
+                i["State"]["Name"] == "running"
+                and i.get("RootDeviceType") == "ebs"
+                and not i.get("InstanceLifecycle")
+                and protect_tag not in tags
+                and "aws:autoscaling:groupName" not in tags
+            ):
+                return str(i["InstanceId"])
+    raise AssertionError("no stoppable running instance in the sandbox account")
+
+
+def state(ec2: Any, iid: str) -> str:
+    return str(
+        ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"][
+            "Name"
+        ]
+    )
+
+
+def restart(ec2: Any, iid: str) -> None:
+    """Start an instance a test stopped again (the session's sandbox is shared)."""
+    deadline = time.monotonic() + 30
+    while state(ec2, iid) not in {"stopped", "running", "pending"} and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if state(ec2, iid) == "stopped":
+        ec2.start_instances(InstanceIds=[iid])

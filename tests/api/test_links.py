@@ -4,16 +4,22 @@ replayed, expired, altered or other-organisation links fail with a clear page.""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
 from actions.links import sign, signing_key
 from spendsense.settings import Settings
-from tests.api.conftest import PASSWORD, User, new_client, sign_up
+from tests.api.conftest import (
+    PASSWORD,
+    connect,
+    new_client,
+    restart,
+    sign_up,
+    state,
+    stoppable_running,
+)
 from tests.fixtures.sandbox import Sandbox
 
 pytestmark = pytest.mark.kafka
@@ -23,41 +29,6 @@ REGION = "us-east-1"
 @pytest.fixture
 def app(sandbox_app: FastAPI) -> FastAPI:
     return sandbox_app
-
-
-def connect(user: User, sandbox: Sandbox, account_id: str) -> Any:
-    """Connect the account and create its role with the ExternalId SpendSense generated."""
-    role = f"SpendSense-{uuid.uuid4().hex[:6]}"
-    account = user.post(
-        "/api/accounts", json={"role_arn": f"arn:aws:iam::{account_id}:role/{role}"}
-    ).json()
-    sandbox.create_role(account_id, external_id=account["external_id"], role_name=role)
-    return sandbox.client(
-        "ec2", session=sandbox.assume(account["role_arn"], account["external_id"])
-    )
-
-
-def stoppable_running(ec2: Any, protect_tag: str) -> str:
-    for reservation in ec2.describe_instances()["Reservations"]:
-        for i in reservation["Instances"]:
-            tags = {t["Key"] for t in i.get("Tags", [])}
-            if (
-                i["State"]["Name"] == "running"
-                and i.get("RootDeviceType") == "ebs"
-                and not i.get("InstanceLifecycle")
-                and protect_tag not in tags
-                and "aws:autoscaling:groupName" not in tags
-            ):
-                return str(i["InstanceId"])
-    raise AssertionError("no stoppable running instance in the sandbox account")
-
-
-def state(ec2: Any, iid: str) -> str:
-    return str(
-        ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"][
-            "Name"
-        ]
-    )
 
 
 def form_token(html: str) -> str:
@@ -97,6 +68,7 @@ def test_stop_link_confirms_on_get_acts_once_on_post(app: FastAPI, sandbox: Sand
     assert replay.status_code == 410 and "already used" in replay.text
     assert browser.get(f"/links/{token}").status_code == 410
     assert len(owner.client.get("/api/audit").json()["items"]) == len(audit)
+    restart(ec2, iid)
 
 
 def test_expired_altered_and_other_tenant_links_fail_clearly(app: FastAPI) -> None:

@@ -31,7 +31,7 @@ from spendsense.producer import make_producer
 from spendsense.settings import ApiSettings, IngestSettings, KafkaSettings, Settings, StoreSettings
 from spendsense.store.models.api import InstanceView
 from spendsense.topics import DETECTIONS, topic_name
-from tests.api.conftest import live_api, running_projector
+from tests.api.conftest import live_api, restart, running_projector
 from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.sandbox import Sandbox
 
@@ -218,6 +218,7 @@ def test_sign_up_connect_see_costs_and_instances_stop_an_idle_one(
             "Instances"
         ][0]
         assert state["State"]["Name"] in {"stopping", "stopped"}
+        restart(ec2, target.instance_id)  # the session's sandbox is shared
 
         # phone width: the same page fits
         phone = browser.new_page(viewport={"width": 390, "height": 844})
