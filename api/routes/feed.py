@@ -43,12 +43,16 @@ async def feed(request: Request, state: StateDep) -> StreamingResponse:
             yield "retry: 3000\n: connected\n\n"
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(hub.ready.wait(), READY_WAIT_S)
-            yield hub.format_event("ready", {"kafka": hub.ready.is_set()})
+            reading = hub.ready.is_set()
+            yield hub.format_event("ready", {"kafka": reading})
             while not await request.is_disconnected():
                 try:
                     yield await asyncio.wait_for(queue.get(), KEEPALIVE_S)
                 except TimeoutError:
                     yield ": keepalive\n\n"
+                if hub.ready.is_set() != reading:  # Kafka came (back) or went: say so
+                    reading = hub.ready.is_set()
+                    yield hub.format_event("ready", {"kafka": reading})
         finally:
             hub.unsubscribe(login.tenant_id, queue)
 
