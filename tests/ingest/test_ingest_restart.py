@@ -38,7 +38,7 @@ def test_killed_collector_restarts_without_repeating_or_skipping(ingest_env: Ing
     before = ingest_env.clock()
     # Slow CloudWatch answers spread the cycle's four batches over seconds, so the kill
     # lands with some batches published and others not yet asked for.
-    ingest_env.sandbox.set_faults(latency_ms=1500, operations=["GetMetricData"])
+    ingest_env.sandbox.set_faults(latency_ms=2500, operations=["GetMetricData"])
     try:
         first = collect_once(ingest_env)
         deadline = time.monotonic() + 120
