@@ -197,6 +197,9 @@ def test_a_stopped_instance_produces_no_points(sandbox: Sandbox) -> None:
     ec2 = sandbox.client("ec2", session, region=instance.region)
     cw = sandbox.client("cloudwatch", session, region=instance.region)
     ec2.modify_instance_attribute(InstanceId=instance.instance_id, DisableApiStop={"Value": False})
+    # another suite sharing the session's sandbox may have stopped it: run it for 30 minutes
+    ec2.start_instances(InstanceIds=[instance.instance_id])
+    sandbox.advance_clock(1800)
     stopped_at = sandbox.now()
     ec2.stop_instances(InstanceIds=[instance.instance_id])
     sandbox.advance_clock(3600)
