@@ -28,7 +28,8 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: no I/O here, and a sync dependency would cost a thread hop per request
     state: AppState = request.app.state.spendsense
     return state
 
@@ -90,7 +91,7 @@ def optional_login(request: Request, state: StateDep, db: DbSession) -> Login | 
 MaybeLogin = Annotated[Login | None, Depends(optional_login)]
 
 
-def require_login(login: MaybeLogin) -> Login:
+async def require_login(login: MaybeLogin) -> Login:
     """The logged-in caller; 401 in the one error shape otherwise."""
     if login is None:
         raise ApiError(401, "not_authenticated", "log in first (no valid session cookie)")
