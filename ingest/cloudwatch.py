@@ -141,9 +141,10 @@ class MetricsCollector(Collector):
             if inst.state in ACTIVE_STATES:
                 row.final_poll_done = False
             elif row.state in ACTIVE_STATES:
-                # Just left running: one more poll once its last periods settle.
+                # Just left running: one more poll once its last periods have settled
+                # (the period holding the stop ends at most 5 minutes after now).
                 row.final_poll_done = False
-                row.next_poll_at = min(row.next_poll_at, job.now)
+                row.next_poll_at = job.now + timedelta(seconds=self.ctx.settings.settle_s + 300)
             row.state = inst.state
             row.cursor_at = max(row.cursor_at, floor)
             self.ctx.recovered.prune(

@@ -218,3 +218,37 @@ def test_cost_explorer_budget_holds_over_a_simulated_day(ingest_env: IngestEnv) 
     assert all(c["lines"] for c in costs)
     lines = costs[-1]["lines"]
     assert {"day", "service", "region", "amount_usd"} <= set(lines[0])
+
+
+def test_a_stopped_instance_gets_its_last_periods_then_is_left_alone(ingest_env: IngestEnv) -> None:
+    service = ingest_env.service(policy="naive")
+    before = ingest_env.clock()
+    service.run_cycle()
+    ref = ingest_env.accounts["acme"]
+    ec2 = ingest_env.sandbox.client(
+        "ec2", ingest_env.sandbox.assume(ref.role_arn, ref.external_id), "us-east-1"
+    )
+    victim = next(
+        i["InstanceId"]
+        for r in ec2.describe_instances(
+            Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
+        )["Reservations"]
+        for i in r["Instances"]
+        if i.get("RootDeviceType") == "ebs" and i.get("InstanceLifecycle") != "spot"
+    )
+    ingest_env.sandbox.advance_clock(600)
+    ec2.stop_instances(InstanceIds=[victim])
+    stopped_at = ingest_env.clock()
+    service.run_cycle()  # inventory sees it stopped; its last periods have not settled yet
+    assert cursors(ingest_env)[victim].final_poll_done is False
+    ingest_env.sandbox.advance_clock(1200)
+    service.run_cycle()  # the final poll
+    row = cursors(ingest_env)[victim]
+    assert row.final_poll_done is True
+    assert row.cursor_at >= align(stopped_at)
+    ingest_env.sandbox.advance_clock(1800)
+    service.run_cycle()
+    assert cursors(ingest_env)[victim].cursor_at == row.cursor_at  # not polled again
+    published = assert_exactly_once(ingest_env, ingest_env.backfill_start(before))
+    last = max(p for _, iid, p in published if iid == victim)
+    assert last >= stamp(align(stopped_at) - timedelta(minutes=5))
