@@ -72,6 +72,7 @@ class ChaosResult:
     broker_restarts: int
     recoveries: list[Recovery] = field(default_factory=list)
     log_path: Path | None = None
+    aws_faults: int = 0
 
 
 @contextlib.contextmanager
@@ -228,7 +229,11 @@ def run_chaos(plan: ChaosPlan, options: ChaosOptions, out: IO[str]) -> ChaosResu
                 flush=True,
             )
             kills, restarts = _carry_out(plan, sup.running, watcher.recovering, out)
+            injected = sum(control.faults(settings.aws.endpoint_url or "")["injected"])
             control.clear_faults(settings.aws.endpoint_url or "")
+            print(
+                f"==> {injected} AWS calls throttled or failed by the sandbox", file=out, flush=True
+            )
             print("==> faults cleared; letting the pipeline settle", file=out, flush=True)
             time.sleep(min(options.settle_s, 15))
             _wait_quiet(settings, options.settle_s + 60, out)
@@ -239,7 +244,7 @@ def run_chaos(plan: ChaosPlan, options: ChaosOptions, out: IO[str]) -> ChaosResu
             if watcher is not None:
                 watcher.close()
             stack.stop()
-    return ChaosResult(report, ok, kills, restarts, watcher.recoveries, log_path)
+    return ChaosResult(report, ok, kills, restarts, watcher.recoveries, log_path, injected)
 
 
 def _carry_out(

@@ -32,7 +32,8 @@ def _run(args: argparse.Namespace) -> int:
     result = run_chaos(plan, options, sys.stdout)
     print(
         f"\nchaos run (seed {args.seed}, {args.minutes:g} min): {result.kills} kills, "
-        f"{result.broker_restarts} broker restart(s); process logs: {result.log_path}"
+        f"{result.broker_restarts} broker restart(s), {result.aws_faults} AWS faults; "
+        f"process logs: {result.log_path}"
     )
     print(result.report)
     print("ALL CHECKS HELD" if result.ok else "BREACHES FOUND")
