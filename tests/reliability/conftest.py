@@ -47,7 +47,7 @@ class LogRecords(logging.Handler):
     """Keeps every log record the test process emits, formatted with its arguments."""
 
     def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
+        super().__init__(level=logging.INFO)
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -70,12 +70,12 @@ def secrets() -> Secrets:
 
 @pytest.fixture(scope="session", autouse=True)
 def test_log_records() -> Iterator[LogRecords]:
-    """The test process's own log records for the whole session (root logger, DEBUG)."""
+    """The test process's own log records for the whole session (root logger, INFO and up)."""
     handler = LogRecords()
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    root.setLevel(min(old_level or logging.INFO, logging.INFO))
     yield handler
     root.removeHandler(handler)
     root.setLevel(old_level)
