@@ -50,8 +50,9 @@ class ChaosPlan:
 def make_plan(seed: int, duration_s: float, kills: int | None = None) -> ChaosPlan:
     """A schedule over ``duration_s``: at least ``MIN_KILLS`` kills, every target at least once.
 
-    Kills fall in the first 80% of the run (the rest lets the last restart recover
-    and settle); no two kills closer than 3 s, so each restart is seen separately.
+    Kills fall in the first 80% of the run (the rest lets the last restart recover and
+    settle), one per equal slot, jittered within its middle third: two kills are never
+    closer than a third of a slot (about 3 s in a 2-minute run).
     """
     rng = random.Random(seed)
     count = max(kills or 0, MIN_KILLS, int(duration_s / 40))
