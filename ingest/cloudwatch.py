@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest.context import AccountJob, InstanceInfo
+from ingest.faults import AwsFault, aws_faults
 from ingest.polling import FIELDS, STATISTICS, next_tier
 from ingest.recovery import touch_checkpoint
 from ingest.registry import Collector, register
@@ -89,7 +90,9 @@ class MetricsCollector(Collector):
         for region, instances in job.instances.items():
             try:
                 sent += self._region(job, region, instances)
-            except TenantAccessError as err:
+            except (TenantAccessError, AwsFault) as err:
+                # The region's failing batch sent nothing and kept its cursors: the next
+                # cycle asks for it again. Earlier batches were flushed and committed.
                 job.errors.append((region, err.code, err.message))
         self.ctx.metrics.collected.labels(tenant=job.account.tenant_id, collector=self.name).inc(
             sent
@@ -255,7 +258,10 @@ class MetricsCollector(Collector):
             "EndTime": end,
             "ScanBy": "TimestampAscending",
         }
-        with sessions.guard(job.account, region, "GetMetricData"):
+        with (
+            aws_faults(region, "GetMetricData"),
+            sessions.guard(job.account, region, "GetMetricData"),
+        ):
             cw = sessions.client(job.account, "cloudwatch", region)
             while True:
                 resp = cw.get_metric_data(**kwargs)

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ingest.context import AccountJob
+from ingest.faults import AwsFault, aws_faults
 from ingest.registry import Collector, register
 from spendsense.errors import TenantAccessError
 from spendsense.events import CostLine, CostRecord
@@ -101,7 +102,10 @@ class CostCollector(Collector):
         }
         lines: list[CostLine] = []
         try:
-            with self.ctx.sessions.guard(acct, CE_REGION, "GetCostAndUsage"):
+            with (
+                aws_faults(None, "Cost Explorer GetCostAndUsage"),
+                self.ctx.sessions.guard(acct, CE_REGION, "GetCostAndUsage"),
+            ):
                 ce = self.ctx.sessions.client(acct, "ce", CE_REGION)
                 while True:
                     if not self._spend_call(job):
@@ -118,7 +122,7 @@ class CostCollector(Collector):
                     if not token:
                         break
                     kwargs["NextPageToken"] = token
-        except TenantAccessError as err:
+        except (TenantAccessError, AwsFault) as err:
             job.errors.append((None, err.code, err.message))
             return 0
         record = CostRecord(

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingest.context import AccountJob, InstanceInfo
+from ingest.faults import AwsFault, aws_faults
 from ingest.prices import hourly_price
 from ingest.registry import Collector, register
 from spendsense.access import AccountRef
@@ -65,7 +66,7 @@ def to_record(
 
 @register("inventory")
 class InventoryCollector(Collector):
-    """Lists every instance of every enabled region (paginated)."""
+    """Lists every instance of every enabled region (paginated); a failing region is skipped."""
 
     permissions = ("ec2:DescribeInstances",)
     order = 10
@@ -75,7 +76,10 @@ class InventoryCollector(Collector):
         sessions = self.ctx.sessions
         for region in job.regions:
             try:
-                with sessions.guard(job.account, region, "DescribeInstances"):
+                with (
+                    aws_faults(region, "DescribeInstances"),
+                    sessions.guard(job.account, region, "DescribeInstances"),
+                ):
                     ec2 = sessions.client(job.account, "ec2", region)
                     pages = ec2.get_paginator("describe_instances").paginate(
                         PaginationConfig={"PageSize": 1000}
@@ -86,7 +90,9 @@ class InventoryCollector(Collector):
                         for reservation in page["Reservations"]
                         for inst in reservation["Instances"]
                     ]
-            except TenantAccessError as err:
+            except (TenantAccessError, AwsFault) as err:
+                # This region only: the others are still collected; its instances are
+                # unknown this cycle, so no collector after this one touches the region.
                 job.errors.append((region, err.code, err.message))
                 continue
             for record in records:

@@ -1,9 +1,11 @@
 """The collector process: every connected account, concurrently, cycle after cycle.
 
 Accounts come from the store. Each cycle runs the registered collectors for every
-account on a bounded thread pool; an account whose role cannot be assumed or whose
-regions refuse SpendSense gets an ``error`` status with the reason and is retried next
-cycle, without touching any other account. On start, and after any failed producer
+account on a bounded thread pool; an account whose role cannot be assumed, whose
+regions refuse SpendSense, or one of whose regions fails (throttling beyond retries, a
+5xx answer, a timeout: :mod:`ingest.faults`) gets an ``error`` status naming the region
+and the AWS error code, and is retried next cycle, without touching any other account
+or the account's other regions. On start, and after any failed producer
 flush, the ``metrics`` records published since the last checkpoint are read back
 (:mod:`ingest.recovery`) so nothing is published twice.
 """
@@ -24,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.context import AccountJob, IngestContext
+from ingest.faults import AwsFault, aws_faults
 from ingest.polling import get_policy
 from ingest.recovery import oldest_checkpoint, read_back, touch_checkpoint
 from ingest.registry import Collector, ordered
@@ -151,12 +154,13 @@ class CollectorService:
         )
         started = time.monotonic()
         try:
-            self.ctx.sessions.credentials(account)
+            with aws_faults(None, "AssumeRole"):
+                self.ctx.sessions.credentials(account)
             for collector in self.collectors:
                 if self.stop.is_set():
                     break
                 collector.collect(job)
-        except TenantAccessError as err:
+        except (TenantAccessError, AwsFault) as err:
             job.errors.insert(0, (None, err.code, err.message))
         except DeliveryFailed as err:
             # Some records may be on the topic without their cursors: read them back first.
@@ -190,6 +194,9 @@ class CollectorService:
             status = "error"
             if region and len(job.errors) == 1:
                 message = f"{message} (other regions are collected)"
+            elif len(job.errors) > 1:
+                also = ", ".join(f"{c} in {r}" if r else c for r, c, _ in job.errors[1:])
+                message = f"{message} (also: {also})"
             for _, kind, _ in job.errors:
                 self.metrics.errors.labels(tenant=acct.tenant_id, kind=kind).inc()
             log.warning("%s/%s: %s", acct.tenant_id, acct.account_id, message)

@@ -187,14 +187,16 @@ def test_throttling_is_retried_and_nothing_is_lost(ingest_env: IngestEnv) -> Non
     try:
         service = ingest_env.service(policy="naive")
         before = ingest_env.clock()
-        statuses = []
-        for _ in range(2):
-            statuses += [r.status for r in service.run_cycle()]
+        results = [r for _ in range(2) for r in service.run_cycle()]
     finally:
         sandbox.clear_faults()
     throttled = faulted_calls(ingest_env, "monitoring") + faulted_calls(ingest_env, "ec2")
     assert throttled > throttled_before
-    assert set(statuses) <= {"ok", "retry"}  # throttling never marks an account as broken
+    # retries absorb throttling; a call throttled past them fails its region for one cycle
+    # only, and the account's status says it was throttled
+    assert all(r.status == "ok" or "throttled" in r.message for r in results), [
+        r.line() for r in results
+    ]
     for result in service.run_cycle():
         assert result.status == "ok"
     assert_exactly_once(ingest_env, ingest_env.backfill_start(before))
