@@ -9,6 +9,8 @@ flowing, the account's status says what happened, and once it clears every
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sandbox import control
@@ -137,7 +139,7 @@ def test_slow_answers_past_the_timeout_stall_one_tenant_only(ingest_env: IngestE
     ids=["throttling-storm", "slow-answers"],
 )
 def test_account_status_says_what_happened(
-    ingest_env: IngestEnv, rule: dict[str, object], words: str
+    ingest_env: IngestEnv, rule: dict[str, Any], words: str
 ) -> None:
     env = ingest_env
     env.settings = env.settings.model_copy(
