@@ -19,7 +19,8 @@ from api import logfilter
 from api.deps import csrf_protect
 from api.errors import install_error_handlers
 from api.feed import FeedHub
-from api.limits import ConcurrencyLimit
+from api.limits import ConcurrencyLimit, StoreReads
+from api.logins import LoginCache, Revocations
 from api.metrics import ApiMetrics, TimingMiddleware
 from api.pages import STATIC_DIR
 from api.routes import ROUTERS
@@ -49,6 +50,17 @@ def pool_capacity(engine: Engine) -> int | None:
     return pool.size() + max(0, pool._max_overflow)
 
 
+def pool_steady_size(engine: Engine) -> int:
+    """Connections the pool keeps open between bursts (4 for pools without a size).
+
+    >>> from sqlalchemy import create_engine
+    >>> pool_steady_size(create_engine("sqlite://", pool_size=3, poolclass=QueuePool))
+    3
+    """
+    pool = engine.pool
+    return pool.size() if isinstance(pool, QueuePool) else 4
+
+
 def create_app(
     settings: Settings,
     *,
@@ -72,6 +84,10 @@ def create_app(
         feed=FeedHub(settings.kafka, metrics),
         aws=aws,
         actions=InstanceActions.build(settings, sessions, aws, registry, metrics),
+        store_reads=StoreReads(pool_steady_size(engine)),
+        logins=LoginCache(Revocations(settings.var_dir / "api-session-revocations"))
+        if settings.api.session_cache
+        else None,
     )
 
     @asynccontextmanager

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
@@ -56,36 +56,78 @@ class Login:
     token_hash: str
 
 
-def find_login(state: AppState, db: Session, token: str | None) -> Login | None:
-    """The login behind a session cookie's value, or ``None`` (absent, unknown, expired)."""
-    if not token:
-        return None
-    token_hash = state.keys.token_hash(token)
+def read_login(db: Session | Connection, token_hash: str) -> tuple[Login, datetime] | None:
+    """The unexpired session with this token hash and its expiry, read from the store."""
     row = db.execute(
-        select(LoginSession.csrf_token, LoginSession.tenant_id, User.id, User.email)
+        select(
+            LoginSession.csrf_token,
+            LoginSession.tenant_id,
+            LoginSession.expires_at,
+            User.id,
+            User.email,
+        )
         .join(User, User.id == LoginSession.user_id)
         .where(LoginSession.token_hash == token_hash, LoginSession.expires_at > utcnow())
     ).first()
     if row is None:
         return None
-    return Login(
+    login = Login(
         user_id=row.id,
         tenant_id=row.tenant_id,
         email=row.email,
         csrf_token=row.csrf_token,
         token_hash=token_hash,
     )
+    return login, row.expires_at
+
+
+def find_login(state: AppState, db: Session | Connection, token: str | None) -> Login | None:
+    """The login behind a session cookie's value, or ``None`` (absent, unknown, expired),
+    read from the store (never from the kept logins)."""
+    if not token:
+        return None
+    found = read_login(db, state.keys.token_hash(token))
+    return found[0] if found else None
 
 
 def find_login_now(state: AppState, request: Request) -> Login | None:
-    """:func:`find_login` in a session of its own, closed at once (for long-lived responses)."""
-    with state.sessions() as db:
-        return find_login(state, db, request.cookies.get(state.settings.api.session_cookie))
+    """:func:`find_login` on a pooled connection of its own, returned at once."""
+    token = request.cookies.get(state.settings.api.session_cookie)
+    if not token:
+        return None
+    with state.engine.connect() as conn:
+        return find_login(state, conn, token)
 
 
-def optional_login(request: Request, state: StateDep, db: DbSession) -> Login | None:
-    """The caller's login, or ``None`` without a valid, unexpired session cookie."""
-    return find_login(state, db, request.cookies.get(state.settings.api.session_cookie))
+def _read_login_now(state: AppState, token_hash: str) -> tuple[Login, datetime] | None:
+    with state.engine.connect() as conn:
+        return read_login(conn, token_hash)
+
+
+async def optional_login(request: Request, state: StateDep) -> Login | None:
+    """The caller's login, or ``None`` without a valid, unexpired session cookie.
+
+    A login this process kept (``api.logins``: until its expiry or any log-out) is used
+    on the event loop; otherwise one short store read in a worker thread. The route's
+    own store session (if it takes one) is separate.
+    """
+    token = request.cookies.get(state.settings.api.session_cookie)
+    if not token:
+        return None
+    token_hash = state.keys.token_hash(token)
+    kept = state.logins
+    epoch = 0
+    if kept is not None:
+        hit: Login | None = kept.get(token_hash)
+        if hit is not None:
+            return hit
+        epoch = kept.epoch()  # before the read: a log-out committed after it bumps it
+    found = await state.store_reads.run(_read_login_now, state, token_hash)
+    if found is None:
+        return None
+    if kept is not None:
+        kept.put(token_hash, found[0], found[1], epoch)
+    return found[0]
 
 
 MaybeLogin = Annotated[Login | None, Depends(optional_login)]
@@ -124,7 +166,7 @@ async def csrf_protect(request: Request, state: StateDep) -> None:
     if request.method in SAFE_METHODS:
         return
     given = await submitted_csrf(request)
-    login = await run_in_threadpool(find_login_now, state, request)
+    login = await state.store_reads.run(find_login_now, state, request)
     if login is not None:
         expected: str | None = login.csrf_token
     else:

@@ -6,12 +6,15 @@ Built by :func:`api.main.create_app`; nothing here connects until a request need
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cache import TenantCache
 from api.feed import FeedHub
+from api.limits import StoreReads
+from api.logins import LoginCache
 from api.metrics import ApiMetrics
 from api.security import Keys
 from api.services.instance_actions import InstanceActions
@@ -33,6 +36,9 @@ class AppState:
     feed: FeedHub
     aws: AwsFactory
     actions: InstanceActions
+    store_reads: StoreReads
+    # logins kept until any log-out (api.logins); None: every request reads its session
+    logins: LoginCache[Any] | None
     # tenant-wide figures shared by many requests: instance counts (2 s); cost summaries,
     # keyed by the version of the cached Cost Explorer answers they come from (10 min)
     figures: TenantCache = field(default_factory=lambda: TenantCache(ttl_s=2.0))

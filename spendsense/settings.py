@@ -103,6 +103,9 @@ class ApiSettings(BaseModel):
     cookie_secure: bool = False
     cookie_samesite: Literal["lax", "strict"] = "lax"
     session_ttl_hours: float = Field(12.0, gt=0, le=24 * 30)
+    # Keep logins in memory until any log-out (a counter shared through var/ by this host's
+    # API processes). Turn off when API processes run on several hosts.
+    session_cache: bool = True
     login_max_failures: int = Field(5, ge=1, le=1000)
     login_window_s: int = Field(900, ge=1)
     prometheus_url: str = "http://127.0.0.1:9090"

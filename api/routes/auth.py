@@ -45,7 +45,7 @@ def signup(
     """Create an organisation and its first user, and log in."""
     user = auth.create_user(db, str(body.email), body.password, body.organisation)
     if login is not None:
-        auth.close_session(db, login.token_hash)
+        auth.close_session(db, login.token_hash, state.logins)
     opened = auth.open_session(db, state.keys, state.settings.api, user)
     set_session(response, state.settings.api, opened.token, opened.csrf_token)
     state.metrics.logins.labels(outcome="signup").inc()
@@ -70,7 +70,7 @@ def login(
         state.metrics.logins.labels(outcome="refused").inc()
         raise
     if current is not None:
-        auth.close_session(db, current.token_hash)
+        auth.close_session(db, current.token_hash, state.logins)
     opened = auth.open_session(db, state.keys, state.settings.api, user)
     set_session(response, state.settings.api, opened.token, opened.csrf_token)
     state.metrics.logins.labels(outcome="ok").inc()
@@ -80,7 +80,7 @@ def login(
 @router.post("/api/auth/logout")
 def logout(login: CurrentLogin, state: StateDep, db: DbSession, response: Response) -> Ok:
     """Close this session."""
-    auth.close_session(db, login.token_hash)
+    auth.close_session(db, login.token_hash, state.logins)
     clear_session(response, state.settings.api)
     set_csrf(response, state.settings.api, state.keys.new_anonymous_csrf())
     return Ok(message="logged out")

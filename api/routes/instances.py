@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CurrentLogin, DbSession, StateDep
 from api.errors import ERROR_RESPONSES
@@ -17,9 +18,8 @@ InstanceId = Annotated[str, Path(min_length=3, max_length=32, description="an EC
 
 
 @router.get("/api/instances", response_model=InstancePage)
-def list_instances(
+async def list_instances(
     login: CurrentLogin,
-    db: DbSession,
     app_state: StateDep,
     idle: bool | None = None,
     state: Annotated[str | None, Query(max_length=20)] = None,
@@ -30,26 +30,31 @@ def list_instances(
 
     A page is kept 2 seconds per tenant and query (many dashboards of one tenant ask
     the same), and dropped at once when someone of the tenant acts through this process.
+    A kept page is answered on the event loop; only a new one is built in a worker thread.
     """
     tenant_id = login.tenant_id
+    key = f"page:{idle}:{state}:{limit}:{offset}"
 
     def render() -> bytes:
-        page = svc.list_instances(
-            db,
-            tenant_id,
-            protect_tag=app_state.settings.actions.protect_tag,
-            summary_now=app_state.figures.get(
-                tenant_id, "summary", lambda: svc.summary(db, tenant_id)
-            ),
-            idle=idle,
-            state=state,
-            limit=limit,
-            offset=offset,
-        )
+        with app_state.sessions() as db:
+            page = svc.list_instances(
+                db,
+                tenant_id,
+                protect_tag=app_state.settings.actions.protect_tag,
+                summary_now=app_state.figures.get(
+                    tenant_id, "summary", lambda: svc.summary(db, tenant_id)
+                ),
+                idle=idle,
+                state=state,
+                limit=limit,
+                offset=offset,
+            )
         return page.model_dump_json().encode()
 
     # Built and checked by pydantic already: serialised once, FastAPI's second pass skipped.
-    body = app_state.figures.get(tenant_id, f"page:{idle}:{state}:{limit}:{offset}", render)
+    body: bytes | None = app_state.figures.peek(tenant_id, key)
+    if body is None:
+        body = await run_in_threadpool(app_state.figures.get, tenant_id, key, render)
     return Response(body, media_type="application/json")
 
 

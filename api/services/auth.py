@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api.errors import ApiError
+from api.logins import LoginCache
 from api.security import DUMMY_HASH, Keys, hash_password, new_token, verify_password
 from spendsense.settings import ApiSettings
 from spendsense.store.models import Tenant, User
@@ -47,10 +49,13 @@ def open_session(db: Session, keys: Keys, settings: ApiSettings, user: User) -> 
     return NewSession(token=token, csrf_token=csrf, user=user)
 
 
-def close_session(db: Session, token_hash: str) -> None:
-    """Delete one session (log-out, or the old session replaced at log-in)."""
+def close_session(db: Session, token_hash: str, logins: LoginCache[Any] | None) -> None:
+    """Delete one session (log-out, or the old session replaced at log-in); once committed,
+    every API process forgets the logins it kept."""
     db.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash))
     db.commit()
+    if logins is not None:
+        logins.revoke()
 
 
 def create_user(db: Session, email: str, password: str, organisation: str | None) -> User:

@@ -1,0 +1,91 @@
+"""Logins kept in memory (``api.logins``) end at once when a session is closed in ANY
+API process of the host, not only in the one that kept them.
+
+Two apps on the same store and ``var_dir`` stand for two uvicorn worker processes: each
+has its own kept logins, and only the revocation counter file is shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from spendsense.metrics import CollectorRegistry
+from spendsense.settings import Settings
+from tests.api.conftest import PASSWORD, User, new_client
+
+COOKIE = "spendsense_session"
+
+
+@pytest.fixture
+def second_worker(api_app: FastAPI, api_settings: Settings) -> Iterator[FastAPI]:
+    app = create_app(api_settings, registry=CollectorRegistry(), migrate=False)
+    with TestClient(app):
+        yield app
+    app.state.spendsense.engine.dispose()
+
+
+def _client_with(app: FastAPI, cookie: str) -> TestClient:
+    client = new_client(app)
+    client.cookies.set(COOKIE, cookie)
+    return client
+
+
+def _csrf(user: User) -> dict[str, str]:
+    return {"X-CSRF-Token": user.csrf}
+
+
+def _kept(app: FastAPI, cookie: str) -> bool:
+    state = app.state.spendsense
+    return state.logins.get(state.keys.token_hash(cookie)) is not None
+
+
+def test_logout_in_one_worker_ends_the_login_another_worker_kept(
+    api_app: FastAPI, second_worker: FastAPI, alice: User
+) -> None:
+    cookie = alice.client.cookies.get(COOKIE)
+    assert cookie
+    other = _client_with(second_worker, cookie)
+    assert other.get("/api/instances").status_code == 200
+    assert other.get("/api/costs").status_code == 200
+    assert _kept(second_worker, cookie)  # the next request would not read the store
+
+    assert alice.client.post("/api/auth/logout", headers=_csrf(alice)).status_code == 200
+
+    resp = other.get("/api/instances")
+    assert resp.status_code == 401
+    assert resp.json()["error"]["code"] == "not_authenticated"
+    assert other.get("/api/costs").status_code == 401
+    assert not _kept(second_worker, cookie)
+
+
+def test_login_elsewhere_replaces_the_kept_session_everywhere(
+    api_app: FastAPI, second_worker: FastAPI, alice: User
+) -> None:
+    old = alice.client.cookies.get(COOKIE)
+    assert old
+    other = _client_with(second_worker, old)
+    assert other.get("/api/auth/me").status_code == 200
+    assert _kept(second_worker, old)
+    # logging in again through the first worker closes the old session (no reuse)
+    resp = alice.client.post(
+        "/api/auth/login",
+        json={"email": alice.email, "password": PASSWORD},
+        headers=_csrf(alice),
+    )
+    assert resp.status_code == 200
+    assert other.get("/api/auth/me").status_code == 401
+    new = resp.cookies.get(COOKIE)
+    assert new and _client_with(second_worker, new).get("/api/auth/me").status_code == 200
+
+
+def test_kept_logins_stay_with_their_tenant(api_app: FastAPI, alice: User, bob: User) -> None:
+    for _ in range(2):  # the second round is answered from kept logins and kept pages
+        a = alice.client.get("/api/auth/me").json()
+        b = bob.client.get("/api/auth/me").json()
+        assert (a["tenant_id"], b["tenant_id"]) == (alice.tenant_id, bob.tenant_id)
+        assert alice.client.get("/api/instances").status_code == 200
