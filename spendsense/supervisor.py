@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
+import psutil
+
 from spendsense.errors import ServiceError
 
 Probe = Callable[[], bool]
@@ -46,6 +48,27 @@ class Running:
     proc: subprocess.Popen[bytes]
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     restarts: int = 0
+    # descendants seen while it ran (pid -> start time): some start sessions of their own
+    # (bentoml's workers), so its process group does not reach them once it has died
+    descendants: dict[int, float] = field(default_factory=dict)
+
+    def note_descendants(self) -> None:
+        """Remember the process's current descendants."""
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                self.descendants.setdefault(child.pid, child.create_time())
+
+    def kill_leftovers(self) -> None:
+        """SIGKILL every remembered descendant still alive (checked by start time)."""
+        for pid, started in self.descendants.items():
+            with contextlib.suppress(psutil.Error):
+                child = psutil.Process(pid)
+                if child.create_time() == started:
+                    child.kill()
 
 
 class Supervisor:
@@ -104,10 +127,14 @@ class Supervisor:
         while not self._stopping.wait(1.0):
             for name, run in list(self.running.items()):
                 code = run.proc.poll()
-                if code is None or self._stopping.is_set():
+                if code is None:
+                    run.note_descendants()
+                    continue
+                if self._stopping.is_set():
                     continue
                 with self._lock:
                     print(f"{name:<{self._width}} | exited with {code}; restarting", file=self.out)
+                run.kill_leftovers()  # a worker left behind would hold the port
                 time.sleep(self.restart_delay_s)
                 restarted = self._spawn(run.spec)
                 restarted.restarts = run.restarts + 1
@@ -129,6 +156,7 @@ class Supervisor:
     def _stop_group(runs: list[Running], timeout_s: float) -> None:
         for run in runs:
             if run.proc.poll() is None:
+                run.note_descendants()
                 _signal_group(run.proc, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for run in runs:
@@ -138,6 +166,7 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 _signal_group(run.proc, signal.SIGKILL)
                 run.proc.wait()
+            run.kill_leftovers()
 
     def run_forever(self) -> None:
         """Watch until Ctrl-C/SIGTERM, then stop everything."""

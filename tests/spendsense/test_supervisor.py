@@ -72,3 +72,30 @@ def test_killed_process_is_restarted() -> None:
     sup.stop_all(timeout_s=5)
     watcher.join(timeout=5)
     assert not _alive(second.proc.pid)
+
+
+def test_restart_kills_descendants_in_their_own_session(tmp_path: Path) -> None:
+    # bentoml's workers run in sessions of their own: when the parent dies, they would
+    # keep its port unless the supervisor remembers and kills them.
+    child = tmp_path / "child.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+        " start_new_session=True)\n"
+        f"open({str(child)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(60)\n"
+    )
+    sup = Supervisor(out=io.StringIO(), restart_delay_s=0.1)
+    sup.start(ProcessSpec("svc", [sys.executable, "-c", script], ready=child.exists))
+    first = sup.running["svc"].proc.pid
+    orphan = int(child.read_text())
+    watcher = threading.Thread(target=sup.watch, daemon=True)
+    watcher.start()
+    time.sleep(1.5)  # the watcher notes the descendants while the parent runs
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(orphan):
+        time.sleep(0.1)
+    assert not _alive(orphan)
+    sup.stop_all(timeout_s=5)
+    watcher.join(timeout=5)
