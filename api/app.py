@@ -16,11 +16,12 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
 from api import logfilter
+from api.counters import SESSION_REVOCATIONS, SharedCounter, projection_changes
 from api.deps import csrf_protect
 from api.errors import install_error_handlers
 from api.feed import FeedHub
 from api.limits import ConcurrencyLimit, StoreReads
-from api.logins import LoginCache, Revocations
+from api.logins import LoginCache
 from api.metrics import ApiMetrics, TimingMiddleware
 from api.pages import STATIC_DIR
 from api.routes import ROUTERS
@@ -85,7 +86,8 @@ def create_app(
         aws=aws,
         actions=InstanceActions.build(settings, sessions, aws, registry, metrics),
         store_reads=StoreReads(pool_steady_size(engine)),
-        logins=LoginCache(Revocations(settings.var_dir / "api-session-revocations"))
+        projections=projection_changes(settings.var_dir),
+        logins=LoginCache(SharedCounter(settings.var_dir / SESSION_REVOCATIONS))
         if settings.api.session_cache
         else None,
     )

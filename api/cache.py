@@ -38,6 +38,7 @@ class TenantCache:
         self.clock = clock
         self._entries: dict[tuple[str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        self._flights: dict[tuple[str, str], threading.Lock] = {}
 
     def peek(self, tenant_id: str, key: str) -> Any | None:
         """The fresh value, or ``None``: lets an async caller skip a thread hop on a hit."""
@@ -48,17 +49,26 @@ class TenantCache:
         return None
 
     def get(self, tenant_id: str, key: str, compute: Callable[[], T]) -> T:
-        now = self.clock()
-        with self._lock:
-            hit = self._entries.get((tenant_id, key))
-        if hit is not None and now - hit[0] < self.ttl_s:
-            value: T = hit[1]
+        """The fresh value, else ``compute()``'s; callers that miss together wait for
+        one computation instead of each running their own."""
+        hit = self.peek(tenant_id, key)
+        if hit is not None:
+            value: T = hit
             return value
-        value = compute()
         with self._lock:
-            if len(self._entries) >= MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[(tenant_id, key)] = (now, value)
+            flight = self._flights.setdefault((tenant_id, key), threading.Lock())
+        with flight:
+            hit = self.peek(tenant_id, key)
+            if hit is not None:
+                value = hit
+                return value
+            now = self.clock()
+            value = compute()
+            with self._lock:
+                if len(self._entries) >= MAX_ENTRIES:
+                    self._entries.clear()
+                    self._flights.clear()
+                self._entries[(tenant_id, key)] = (now, value)
         return value
 
     def forget(self, tenant_id: str) -> None:

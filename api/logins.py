@@ -6,17 +6,18 @@ each process keeps the logins it has read. An entry is used only while
 
 * its session has not expired (the expiry read with it is checked on every use), and
 * no session has been closed since it was read: every log-out (in any worker process
-  of this host) bumps a shared counter, :class:`Revocations`, and an entry read under
+  of this host) bumps a shared counter, and an entry read under
   an older count is read again from the store.
 
-The counter is 8 bytes in a file under ``var_dir``, mapped into every API process:
-reading it costs no system call. Processes on other hosts do not share it; run them
-with ``SPENDSENSE_API__SESSION_CACHE=false``.
+The counter (:class:`api.counters.SharedCounter`) is a file under ``var_dir`` mapped
+into every API process: reading it costs no system call. Processes on other hosts do
+not share it; run them with ``SPENDSENSE_API__SESSION_CACHE=false``.
 
 >>> import tempfile
+>>> from pathlib import Path
 >>> from datetime import UTC, datetime, timedelta
 >>> tmp = tempfile.TemporaryDirectory()
->>> cache = LoginCache(Revocations(Path(tmp.name) / "revocations"))
+>>> cache = LoginCache(SharedCounter(Path(tmp.name) / "revocations"))
 >>> epoch = cache.epoch()
 >>> cache.put("h1", "alice", datetime.now(UTC) + timedelta(hours=1), epoch)
 >>> cache.get("h1")
@@ -32,60 +33,20 @@ True
 
 from __future__ import annotations
 
-import fcntl
-import mmap
-import os
-import threading
 from datetime import datetime
-from pathlib import Path
 from typing import Generic, TypeVar
 
+from api.counters import SharedCounter
 from spendsense.store.models.base import utcnow
 
 T = TypeVar("T")
 MAX_ENTRIES = 10_000
-_COUNTER = 8  # bytes, little-endian unsigned
-
-
-class Revocations:
-    """A counter shared by every process that maps the same file; lazily opened."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._map: mmap.mmap | None = None
-        self._fd = -1
-        self._open_lock = threading.Lock()
-
-    def _mapped(self) -> mmap.mmap:
-        if self._map is None:
-            with self._open_lock:
-                if self._map is None:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                    if os.fstat(fd).st_size < _COUNTER:
-                        os.ftruncate(fd, _COUNTER)
-                    self._fd = fd
-                    self._map = mmap.mmap(fd, _COUNTER)
-        return self._map
-
-    def current(self) -> int:
-        return int.from_bytes(self._mapped()[:_COUNTER], "little")
-
-    def bump(self) -> None:
-        """One more revocation, visible to every process before this returns."""
-        counter = self._mapped()
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
-            value = (int.from_bytes(counter[:_COUNTER], "little") + 1) % 2 ** (8 * _COUNTER)
-            counter[:_COUNTER] = value.to_bytes(_COUNTER, "little")
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 class LoginCache(Generic[T]):
     """``token hash -> login`` while unexpired and unrevoked (see the module docstring)."""
 
-    def __init__(self, revocations: Revocations) -> None:
+    def __init__(self, revocations: SharedCounter) -> None:
         self.revocations = revocations
         self._entries: dict[str, tuple[T, datetime, int]] = {}
 

@@ -37,6 +37,7 @@ from kafka.errors import KafkaError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.counters import SharedCounter
 from spendsense.errors import PoisonRecord, ServiceError
 from spendsense.events import (
     ActionRecord,
@@ -148,8 +149,10 @@ class Projector:
         kafka: KafkaSettings,
         metrics: ProjectorMetrics,
         dead_letter: Any = None,
+        changes: SharedCounter | None = None,
     ) -> None:
         self.sessions = sessions
+        self.changes = changes
         self.kafka = kafka
         self.metrics = metrics
         self.dead_letter = dead_letter
@@ -209,6 +212,8 @@ class Projector:
                 outcome = self._fold(session, short, rec)
                 self.metrics.records.labels(topic=short, outcome=outcome).inc()
                 applied += outcome == "applied"
+        if applied and self.changes is not None:
+            self.changes.bump()  # committed: the API's kept instance pages are read again
         return applied
 
     def _fold(self, session: Session, short: str, rec: Event) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cache import TenantCache
+from api.counters import SharedCounter
 from api.feed import FeedHub
 from api.limits import StoreReads
 from api.logins import LoginCache
@@ -37,6 +38,8 @@ class AppState:
     aws: AwsFactory
     actions: InstanceActions
     store_reads: StoreReads
+    # bumped by the projector after each commit: kept instance pages are read again
+    projections: SharedCounter
     # logins kept until any log-out (api.logins); None: every request reads its session
     logins: LoginCache[Any] | None
     # tenant-wide figures shared by many requests: instance counts (2 s); cost summaries,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CurrentLogin, StateDep
 from api.errors import ERROR_RESPONSES
@@ -17,9 +16,8 @@ router = APIRouter(tags=["costs"], responses=ERROR_RESPONSES)
 async def costs(login: CurrentLogin, state: StateDep) -> Response:
     """The last 7 days by day, month to date, and this month by service.
 
-    The summary is computed again only when the collectors cached a new answer; whether
-    they did is read from the store at most every 2 seconds per tenant (the figures
-    cache), so a kept answer is sent from the event loop without a store read.
+    Every request reads which Cost Explorer answers the collectors cached (one index
+    read); the summary is computed and serialised again only when they changed.
     """
     tenant_id = login.tenant_id
 
@@ -33,7 +31,4 @@ async def costs(login: CurrentLogin, state: StateDep) -> Response:
                 lambda: cost_summary(db, tenant_id).model_dump_json().encode(),
             )
 
-    body: bytes | None = state.figures.peek(tenant_id, "costs")
-    if body is None:
-        body = await run_in_threadpool(state.figures.get, tenant_id, "costs", render)
-    return Response(body, media_type="application/json")
+    return Response(await state.store_reads.run(render), media_type="application/json")

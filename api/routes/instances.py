@@ -29,11 +29,13 @@ async def list_instances(
     """Instances, idle and most wasteful first, with tenant-wide counts.
 
     A page is kept 2 seconds per tenant and query (many dashboards of one tenant ask
-    the same), and dropped at once when someone of the tenant acts through this process.
-    A kept page is answered on the event loop; only a new one is built in a worker thread.
+    the same), and dropped at once when someone of the tenant acts through this process
+    or the projector commits a change (the shared projection count moves on). A kept
+    page is answered on the event loop; only a new one is built in a worker thread.
     """
     tenant_id = login.tenant_id
-    key = f"page:{idle}:{state}:{limit}:{offset}"
+    projection = app_state.projections.current()
+    key = f"page:{projection}:{idle}:{state}:{limit}:{offset}"
 
     def render() -> bytes:
         with app_state.sessions() as db:
@@ -42,7 +44,7 @@ async def list_instances(
                 tenant_id,
                 protect_tag=app_state.settings.actions.protect_tag,
                 summary_now=app_state.figures.get(
-                    tenant_id, "summary", lambda: svc.summary(db, tenant_id)
+                    tenant_id, f"summary:{projection}", lambda: svc.summary(db, tenant_id)
                 ),
                 idle=idle,
                 state=state,

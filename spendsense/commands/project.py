@@ -8,6 +8,7 @@ import signal
 import threading
 from types import FrameType
 
+from api.counters import projection_changes
 from api.projector import Projector, ProjectorMetrics, make_consumer
 from spendsense.logs import setup_logging
 from spendsense.metrics import CollectorRegistry, serve_metrics
@@ -30,7 +31,13 @@ def _run(args: argparse.Namespace) -> int:
     if port:
         serve_metrics(registry, port)
     producer = make_producer(settings.kafka, client_id="spendsense-projector")
-    projector = Projector(store.sessions, settings.kafka, metrics, dead_letter=producer)
+    projector = Projector(
+        store.sessions,
+        settings.kafka,
+        metrics,
+        dead_letter=producer,
+        changes=projection_changes(settings.var_dir),
+    )
     consumer = make_consumer(settings.kafka, settings.api, projector.topics)
     stop = threading.Event()
 

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from api.counters import projection_changes
 from api.projector import Projector, ProjectorMetrics, make_consumer
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import ActionsSettings, ApiSettings, KafkaSettings, Settings, StoreSettings
@@ -184,7 +185,12 @@ def live_api(app: FastAPI) -> Iterator[str]:
 def running_projector(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Projector]:
     """The projector consuming the settings' (prefixed) topics in a thread, its own group."""
     kafka = settings.kafka
-    projector = Projector(sessions, kafka, ProjectorMetrics.create(CollectorRegistry()))
+    projector = Projector(
+        sessions,
+        kafka,
+        ProjectorMetrics.create(CollectorRegistry()),
+        changes=projection_changes(settings.var_dir),
+    )
     api = settings.api.model_copy(update={"projector_group_id": f"proj-{uuid.uuid4().hex[:8]}"})
     consumer = make_consumer(kafka, api, projector.topics)
     stop = threading.Event()

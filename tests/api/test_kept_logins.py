@@ -1,5 +1,6 @@
-"""Logins kept in memory (``api.logins``) end at once when a session is closed in ANY
-API process of the host, not only in the one that kept them.
+"""What an API process keeps in memory ends at once when the store changes elsewhere:
+logins (``api.logins``) when a session is closed in ANY API process of the host, kept
+instance pages when the projector commits.
 
 Two apps on the same store and ``var_dir`` stand for two uvicorn worker processes: each
 has its own kept logins, and only the revocation counter file is shared.
@@ -8,15 +9,20 @@ has its own kept logins, and only the revocation counter file is shared.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.counters import projection_changes
+from api.projector import Projector, ProjectorMetrics
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
-from tests.api.conftest import PASSWORD, User, new_client
+from spendsense.topics import INVENTORY, topic_name
+from tests.api.conftest import PASSWORD, User, new_client, random_instance_id
+from tests.api.test_projector import inventory
 
 COOKIE = "spendsense_session"
 
@@ -89,3 +95,23 @@ def test_kept_logins_stay_with_their_tenant(api_app: FastAPI, alice: User, bob: 
         b = bob.client.get("/api/auth/me").json()
         assert (a["tenant_id"], b["tenant_id"]) == (alice.tenant_id, bob.tenant_id)
         assert alice.client.get("/api/instances").status_code == 200
+
+
+def test_a_projector_commit_drops_the_kept_instance_pages_at_once(
+    api_app: FastAPI, api_settings: Settings, alice: User
+) -> None:
+    iid = random_instance_id()
+    assert alice.client.get("/api/instances").json()["total"] == 0  # now a kept page
+    projector = Projector(
+        api_app.state.spendsense.sessions,
+        api_settings.kafka,
+        ProjectorMetrics.create(CollectorRegistry()),
+        changes=projection_changes(api_settings.var_dir),
+    )
+    record = inventory(iid, "running", datetime.now(UTC), tenant=alice.tenant_id)
+    topic = topic_name(api_settings.kafka, INVENTORY)
+    assert projector.apply([(topic, 0, 0, record.to_bytes())]) == 1
+    # well within the page's 2 seconds: the projector's commit, not the clock, refreshed it
+    page = alice.client.get("/api/instances").json()
+    assert [i["instance_id"] for i in page["items"]] == [iid]
+    assert page["summary"]["total"] == 1
