@@ -46,7 +46,7 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("kafka", "aiokafka", "botocore", "urllib3", "faust", "mode"):
+    for noisy in ("kafka", "aiokafka", "botocore", "urllib3", "faust", "mode", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # kafka-python 3 warns about every slow poller task at WARNING; not actionable here.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
