@@ -21,7 +21,6 @@ import platform
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import httpx
 from sqlalchemy import insert
 
 from api.security import hash_password
+from spendsense.ports import free_port
 from spendsense.settings import StoreSettings
 from spendsense.store import create_tenant, create_user, open_store
 from spendsense.store.models import CostCache
@@ -141,12 +141,6 @@ def seed(store_url: str, instances: int, rng: random.Random) -> str:
             )
     store.dispose()
     return email
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_api(store_url: str, var_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:

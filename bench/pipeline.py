@@ -35,10 +35,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from detector.context import assign_from_start
-from detector.launch import Child, detector_worker, free_port, model_service
+from detector.launch import Child, detector_worker, model_service
 from detector.scoring import InstanceModel, Point
 from spendsense import broker
 from spendsense.events import InventoryRecord, MetricRecord
+from spendsense.ports import free_port
 from spendsense.settings import Settings
 from spendsense.topics import DETECTIONS, INVENTORY, METRICS, topic_name
 

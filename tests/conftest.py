@@ -19,7 +19,7 @@ from spendsense.settings import KafkaSettings, get_settings
 collect_ignore_glob = ["conftest.py", "*/conftest.py"]
 
 pytest_plugins = [
-    "tests.fixtures.sandbox",  # first: the others import free_port from it
+    "tests.fixtures.sandbox",
     "tests.fixtures.postgres",
     "tests.fixtures.detector",
     "tests.fixtures.prometheus",

@@ -8,9 +8,9 @@ as ``SPENDSENSE_*`` variables, the only way settings travel.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
+from spendsense.ports import free_ports
 from spendsense.settings import Settings
 
 PORT_VARS = (
@@ -24,20 +24,6 @@ PORT_VARS = (
     "SPENDSENSE_API__PROJECTOR_METRICS_PORT",
     "SPENDSENSE_INGEST__METRICS_PORT",
 )
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports nothing listens on right now."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def chaos_environment(

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from detector.launch import Child, free_port
+from detector.launch import Child
 from spendsense.events import ActionRecord, DeadLetter, DetectionRecord, parse_event
+from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings
 from spendsense.store import Store
 from spendsense.store.models import InstanceAlertState

@@ -23,10 +23,11 @@ import pytest
 
 from detector.launch import Child
 from spendsense.access import new_external_id
+from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings, StoreSettings
 from spendsense.store import add_aws_account, create_tenant, open_store
 from tests.fixtures.detector import worker_env
-from tests.fixtures.sandbox import Sandbox, free_port
+from tests.fixtures.sandbox import Sandbox
 
 BIN = Path(sys.executable).parent
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"

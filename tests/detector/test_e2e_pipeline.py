@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from detector.launch import free_port
 from spendsense.events import DeadLetter, DetectionRecord, FeedbackRecord, parse_event
+from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings
 from spendsense.topics import DEADLETTER, DETECTIONS, FEEDBACK, INVENTORY, METRICS
 from tests.fixtures.detector import (

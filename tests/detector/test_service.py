@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from detector.launch import free_port
+from spendsense.ports import free_port
 from tests.fixtures.detector import start_model_service
 
 

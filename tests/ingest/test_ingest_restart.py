@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.sandbox import free_port
+from spendsense.ports import free_port
 from tests.ingest.conftest import IngestEnv, metric_periods
 from tests.ingest.test_ingest_collect import assert_exactly_once
 

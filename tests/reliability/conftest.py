@@ -18,7 +18,8 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from detector.launch import BIN, Child, free_port
+from detector.launch import BIN, Child
+from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings
 from spendsense.topics import topic_name
 

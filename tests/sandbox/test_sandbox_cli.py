@@ -12,8 +12,9 @@ import pytest
 
 from sandbox.accounts import VENDOR_USER, user_credentials
 from spendsense.cli import main
+from spendsense.ports import free_port
 from spendsense.settings import get_settings
-from tests.fixtures.sandbox import Sandbox, free_port
+from tests.fixtures.sandbox import Sandbox
 
 COMMAND = [sys.executable, "-m", "spendsense.cli", "sandbox"]
 
