@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from spendsense.errors import ServiceError
+from spendsense.supervisor import kill_tree
 
 BIN = Path(sys.executable).parent
 
@@ -46,15 +47,15 @@ class Child:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, sig: int = signal.SIGTERM, grace_s: float = 20.0) -> int | None:
-        """Signal the process group; wait up to ``grace_s``, then kill it."""
+        """Signal the process tree; wait up to ``grace_s``, then kill it."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
+            kill_tree(self.proc.pid, signal.Signals(sig))
             try:
                 self.proc.wait(grace_s)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                kill_tree(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         return self.proc.returncode
 

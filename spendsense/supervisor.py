@@ -157,14 +157,14 @@ class Supervisor:
         for run in runs:
             if run.proc.poll() is None:
                 run.note_descendants()
-                _signal_group(run.proc, signal.SIGTERM)
+                kill_tree(run.proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for run in runs:
             remaining = max(0.1, deadline - time.monotonic())
             try:
                 run.proc.wait(remaining)
             except subprocess.TimeoutExpired:
-                _signal_group(run.proc, signal.SIGKILL)
+                kill_tree(run.proc.pid, signal.SIGKILL)
                 run.proc.wait()
             run.kill_leftovers()
 
@@ -178,6 +178,16 @@ class Supervisor:
             self.stop_all()
 
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+def kill_tree(pid: int, sig: signal.Signals) -> None:
+    """Signal a process, its group and every descendant: some (bentoml's workers) run in
+    sessions of their own, so the group alone does not reach them, as a container runtime
+    stopping the process's container would."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        children = []
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
+        os.killpg(pid, sig)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.send_signal(sig)

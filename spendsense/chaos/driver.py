@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-import psutil
-
 from sandbox import control
 from sandbox.fleet import load_fleet, write_fleet
 from sandbox.fleet.generator import FleetSpec, generate_fleet
@@ -33,7 +31,7 @@ from spendsense.chaos.plan import ChaosPlan
 from spendsense.settings import Settings, get_settings
 from spendsense.store import open_store
 from spendsense.store.models import Tenant
-from spendsense.supervisor import Running
+from spendsense.supervisor import Running, kill_tree
 from spendsense.topics import ACTIONS, DETECTIONS, METRICS
 
 RECOVERY_LIMIT_S = 60.0
@@ -146,20 +144,6 @@ class Watcher:
         self._thread.join(timeout=5)
 
 
-def _kill_tree(pid: int, sig: signal.Signals) -> None:
-    """Signal a process, its group and every descendant (bentoml's workers run in sessions of
-    their own), as a container runtime stopping the process's container would."""
-    try:
-        children = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        children = []
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
-    for child in children:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.send_signal(sig)
-
-
 def _enable_autostop(settings: Settings) -> None:
     """The first demo tenant lets SpendSense stop its idle instances (not dry-run, no grace)."""
     store = open_store(settings.store)
@@ -270,7 +254,7 @@ def _carry_out(
         if proc is None or proc.poll() is not None:
             print(f"==> t+{at_s:.0f}s {target} is not running (restarting): skipped", file=out)
             continue
-        _kill_tree(proc.pid, sig)
+        kill_tree(proc.pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=30)  # gone before the next event, so each restart is seen apart
         what = "SIGKILL" if sig is signal.SIGKILL else "restart (SIGTERM)"
