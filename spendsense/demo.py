@@ -15,15 +15,17 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from spendsense import broker, stack
 from spendsense.errors import ConfigError
 from spendsense.settings import Settings, get_settings
 from spendsense.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from spendsense.store import Store
 
 DEMO_REGIONS = ("us-east-1", "eu-west-1")
 
@@ -138,11 +140,16 @@ class LocalStack:
     def onboard(self) -> list[DemoLogin]:
         """One demo user per sandbox tenant account, with SpendSense's role created there."""
         from sandbox.control import health
+        from spendsense.store import open_store
 
         accounts = sorted(health(self.settings.sandbox.url)["tenant_accounts"])
-        return [self._onboard_one(i, acct) for i, acct in enumerate(accounts)]
+        store = open_store(self.settings.store)  # migrates the schema, once
+        try:
+            return [self._onboard_one(store, i, acct) for i, acct in enumerate(accounts)]
+        finally:
+            store.dispose()
 
-    def _onboard_one(self, index: int, account_id: str) -> DemoLogin:
+    def _onboard_one(self, store: Store, index: int, account_id: str) -> DemoLogin:
         from api.security import hash_password
         from sandbox.customer import create_spendsense_role
         from spendsense.access import new_external_id
@@ -153,41 +160,36 @@ class LocalStack:
             create_user,
             find_user_by_email,
             get_aws_account,
-            open_store,
         )
 
         email = "demo@spendsense.example" if index == 0 else f"demo{index + 1}@spendsense.example"
         password_file = self.settings.var_dir / "demo" / f"{email}.password"
-        store = open_store(self.settings.store)
-        try:
-            with store.sessions() as db:
-                user = find_user_by_email(db, email)
-                if user is None:
-                    password = secrets.token_urlsafe(12)
-                    tenant = create_tenant(db, name=f"Demo tenant {index + 1}", alert_email=email)
-                    create_user(db, tenant.id, email, hash_password(password))
-                    password_file.parent.mkdir(parents=True, exist_ok=True)
-                    password_file.write_text(password)
-                    password_file.chmod(0o600)
-                    tenant_id = tenant.id
-                else:
-                    password = password_file.read_text().strip()
-                    tenant_id = user.tenant_id
-                role_arn = f"arn:aws:iam::{account_id}:role/SpendSense"
-                account = get_aws_account(db, tenant_id, account_id)
-                if account is None:
-                    account = add_aws_account(
-                        db,
-                        tenant_id,
-                        account_id,
-                        external_id=new_external_id(),
-                        role_arn=role_arn,
-                        regions=DEMO_REGIONS,
-                    )
-                external_id = account.external_id
-                db.commit()
-        finally:
-            store.dispose()
+        with store.sessions() as db:
+            user = find_user_by_email(db, email)
+            if user is None:
+                password = secrets.token_urlsafe(12)
+                tenant = create_tenant(db, name=f"Demo tenant {index + 1}", alert_email=email)
+                create_user(db, tenant.id, email, hash_password(password))
+                password_file.parent.mkdir(parents=True, exist_ok=True)
+                password_file.write_text(password)
+                password_file.chmod(0o600)
+                tenant_id = tenant.id
+            else:
+                password = password_file.read_text().strip()
+                tenant_id = user.tenant_id
+            role_arn = f"arn:aws:iam::{account_id}:role/SpendSense"
+            account = get_aws_account(db, tenant_id, account_id)
+            if account is None:
+                account = add_aws_account(
+                    db,
+                    tenant_id,
+                    account_id,
+                    external_id=new_external_id(),
+                    role_arn=role_arn,
+                    regions=DEMO_REGIONS,
+                )
+            external_id = account.external_id
+            db.commit()
         create_spendsense_role(
             self.settings.sandbox.url,
             account_id,
@@ -198,9 +200,6 @@ class LocalStack:
             stop_actions=stop_permissions(),
         )
         return DemoLogin(email, password, account_id)
-
-    def process_names(self) -> Iterable[str]:
-        return list(self.supervisor.running)
 
     def run_forever(self) -> None:
         """Supervise until Ctrl-C or SIGTERM, then stop every process."""
