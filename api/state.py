@@ -42,8 +42,9 @@ class AppState:
     projections: SharedCounter
     # logins kept until any log-out (api.logins); None: every request reads its session
     logins: LoginCache[Any] | None
-    # tenant-wide figures shared by many requests: instance counts (2 s); cost summaries,
-    # keyed by the version of the cached Cost Explorer answers they come from (10 min)
+    # figures shared by many requests, read again in the background after 2 s: instance
+    # pages and counts, the cost summary; cost summaries by the version of the cached
+    # Cost Explorer answers they come from (10 min)
     figures: TenantCache = field(default_factory=lambda: TenantCache(ttl_s=2.0))
     costs: TenantCache = field(default_factory=lambda: TenantCache(ttl_s=600.0))
     extras: dict[str, object] = field(default_factory=dict)

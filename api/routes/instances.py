@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from fastapi.concurrency import run_in_threadpool
 
+from api.cache import kept
 from api.deps import CurrentLogin, DbSession, StateDep
 from api.errors import ERROR_RESPONSES
 from api.schemas.instances import ActionResult, Instance, InstancePage
@@ -28,10 +28,11 @@ async def list_instances(
 ) -> Response:
     """Instances, idle and most wasteful first, with tenant-wide counts.
 
-    A page is kept 2 seconds per tenant and query (many dashboards of one tenant ask
-    the same), and dropped at once when someone of the tenant acts through this process
-    or the projector commits a change (the shared projection count moves on). A kept
-    page is answered on the event loop; only a new one is built in a worker thread.
+    A page is kept per tenant and query (many dashboards of one tenant ask the same)
+    and answered on the event loop. It is read again in the background after 2 seconds
+    (alert times change without a projection change), and at once, by every API
+    process, when someone acts or the projector commits a change: both move the shared
+    projection count on, which is part of the key.
     """
     tenant_id = login.tenant_id
     projection = app_state.projections.current()
@@ -54,9 +55,7 @@ async def list_instances(
         return page.model_dump_json().encode()
 
     # Built and checked by pydantic already: serialised once, FastAPI's second pass skipped.
-    body: bytes | None = app_state.figures.peek(tenant_id, key)
-    if body is None:
-        body = await run_in_threadpool(app_state.figures.get, tenant_id, key, render)
+    body = await kept(app_state.figures, tenant_id, key, render, app_state.store_reads.run)
     return Response(body, media_type="application/json")
 
 
@@ -76,7 +75,7 @@ def stop_instance(
 ) -> ActionResult:
     """Stop it now (safety rails apply; audited; 404 unless it is yours)."""
     result = state.actions.run(db, login.tenant_id, login.email, instance_id, "stop")
-    state.figures.forget(login.tenant_id)
+    state.projections.bump()  # every API process reads its pages again
     return result
 
 
@@ -86,7 +85,7 @@ def start_instance(
 ) -> ActionResult:
     """Start it again (audited; 404 unless it is yours)."""
     result = state.actions.run(db, login.tenant_id, login.email, instance_id, "start")
-    state.figures.forget(login.tenant_id)
+    state.projections.bump()  # every API process reads its pages again
     return result
 
 
@@ -96,5 +95,5 @@ def mark_not_idle(
 ) -> ActionResult:
     """Say it is not idle: alerts stay quiet for this episode and the detector learns."""
     result = state.actions.mark_not_idle(db, login.tenant_id, login.email, instance_id)
-    state.figures.forget(login.tenant_id)
+    state.projections.bump()  # every API process reads its pages again
     return result

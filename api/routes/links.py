@@ -91,7 +91,6 @@ def act(
     except LinkError as err:
         db.rollback()
         return _failed(request, err)
-    state.figures.forget(claims.tenant_id)
     if claims.action == "stop":
         outcome = state.actions.execute(
             db,
@@ -124,4 +123,5 @@ def act(
             "Thanks: alerts stay quiet for this idle episode and the detector learns from it.",
             False,
         )
+    state.projections.bump()
     return render(request, "link.html", heading=heading, message=message, failed=failed)

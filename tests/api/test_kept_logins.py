@@ -1,6 +1,7 @@
 """What an API process keeps in memory ends at once when the store changes elsewhere:
 logins (``api.logins``) when a session is closed in ANY API process of the host, kept
-instance pages when the projector commits.
+instance pages when the projector commits or a person acts in any of them; a kept cost
+summary is read again in the background once it is 2 seconds old.
 
 Two apps on the same store and ``var_dir`` stand for two uvicorn worker processes: each
 has its own kept logins, and only the revocation counter file is shared.
@@ -8,20 +9,31 @@ has its own kept logins, and only the revocation counter file is shared.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from api.app import create_app
+from api.cache import TenantCache
 from api.counters import projection_changes
 from api.projector import Projector, ProjectorMetrics
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
+from spendsense.store.models import CostCache
 from spendsense.topics import INVENTORY, topic_name
-from tests.api.conftest import PASSWORD, User, new_client, random_instance_id
+from tests.api.conftest import (
+    PASSWORD,
+    User,
+    new_client,
+    random_instance_id,
+    seed_instance,
+    sign_up,
+)
 from tests.api.test_projector import inventory
 
 COOKIE = "spendsense_session"
@@ -115,3 +127,51 @@ def test_a_projector_commit_drops_the_kept_instance_pages_at_once(
     page = alice.client.get("/api/instances").json()
     assert [i["instance_id"] for i in page["items"]] == [iid]
     assert page["summary"]["total"] == 1
+
+
+def test_a_person_acting_in_one_worker_drops_the_pages_another_worker_kept(
+    sandbox_app: FastAPI,
+) -> None:
+    settings: Settings = sandbox_app.state.spendsense.settings
+    alice, iid = sign_up(sandbox_app), random_instance_id()
+    with sandbox_app.state.spendsense.sessions() as db:
+        seed_instance(db, alice.tenant_id, iid, idle=True, waste=40.0)
+    worker = create_app(settings, registry=CollectorRegistry(), migrate=False)
+    with TestClient(worker):
+        other = _client_with(worker, alice.client.cookies.get(COOKIE) or "")
+        assert other.get("/api/instances").json()["summary"]["idle"] == 1  # kept there now
+
+        marked = alice.client.post(f"/api/instances/{iid}/not-idle", headers=_csrf(alice))
+        assert marked.status_code == 200
+
+        page = other.get("/api/instances").json()  # well within the page's 2 seconds
+    worker.state.spendsense.engine.dispose()
+    assert page["summary"]["idle"] == 0
+    assert page["items"][0]["last_action"] == "not-idle:recorded"
+
+
+def test_a_new_cost_explorer_answer_shows_once_the_kept_summary_is_2_seconds_old(
+    second_worker: FastAPI, alice: User, db: Session
+) -> None:
+    now = [0.0]
+    second_worker.state.spendsense.figures = TenantCache(ttl_s=2.0, clock=lambda: now[0])
+    other = _client_with(second_worker, alice.client.cookies.get(COOKIE) or "")
+    assert other.get("/api/costs").json()["month_to_date_usd"] == 0.0
+    today = date.today().isoformat()
+    db.add(
+        CostCache(
+            tenant_id=alice.tenant_id,
+            account_id="111111111111",
+            fetched_at=datetime.now(UTC),
+            lines=[{"day": today, "service": "Amazon EC2", "amount_usd": 12.5}],
+        )
+    )
+    db.commit()
+    assert other.get("/api/costs").json()["month_to_date_usd"] == 0.0  # kept, still fresh
+
+    now[0] = 2.5  # stale: answered as kept while one background read fetches the new one
+    assert other.get("/api/costs").json()["month_to_date_usd"] == 0.0
+    deadline = time.monotonic() + 10
+    while other.get("/api/costs").json()["month_to_date_usd"] != 12.5:
+        assert time.monotonic() < deadline, "the background read never replaced the summary"
+        time.sleep(0.05)
