@@ -4,9 +4,13 @@ One agent, concurrency 1 (faust issue 606: with more, offsets can be committed p
 not yet processed). It takes up to ``batch_size`` records or what arrived within
 ``batch_latency_ms`` with ``noack_take`` (Faust's ``take`` and ``take_events`` acknowledge a
 batch even when the body is cancelled), hands them to :class:`~detector.detect.BatchDetector`,
-sends the detections and dead letters and stores the new states. A batch's events are
-acknowledged only once the broker has all of that (:meth:`Output.deliver`); that wait runs in
-a second task, so the next batch is read and scored meanwhile (at most ``IN_FLIGHT`` batches
+sends the detections and dead letters and stores the new states.
+
+Two batches overlap: while the model service scores one, the worker sends what the one
+before it produced (and Faust reads on). A batch is prepared from the states the batch before
+it left in the table's store; a scored batch whose successor has not arrived is sent at once.
+A batch's events are acknowledged only once the broker has all of that
+(:meth:`Output.deliver`); that wait runs in a third task (at most ``IN_FLIGHT`` batches
 wait). While the model service is down the batch waits inside the client's retry loop, so no
 offset moves past it, and a worker stopped meanwhile leaves the batch to be consumed again.
 """
@@ -64,24 +68,49 @@ def register_agents(
                     await stream.ack(event)
                     metrics.processed[event.message.tp] = event.message.offset
 
+        async def flush(events: list[EventT], outcome: BatchOutcome) -> None:
+            await publish(output, outcome)
+            await output.store_states(outcome.states)
+            if acker.done():  # delivery failed: stop here, nothing after it is acknowledged
+                acker.result()
+            await delivered.put(events)
+
         acker = asyncio.create_task(acknowledge(), name="detector-acknowledge")
-        batches = cast(Stream, stream).noack_take(
-            settings.batch_size, within=settings.batch_latency_ms / 1000
+        batches = aiter(
+            cast(Stream, stream).noack_take(
+                settings.batch_size, within=settings.batch_latency_ms / 1000
+            )
         )
+
+        async def next_batch() -> list[EventT]:
+            return cast(list[EventT], await anext(batches))
+
+        upcoming = asyncio.ensure_future(next_batch())
+        call: asyncio.Future[BatchOutcome] | None = None
+        scored: tuple[list[EventT], BatchOutcome] | None = None
         try:
-            async for taken in batches:
-                events = cast(list[EventT], taken)
+            while True:
+                if scored is not None and not upcoming.done():
+                    await flush(*scored)  # nothing else waiting: out at once
+                    scored = None
+                    continue
+                events = await upcoming
+                upcoming = asyncio.ensure_future(next_batch())
                 batch = [
                     Incoming(event.value, event.message.partition, event.message.offset)
                     for event in events
                 ]
-                outcome = await detector.process(batch, channels.states)
-                await publish(output, outcome)
-                await output.store_states(outcome.states)
-                if acker.done():  # delivery failed: stop here, nothing after it is acknowledged
-                    acker.result()
-                await delivered.put(events)
+                call = asyncio.ensure_future(
+                    detector.score(await detector.prepare(batch, channels.states))
+                )
+                if scored is not None:
+                    await flush(*scored)  # while the model service scores the next batch
+                outcome = await call
+                output.keep_states(outcome.states)  # what the next batch is prepared from
+                scored = (events, outcome)
         finally:
-            acker.cancel()
+            for task in (upcoming, call, acker):
+                if task is not None:
+                    task.cancel()
 
     return detect

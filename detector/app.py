@@ -1,4 +1,4 @@
-"""The detector worker's one Faust app: ``faust -A detector.app worker -l info``.
+"""The detector worker's one Faust app: ``faust -L uvloop -A detector.app worker -l info``.
 
 Faust finds the module attribute ``app``, built from :func:`spendsense.settings.get_settings`
 (the process edge). :func:`create_app` builds the same thing from any settings, which is how

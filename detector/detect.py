@@ -11,6 +11,7 @@ instance's state has already learned (a redelivery after a crash) is not learned
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,16 @@ class BatchOutcome:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)  # instance id -> new InstanceState JSON
     duplicates: int = 0
+
+
+@dataclass
+class Prepared:
+    """A batch parsed, checked and grouped by instance, ready for one model service call."""
+
+    outcome: BatchOutcome
+    by_instance: dict[str, list[tuple[Incoming, MetricRecord]]]
+    instance_states: dict[str, InstanceState]
+    items: list[SeriesItem]
 
 
 def monthly_waste(hourly_price_usd: float | None, idle: bool) -> float:
@@ -133,6 +144,11 @@ class BatchDetector:
         The new states are in the outcome: the caller stores them after the detections, so a
         batch cut short between the two is learned again rather than never reported.
         """
+        return await self.score(await self.prepare(batch, states))
+
+    async def prepare(self, batch: Sequence[Incoming], states: Mapping[str, str]) -> Prepared:
+        """Parse and check a batch and group it by instance, with each instance's state read
+        from ``states`` (which must hold the states of every batch scored before it)."""
         outcome = BatchOutcome()
         self.metrics.records.inc(len(batch))
         now = datetime.now(UTC)
@@ -189,6 +205,16 @@ class BatchDetector:
                 )
             )
         self.metrics.duplicates.inc(outcome.duplicates)
+        return Prepared(outcome, by_instance, instance_states, items)
+
+    async def score(self, prepared: Prepared) -> BatchOutcome:
+        """One model service call for a prepared batch: its detections and new states."""
+        outcome, by_instance, instance_states, items = (
+            prepared.outcome,
+            prepared.by_instance,
+            prepared.instance_states,
+            prepared.items,
+        )
         if not items:
             return outcome
         started = time.perf_counter()
@@ -222,13 +248,13 @@ class BatchDetector:
             outcome.states[item.key] = st.to_json()
             for (_, record), verdict in zip(records, result.verdicts, strict=True):
                 outcome.detections.append(self._detection(record, verdict))
+        counts = Counter((d.tenant_id, "idle" if d.idle else "active") for d in outcome.detections)
+        for (tenant, kind), count in counts.items():
+            self.metrics.detections.labels(tenant=tenant, verdict=kind).inc(count)
         return outcome
 
     def _detection(self, record: MetricRecord, verdict: VerdictOut) -> DetectionRecord:
         inv = self.view.inventory.get(record.instance_id)
-        self.metrics.detections.labels(
-            tenant=record.tenant_id, verdict="idle" if verdict.idle else "active"
-        ).inc()
         return DetectionRecord(
             tenant_id=record.tenant_id,
             account_id=record.account_id,

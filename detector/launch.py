@@ -83,5 +83,9 @@ def model_service(port: int, env: Mapping[str, str], log_path: Path) -> Child:
 
 
 def detector_worker(env: Mapping[str, str], log_path: Path) -> Child:
-    """``faust -A detector.app worker -l info`` (not yet started)."""
-    return Child([str(BIN / "faust"), "-A", "detector.app", "worker", "-l", "info"], env, log_path)
+    """``faust -L uvloop -A detector.app worker -l info`` (not yet started)."""
+    return Child(
+        [str(BIN / "faust"), "-L", "uvloop", "-A", "detector.app", "worker", "-l", "info"],
+        env,
+        log_path,
+    )

@@ -25,6 +25,13 @@ from faust.types.tables import TableT
 from detector.tables import key_partition
 
 
+def keep(table: TableT, changes: Mapping[str, str]) -> None:
+    """Write ``changes`` into ``table``'s local store only (no changelog record)."""
+    store = table.data
+    for key, value in changes.items():
+        store[key] = value
+
+
 class KafkaOutput:
     """Detections and dead letters to their topics, in record batches."""
 
@@ -81,11 +88,13 @@ class KafkaOutput:
     async def dead_letters(self, records: Sequence[tuple[str, bytes]]) -> None:
         await self._send(self.deadletter_topic, records)
 
+    def keep_states(self, changes: Mapping[str, str]) -> None:
+        """Put new states in the table's store (the next batch reads them), not yet logged."""
+        keep(self.states, changes)
+
     async def store_states(self, changes: Mapping[str, str]) -> None:
         """Keep the new states in the table's store and send them to its changelog."""
-        store = self.states.data
-        for key, value in changes.items():
-            store[key] = value
+        keep(self.states, changes)
         topic = self.states.changelog_topic.get_topic_name()
         records = [(key, json.dumps(value).encode()) for key, value in changes.items()]
         await self._send(topic, records, encode_key=True)
@@ -112,6 +121,9 @@ class ChannelOutput:
     async def dead_letters(self, records: Sequence[tuple[str, bytes]]) -> None:
         for key, value in records:
             await self.deadletter_channel.send(key=key, value=value)
+
+    def keep_states(self, changes: Mapping[str, str]) -> None:
+        keep(self.states, changes)
 
     async def store_states(self, changes: Mapping[str, str]) -> None:
         self.states.update(changes)

@@ -82,6 +82,8 @@ def pipeline(settings: Settings) -> list[ProcessSpec]:
             "detector",
             [
                 str(BIN / "faust"),
+                "-L",
+                "uvloop",  # the asyncio loop costs the worker a fifth more CPU per record
                 "-A",
                 "detector.app",
                 "worker",

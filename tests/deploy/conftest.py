@@ -113,7 +113,9 @@ def stack_targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
         ("detector", "detector.app", detector_env["SPENDSENSE_DETECTOR__WEB_PORT"]),
         ("actions", "actions.app", env["SPENDSENSE_ACTIONS__WEB_PORT"]),
     ):
-        argv[name] = [str(BIN / "faust"), "-A", app, "worker", "-l", "info", "--web-port", web_port]
+        loop = ["-L", "uvloop"] if name == "detector" else []
+        argv[name] = [str(BIN / "faust"), *loop, "-A", app, "worker", "-l", "info"]
+        argv[name] += ["--web-port", web_port]
     try:
         for name, args in argv.items():
             child_env = detector_env if name == "detector" else env
