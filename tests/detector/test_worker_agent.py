@@ -9,12 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from faust.types import ChannelT
 
 from detector.app import DetectorWorker, create_app
 from detector.detect import InstanceState
+from detector.scoring import Point, score_and_learn
 from spendsense.events import DeadLetter, DetectionRecord, FeedbackRecord, parse_event
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
@@ -23,16 +25,21 @@ from tests.fixtures.detector import inventory, series
 IDLE, OTHER = "i-0000000000000c01", "i-0000000000000c02"
 
 
-@pytest.fixture
-async def worker(model_service_url: str, tmp_path) -> AsyncIterator[DetectorWorker]:
+def make_worker(model_service_url: str, tmp_path: Path, batch_size: int = 1000) -> DetectorWorker:
     settings = Settings(_env_file=None, var_dir=tmp_path)  # type: ignore[call-arg]
     settings.kafka.topic_prefix = f"ctx{uuid.uuid4().hex[:8]}-"
     settings.detector.model_url = model_service_url
     settings.detector.batch_latency_ms = 20
+    settings.detector.batch_size = batch_size
     w = create_app(settings, CollectorRegistry(), memory_outputs=True)
     w.view.apply_inventory(inventory("tenant-a", IDLE, price=0.2))
     w.view.ready.set()
-    yield w
+    return w
+
+
+@pytest.fixture
+async def worker(model_service_url: str, tmp_path: Path) -> AsyncIterator[DetectorWorker]:
+    yield make_worker(model_service_url, tmp_path)
 
 
 async def drain(channel: ChannelT, count: int) -> list[bytes]:
@@ -132,3 +139,33 @@ async def test_a_state_the_model_cannot_read_is_a_dead_letter_and_starts_over(
     assert detection.timestamp == records[1].timestamp
     assert sample(worker, "spendsense_detector_errors_total", {"kind": "bad_state"}) == 1
     assert InstanceState.from_json(worker.channels.states[IDLE]).model not in (None, "AAAA")
+
+
+async def test_small_overlapping_batches_give_the_answers_of_one_pass(
+    model_service_url: str, tmp_path: Path
+) -> None:
+    """Batches of 5 overlap (one is scored while the one before it is sent): each must start
+    from the state the batch before it left, as if the series went through the model at once."""
+    w = make_worker(model_service_url, tmp_path, batch_size=5)
+    out = w.output.detections_channel.clone(is_iterator=True)
+    busy = series("tenant-a", IDLE, 60, cpu=35.0)
+    quiet = series("tenant-a", IDLE, 60, cpu=0.5, start=busy[-1].timestamp)[1:]
+    records = [
+        r.model_copy(update={"cpu_percent": (r.cpu_percent or 0.0) + (i % 7)})
+        for i, r in enumerate([*busy, *quiet])
+    ]
+    async with w.agent.test_context() as agent:
+        for r in records:
+            await agent.put(r.to_bytes(), key=r.instance_id)
+        detections = [parse_event(DetectionRecord, v) for v in await drain(out, len(records))]
+    expected, _ = score_and_learn(
+        None,
+        [
+            Point(r.timestamp, r.cpu_percent, r.network_in_bytes, r.network_out_bytes)
+            for r in records
+        ],
+    )
+    assert sample(w, "spendsense_detector_batches_total") >= len(records) / 5
+    assert [(d.score, d.idle, d.reason) for d in detections] == [
+        (min(max(v.score, 0.0), 1.0), v.idle, v.reason) for v in expected
+    ]
