@@ -11,7 +11,12 @@ Run by ``spendsense bench pipeline`` (``make bench-pipeline``). In one run it me
    spent on the backlog: records per CPU second, comparable across machine loads (the
    broker's CPU is not counted: it is shared);
 3. latency at a steady rate (default 2,000 records/s): from a record's produce time to its
-   detection's (both Kafka CreateTime stamps on this machine), p50 and p99.
+   detection's (both Kafka CreateTime stamps on this machine), p50 and p99;
+4. the Faust floor: with the pipeline stopped, a Faust agent that only takes and acknowledges
+   (:mod:`bench.faust_floor`) reads the same ``metrics`` topic from the start: the highest
+   rate any Faust agent reading one record per message reaches on this machine.
+
+:func:`median_run` folds several runs into their medians (``--runs``, default 3).
 
 Topics get their own prefix (and are deleted afterwards); the model service and the worker are
 started with the user's commands (:mod:`detector.launch`).
@@ -299,6 +304,47 @@ def _worker_ready(port: int, child: Child, timeout_s: float = 120) -> None:
     raise RuntimeError("detector worker not ready; see " + str(child.log_path))
 
 
+def _faust_floor(
+    env: dict[str, str], records: int, logs: Path, timeout_s: float = 600
+) -> dict[str, int]:
+    """Run :mod:`bench.faust_floor` over the ``records`` on the metrics topic; its figures."""
+    out = logs / "faust-floor.json"
+    floor = detector_worker(
+        {**env, "BENCH_FLOOR_RECORDS": str(records), "BENCH_FLOOR_OUT": str(out)},
+        logs / "faust-floor.log",
+        app="bench.faust_floor",
+    )
+    floor.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not out.exists():
+            if not floor.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the Faust floor run did not finish; see {floor.log_path}")
+            time.sleep(0.2)
+        seen = json.loads(out.read_text())
+    finally:
+        floor.stop()
+    return {
+        "faust_floor_records_per_second": round(seen["records"] / seen["seconds"]),
+        "faust_floor_cpu_us_per_record": round(1e6 * seen["cpu_seconds"] / seen["records"]),
+    }
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each number's median over the runs (other values from the last run), runs listed.
+
+    >>> median_run([{"rate": 1, "ok": True}, {"rate": 5, "ok": True}, {"rate": 3, "ok": False}])
+    {'rate': 3, 'ok': False, 'runs': [{'rate': 1, 'ok': True}, {'rate': 5, 'ok': True}, \
+{'rate': 3, 'ok': False}]}
+    """
+    merged: dict[str, Any] = {}
+    for key, last in runs[-1].items():
+        values = [run[key] for run in runs]
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        merged[key] = statistics.median(values) if numeric else last
+    return {**merged, "runs": runs}
+
+
 def _delete_topics(settings: Settings) -> None:
     from kafka import KafkaAdminClient
 
@@ -337,16 +383,14 @@ def run_benchmark(
         {"SPENDSENSE_DETECTOR__CHECKPOINT_PATH": str(logs / "model-service.json")},
         logs / "service.log",
     )
-    worker = detector_worker(
-        {
-            "SPENDSENSE_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
-            "SPENDSENSE_DETECTOR__MODEL_URL": f"http://127.0.0.1:{service_port}",
-            "SPENDSENSE_DETECTOR__METRICS_PORT": str(metrics_port),
-            "SPENDSENSE_DETECTOR__WEB_PORT": str(free_port()),
-            "SPENDSENSE_VAR_DIR": str(logs / "var"),
-        },
-        logs / "worker.log",
-    )
+    env = {
+        "SPENDSENSE_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+        "SPENDSENSE_DETECTOR__MODEL_URL": f"http://127.0.0.1:{service_port}",
+        "SPENDSENSE_DETECTOR__METRICS_PORT": str(metrics_port),
+        "SPENDSENSE_DETECTOR__WEB_PORT": str(free_port()),
+        "SPENDSENSE_VAR_DIR": str(logs / "var"),
+    }
+    worker = detector_worker(env, logs / "worker.log")
     try:
         _produce_inventory(settings, workload)
         service.start()
@@ -355,6 +399,10 @@ def run_benchmark(
         _worker_ready(metrics_port, worker)
         pids = tuple(c.proc.pid for c in (service, worker) if c.proc is not None)
         figures = asyncio.run(_measure(settings, workload, backlog, steady_rate, steady_s, pids))
+        worker.stop()
+        service.stop()
+        on_topic = figures["backlog_records"] + figures["steady_records"]
+        figures |= _faust_floor(env, on_topic, logs)
     finally:
         worker.stop()
         service.stop()
@@ -366,6 +414,9 @@ def run_benchmark(
     )
     figures["load_average_1m"] = round(os.getloadavg()[0], 1)
     figures["pipeline_over_in_process"] = round(figures["sustained_records_per_second"] / bare, 3)
+    figures["faust_floor_over_in_process"] = round(
+        figures["faust_floor_records_per_second"] / bare, 3
+    )
     figures["instances"] = instances
     figures["batch_size"] = settings.detector.batch_size
     figures["logs"] = str(logs)

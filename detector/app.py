@@ -43,19 +43,12 @@ class DetectorWorker:
     agent: faust.types.AgentT
 
 
-def create_app(
-    settings: Settings, registry: CollectorRegistry | None = None, memory_outputs: bool = False
-) -> DetectorWorker:
-    """Build the detector's Faust app from ``settings`` (nothing connects until it starts).
-
-    ``memory_outputs``: detections and dead letters go to in-memory channels
-    (:class:`~detector.output.ChannelOutput`), for agent tests under ``test_context``.
-    """
+def faust_app(settings: Settings, app_id: str) -> faust.App:
+    """The detector's Faust app settings (broker, store, consumer and producer tuning)."""
     kafka, det = settings.kafka, settings.detector
-    app_id = f"{kafka.topic_prefix}{det.app_id}"
     datadir = settings.var_dir / "faust"
     datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
-    app = faust.App(
+    return faust.App(
         app_id,
         broker=";".join(f"kafka://{hp}" for hp in kafka.bootstrap_servers.split(",")),
         store="memory://",
@@ -77,6 +70,18 @@ def create_app(
         web_host="127.0.0.1",
         stream_buffer_maxsize=max(4096, 2 * det.batch_size),
     )
+
+
+def create_app(
+    settings: Settings, registry: CollectorRegistry | None = None, memory_outputs: bool = False
+) -> DetectorWorker:
+    """Build the detector's Faust app from ``settings`` (nothing connects until it starts).
+
+    ``memory_outputs``: detections and dead letters go to in-memory channels
+    (:class:`~detector.output.ChannelOutput`), for agent tests under ``test_context``.
+    """
+    kafka, det = settings.kafka, settings.detector
+    app = faust_app(settings, f"{kafka.topic_prefix}{det.app_id}")
     reg = registry or CollectorRegistry()
     metrics = WorkerMetrics(reg)
     view = ContextView()

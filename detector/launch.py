@@ -82,10 +82,9 @@ def model_service(port: int, env: Mapping[str, str], log_path: Path) -> Child:
     return Child(argv, env, log_path)
 
 
-def detector_worker(env: Mapping[str, str], log_path: Path) -> Child:
-    """``faust -L uvloop -A detector.app worker -l info`` (not yet started)."""
+def detector_worker(env: Mapping[str, str], log_path: Path, app: str = "detector.app") -> Child:
+    """``faust -L uvloop -A detector.app worker -l info`` (not yet started); ``app``: another
+    Faust app module with the same command line."""
     return Child(
-        [str(BIN / "faust"), "-L", "uvloop", "-A", "detector.app", "worker", "-l", "info"],
-        env,
-        log_path,
+        [str(BIN / "faust"), "-L", "uvloop", "-A", app, "worker", "-l", "info"], env, log_path
     )

@@ -68,11 +68,15 @@ def declare_channels(app: faust.App, kafka: KafkaSettings) -> DetectorChannels:
             help="Per-instance model state (detector.detect.InstanceState JSON).",
         )
     )
-    metrics = app.topic(
+    return DetectorChannels(metrics=metrics_topic(app, kafka), states=states)
+
+
+def metrics_topic(app: faust.App, kafka: KafkaSettings) -> TopicT:
+    """The ``metrics`` topic, keys and values as raw bytes."""
+    return app.topic(
         topic_name(kafka, METRICS),
         key_type=str,
         value_type=bytes,
         key_serializer="raw",
         value_serializer="raw",
     )
-    return DetectorChannels(metrics=metrics, states=states)

@@ -20,6 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from spendsense.errors import ConfigError, DependencyMissing, ServiceError
 from spendsense.settings import ROOT, KafkaSettings
@@ -349,6 +350,25 @@ def create_topics(settings: KafkaSettings) -> list[str]:
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
+            _wait_for_leaders(admin, {t.name: t.num_partitions for t in new})
         return [t.name for t in new]
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: Any, partitions: dict[str, int], timeout_s: float = 30.0) -> None:
+    """Wait until every partition of the new topics has a leader: clients that use them at
+    once would otherwise log "not found" errors until the broker's metadata catches up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        led = {
+            t["name"]: sum(1 for p in t["partitions"] if p["leader_id"] >= 0)
+            for t in admin.describe_topics(list(partitions))
+            if t["error_code"] == 0
+        }
+        if all(led.get(name, 0) >= count for name, count in partitions.items()):
+            return
+        if time.monotonic() > deadline:
+            missing = sorted(n for n, c in partitions.items() if led.get(n, 0) < c)
+            raise ServiceError(f"topics without a leader after {timeout_s:.0f} s: {missing}")
+        time.sleep(0.1)

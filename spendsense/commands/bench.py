@@ -88,26 +88,49 @@ def _register_idle(actions: argparse._SubParsersAction) -> None:
     idle.set_defaults(func=_idle)
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1, for argparse.
+
+    >>> _positive("3")
+    3
+    """
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
 def _pipeline(args: argparse.Namespace) -> int:
     from bench import write_result
-    from bench.pipeline import run_benchmark
+    from bench.pipeline import median_run, run_benchmark
     from spendsense.settings import get_settings
 
-    figures = run_benchmark(
-        get_settings(),
-        instances=args.instances,
-        backlog=args.backlog,
-        steady_rate=args.rate,
-        steady_s=args.seconds,
-    )
+    runs = []
+    for n in range(1, args.runs + 1):
+        print(
+            f"run {n} of {args.runs} (broker, model service, worker; about 2 minutes)", flush=True
+        )
+        runs.append(
+            run_benchmark(
+                get_settings(),
+                instances=args.instances,
+                backlog=args.backlog,
+                steady_rate=args.rate,
+                steady_s=args.seconds,
+            )
+        )
+    figures = median_run(runs)
     print(
-        f"in-process model:  {figures['in_process_records_per_second']:>8,} records/s\n"
-        f"pipeline:          {figures['sustained_records_per_second']:>8,} records/s sustained "
+        f"medians of {len(runs)} run(s):\n"
+        f"in-process model:  {figures['in_process_records_per_second']:>8,.0f} records/s\n"
+        f"pipeline:          {figures['sustained_records_per_second']:>8,.0f} records/s sustained "
         f"({figures['pipeline_over_in_process']:.0%} of in-process; goal 50%)\n"
+        f"Faust floor:       {figures['faust_floor_records_per_second']:>8,.0f} records/s "
+        f"({figures['faust_floor_over_in_process']:.0%} of in-process): an agent that only "
+        f"takes and acknowledges, on the same topic\n"
         f"latency at {figures['steady_rate']:,.0f}/s: p50 {figures['latency_ms_p50']:.0f} ms, "
         f"p99 {figures['latency_ms_p99']:.0f} ms (record produced -> detection produced)\n"
-        f"per CPU second:    {figures['in_process_records_per_cpu_second']:>8,} in-process, "
-        f"{figures['pipeline_records_per_cpu_second']:,} pipeline (worker + model service; "
+        f"per CPU second:    {figures['in_process_records_per_cpu_second']:>8,.0f} in-process, "
+        f"{figures['pipeline_records_per_cpu_second']:,.0f} pipeline (worker + model service; "
         f"{figures['pipeline_over_in_process_cpu']:.0%}); load average "
         f"{figures['load_average_1m']}"
     )
@@ -129,6 +152,9 @@ def _register_pipeline(actions: argparse._SubParsersAction) -> None:
         "--rate", type=float, default=2000.0, help="records/s of the steady latency run"
     )
     pipeline.add_argument("--seconds", type=float, default=15.0, help="length of the steady run")
+    pipeline.add_argument(
+        "--runs", type=_positive, default=3, help="runs; the medians are reported (default 3)"
+    )
     pipeline.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     pipeline.set_defaults(func=_pipeline)
 
