@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
 from api import logfilter
-from api.counters import SESSION_REVOCATIONS, SharedCounter, projection_changes
 from api.deps import csrf_protect
 from api.errors import install_error_handlers
 from api.feed import FeedHub
@@ -30,6 +29,12 @@ from api.security import Keys, session_secret
 from api.services.instance_actions import InstanceActions
 from api.state import AppState
 from spendsense.aws import AwsFactory
+from spendsense.counters import (
+    SESSION_REVOCATIONS,
+    SharedCounter,
+    cost_changes,
+    projection_changes,
+)
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
 from spendsense.store.engine import make_engine, session_factory
@@ -88,6 +93,7 @@ def create_app(
         actions=InstanceActions.build(settings, sessions, aws, registry, metrics),
         store_reads=StoreReads(pool_steady_size(engine)),
         projections=projection_changes(settings.var_dir),
+        cost_changes=cost_changes(settings.var_dir),
         logins=LoginCache(SharedCounter(settings.var_dir / SESSION_REVOCATIONS))
         if settings.api.session_cache
         else None,

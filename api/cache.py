@@ -3,8 +3,9 @@
 Tenant-wide counts and cost summaries cost a scan each; the dashboards of one tenant
 ask for the same figures over and over. An entry is fresh for ``ttl_s`` seconds.
 After that :func:`kept` still answers with it while one background refresh reads it
-again (stale while revalidate, up to ``MAX_STALE_TTLS`` times the TTL), so that an
-expiry never makes a crowd of requests wait for the store at once.
+again (stale while revalidate), so that an expiry never makes a crowd of requests wait
+for the store at once; an entry older than ``MAX_STALE_TTLS`` TTLs (no request refreshed
+it lately) is read again before it is answered.
 
 >>> now = [0.0]
 >>> cache = TenantCache(ttl_s=2.0, clock=lambda: now[0])
@@ -34,7 +35,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 MAX_ENTRIES = 10_000
-MAX_STALE_TTLS = 10  # an entry older than this many TTLs is never answered
+MAX_STALE_TTLS = 2  # an entry older than this many TTLs is never answered
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ each process keeps the logins it has read. An entry is used only while
   of this host) bumps a shared counter, and an entry read under
   an older count is read again from the store.
 
-The counter (:class:`api.counters.SharedCounter`) is a file under ``var_dir`` mapped
+The counter (:class:`spendsense.counters.SharedCounter`) is a file under ``var_dir`` mapped
 into every API process: reading it costs no system call. Processes on other hosts do
 not share it; run them with ``SPENDSENSE_API__SESSION_CACHE=false``.
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from api.counters import SharedCounter
+from spendsense.counters import SharedCounter
 from spendsense.store.models.base import utcnow
 
 T = TypeVar("T")

@@ -37,7 +37,7 @@ from kafka.errors import KafkaError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.counters import SharedCounter
+from spendsense.counters import SharedCounter
 from spendsense.errors import PoisonRecord, ServiceError
 from spendsense.events import (
     ActionRecord,

@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cache import TenantCache
-from api.counters import SharedCounter
 from api.feed import FeedHub
 from api.limits import StoreReads
 from api.logins import LoginCache
@@ -20,6 +19,7 @@ from api.metrics import ApiMetrics
 from api.security import Keys
 from api.services.instance_actions import InstanceActions
 from spendsense.aws import AwsFactory
+from spendsense.counters import SharedCounter
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
 
@@ -40,6 +40,8 @@ class AppState:
     store_reads: StoreReads
     # bumped by the projector after each commit: kept instance pages are read again
     projections: SharedCounter
+    # bumped by the collectors after they store a new Cost Explorer answer
+    cost_changes: SharedCounter
     # logins kept until any log-out (api.logins); None: every request reads its session
     logins: LoginCache[Any] | None
     # figures shared by many requests, read again in the background after 2 s: instance

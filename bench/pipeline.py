@@ -345,19 +345,6 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {**merged, "runs": runs}
 
 
-def _delete_topics(settings: Settings) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
-    try:
-        prefix = settings.kafka.topic_prefix
-        mine = [t for t in admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
-
-
 def run_benchmark(
     settings: Settings,
     instances: int = 2000,
@@ -406,7 +393,7 @@ def run_benchmark(
     finally:
         worker.stop()
         service.stop()
-        _delete_topics(settings)
+        broker.delete_topics(kafka)
     figures["in_process_records_per_second"] = round(bare)
     figures["in_process_records_per_cpu_second"] = round(bare_cpu)
     figures["pipeline_over_in_process_cpu"] = round(

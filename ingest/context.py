@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ingest.recovery import PublishedPeriods
 from ingest.telemetry import IngestMetrics
 from spendsense.access import AccountRef, TenantSessions
+from spendsense.counters import SharedCounter
 from spendsense.producer import Publisher
 from spendsense.settings import IngestSettings
 
@@ -31,6 +32,9 @@ class IngestContext:
     policy: PollingPolicy
     clock: Callable[[], datetime]
     recovered: PublishedPeriods = field(default_factory=PublishedPeriods)
+    # bumped after a new Cost Explorer answer is stored: API processes of this host show it
+    # at once (None: nobody on this host to tell)
+    cost_changes: SharedCounter | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
 

@@ -141,6 +141,8 @@ class CostCollector(Collector):
                     lines=[line.model_dump() for line in lines],
                 )
             )
+        if self.ctx.cost_changes is not None:
+            self.ctx.cost_changes.bump()
         self.ctx.metrics.collected.labels(tenant=acct.tenant_id, collector=self.name).inc()
         return 1
 

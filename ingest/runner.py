@@ -33,6 +33,7 @@ from ingest.registry import Collector, ordered
 from ingest.telemetry import IngestMetrics
 from spendsense.access import AccountRef, TenantSessions
 from spendsense.aws import AwsFactory
+from spendsense.counters import cost_changes
 from spendsense.errors import ConfigError, TenantAccessError
 from spendsense.metrics import CollectorRegistry
 from spendsense.producer import DeliveryFailed, Publisher
@@ -95,6 +96,7 @@ class CollectorService:
             metrics=self.metrics,
             policy=policy,
             clock=clock,
+            cost_changes=cost_changes(settings.var_dir),
         )
         self.collectors: list[Collector] = ordered(self.ctx, collectors)
         self._needs_recovery = True

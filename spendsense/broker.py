@@ -356,6 +356,25 @@ def create_topics(settings: KafkaSettings) -> list[str]:
         admin.close()
 
 
+def delete_topics(settings: KafkaSettings) -> list[str]:
+    """Delete every topic whose name starts with ``settings.topic_prefix`` (a non-empty one):
+    the project's and any others (Faust changelogs) made under it; returns their names."""
+    from kafka import KafkaAdminClient
+
+    if not settings.topic_prefix:
+        raise ConfigError("refusing to delete topics without a topic prefix")
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id="spendsense-admin"
+    )
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine)
+        return mine
+    finally:
+        admin.close()
+
+
 def _wait_for_leaders(admin: Any, partitions: dict[str, int], timeout_s: float = 30.0) -> None:
     """Wait until every partition of the new topics has a leader: clients that use them at
     once would otherwise log "not found" errors until the broker's metadata catches up."""

@@ -40,8 +40,10 @@ def kafka_broker() -> Iterator[KafkaSettings]:
 
 
 @pytest.fixture
-def kafka(kafka_broker: KafkaSettings) -> KafkaSettings:
-    """Broker settings with a topic prefix of this test's own, its topics created."""
+def kafka(kafka_broker: KafkaSettings) -> Iterator[KafkaSettings]:
+    """Broker settings with a topic prefix of this test's own, its topics created (and
+    deleted afterwards: a broker reused over many runs would gather tens of thousands)."""
     settings = kafka_broker.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:10]}-"})
     broker.create_topics(settings)
-    return settings
+    yield settings
+    broker.delete_topics(settings)

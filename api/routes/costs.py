@@ -17,9 +17,11 @@ router = APIRouter(tags=["costs"], responses=ERROR_RESPONSES)
 async def costs(login: CurrentLogin, state: StateDep) -> Response:
     """The last 7 days by day, month to date, and this month by service.
 
-    Answered on the event loop from what this process keeps; every 2 seconds one
-    background read checks which Cost Explorer answers the collectors cached (one index
-    read), and the summary is computed and serialised again only when they changed.
+    Answered on the event loop from what this process keeps. A collector of this host
+    that stores a new Cost Explorer answer moves a shared count on, which is part of the
+    key: the next request reads it. Besides, after 2 seconds one background read checks
+    which answers are cached (one index read; collectors on other hosts), and the summary
+    is computed and serialised again only when they changed.
     """
     tenant_id = login.tenant_id
 
@@ -33,5 +35,6 @@ async def costs(login: CurrentLogin, state: StateDep) -> Response:
                 lambda: cost_summary(db, tenant_id).model_dump_json().encode(),
             )
 
-    body = await kept(state.figures, tenant_id, "costs", render, state.store_reads.run)
+    key = f"costs:{state.cost_changes.current()}"
+    body = await kept(state.figures, tenant_id, key, render, state.store_reads.run)
     return Response(body, media_type="application/json")

@@ -8,8 +8,8 @@ import signal
 import threading
 from types import FrameType
 
-from api.counters import projection_changes
 from api.projector import Projector, ProjectorMetrics, make_consumer
+from spendsense.counters import projection_changes
 from spendsense.logs import setup_logging
 from spendsense.metrics import CollectorRegistry, serve_metrics
 from spendsense.producer import make_producer

@@ -24,8 +24,8 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from api.counters import projection_changes
 from api.projector import Projector, ProjectorMetrics, make_consumer
+from spendsense.counters import projection_changes
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import ActionsSettings, ApiSettings, KafkaSettings, Settings, StoreSettings
 from tests.fixtures.postgres import PostgresServer

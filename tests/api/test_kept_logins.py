@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -20,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.cache import TenantCache
-from api.counters import projection_changes
 from api.projector import Projector, ProjectorMetrics
+from spendsense.counters import cost_changes, projection_changes
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
 from spendsense.store.models import CostCache
@@ -175,3 +176,23 @@ def test_a_new_cost_explorer_answer_shows_once_the_kept_summary_is_2_seconds_old
     while other.get("/api/costs").json()["month_to_date_usd"] != 12.5:
         assert time.monotonic() < deadline, "the background read never replaced the summary"
         time.sleep(0.05)
+
+
+def test_a_cost_answer_a_collector_of_this_host_stored_shows_at_once(
+    second_worker: FastAPI, alice: User, db: Session, var_dir: Path
+) -> None:
+    now = [0.0]
+    second_worker.state.spendsense.figures = TenantCache(ttl_s=2.0, clock=lambda: now[0])
+    other = _client_with(second_worker, alice.client.cookies.get(COOKIE) or "")
+    assert other.get("/api/costs").json()["month_to_date_usd"] == 0.0
+    db.add(
+        CostCache(
+            tenant_id=alice.tenant_id,
+            account_id="111111111111",
+            fetched_at=datetime.now(UTC),
+            lines=[{"day": date.today().isoformat(), "service": "Amazon S3", "amount_usd": 3.0}],
+        )
+    )
+    db.commit()
+    cost_changes(var_dir).bump()  # what the collector does after storing the answer
+    assert other.get("/api/costs").json()["month_to_date_usd"] == 3.0  # the clock stood still

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest.cloudwatch import align
+from spendsense.counters import cost_changes
 from spendsense.metrics import CollectorRegistry
 from spendsense.store.models import AwsAccount, MetricCursor
 from tests.ingest.conftest import IngestEnv, metric_periods, read_topic
@@ -210,6 +211,8 @@ def test_cost_explorer_budget_holds_over_a_simulated_day(ingest_env: IngestEnv) 
     )
     accounts = [ref.account_id for ref in ingest_env.accounts.values()]
     before = {a: sandbox.call_count("ce", "GetCostAndUsage", a) for a in accounts}
+    changes = cost_changes(ingest_env.settings.var_dir)
+    told = changes.current()
     for _ in range(24 * 4):  # every 15 minutes for a day; the cache goes stale every hour
         service.run_cycle()
         now[0] += timedelta(minutes=15)
@@ -217,6 +220,7 @@ def test_cost_explorer_budget_holds_over_a_simulated_day(ingest_env: IngestEnv) 
         assert sandbox.call_count("ce", "GetCostAndUsage", account) - before[account] == 4
     costs = [json.loads(m.value) for m in read_topic(ingest_env.settings.kafka, "costs")]
     assert sorted(c["tenant_id"] for c in costs) == ["acme"] * 4 + ["globex"] * 4
+    assert changes.current() - told == 8  # every stored answer told the API processes
     assert all(c["lines"] for c in costs)
     lines = costs[-1]["lines"]
     assert {"day", "service", "region", "amount_usd"} <= set(lines[0])

@@ -28,6 +28,7 @@ from pathlib import Path
 _COUNTER = 8  # bytes, little-endian unsigned
 SESSION_REVOCATIONS = "api-session-revocations"
 PROJECTION_CHANGES = "api-projection-changes"
+COST_CHANGES = "cost-changes"
 
 
 class SharedCounter:
@@ -68,3 +69,8 @@ class SharedCounter:
 def projection_changes(var_dir: Path) -> SharedCounter:
     """Bumped by the projector after each commit that changed the instances projection."""
     return SharedCounter(var_dir / PROJECTION_CHANGES)
+
+
+def cost_changes(var_dir: Path) -> SharedCounter:
+    """Bumped by the collectors after each new Cost Explorer answer they stored."""
+    return SharedCounter(var_dir / COST_CHANGES)
