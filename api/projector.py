@@ -273,6 +273,9 @@ def make_consumer(kafka: KafkaSettings, api: ApiSettings, topics: list[str]) -> 
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=1000,
+            # a topic created after the consumer joined (or whose partitions had no leader
+            # yet) is picked up within seconds, not after the default 5 minutes
+            metadata_max_age_ms=5000,
         )
     except KafkaError as exc:
         raise ServiceError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -356,20 +357,25 @@ def create_topics(settings: KafkaSettings) -> list[str]:
         admin.close()
 
 
-def delete_topics(settings: KafkaSettings) -> list[str]:
-    """Delete every topic whose name starts with ``settings.topic_prefix`` (a non-empty one):
-    the project's and any others (Faust changelogs) made under it; returns their names."""
+def delete_topics(settings: KafkaSettings, pattern: re.Pattern[str] | None = None) -> list[str]:
+    """Delete every topic whose name starts with ``settings.topic_prefix`` (which must not be
+    empty), or matches ``pattern`` from its start if given: the project's topics and any others
+    (Faust changelogs) made under the prefix. Returns their names."""
     from kafka import KafkaAdminClient
 
-    if not settings.topic_prefix:
+    if pattern is None and not settings.topic_prefix:
         raise ConfigError("refusing to delete topics without a topic prefix")
     admin = KafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, client_id="spendsense-admin"
     )
     try:
-        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if mine:
-            admin.delete_topics(mine)
+        names = admin.list_topics()
+        if pattern is None:
+            mine = [t for t in names if t.startswith(settings.topic_prefix)]
+        else:
+            mine = [t for t in names if pattern.match(t)]
+        for start in range(0, len(mine), 500):  # one request stays small
+            admin.delete_topics(mine[start : start + 500])
         return mine
     finally:
         admin.close()

@@ -6,6 +6,7 @@ Fixtures for the broker live here; component suites add their own beside them
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -26,24 +27,32 @@ pytest_plugins = [
 ]
 
 
+TEST_PREFIX = "t"  # + 10 hex digits and "-": a test's own topics
+TEST_TOPIC = re.compile(rf"{TEST_PREFIX}[0-9a-f]{{10}}-")
+
+
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[KafkaSettings]:
-    """The real local Kafka 3.9 broker: reused when one answers, started otherwise."""
+    """The real local Kafka 3.9 broker: reused when one answers, started otherwise.
+
+    At the end the tests' topics go (from earlier runs too): a broker whose data outlives
+    the runs would gather tens of thousands of partitions and run out of file handles.
+    """
     settings = get_settings().kafka
     started = False
     if not broker.broker_ready(settings):
         broker.start(settings)
         started = True
     yield settings
+    broker.delete_topics(settings, TEST_TOPIC)
     if started:
         broker.stop(settings)
 
 
 @pytest.fixture
-def kafka(kafka_broker: KafkaSettings) -> Iterator[KafkaSettings]:
-    """Broker settings with a topic prefix of this test's own, its topics created (and
-    deleted afterwards: a broker reused over many runs would gather tens of thousands)."""
-    settings = kafka_broker.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:10]}-"})
+def kafka(kafka_broker: KafkaSettings) -> KafkaSettings:
+    """Broker settings with a topic prefix of this test's own, its topics created."""
+    prefix = f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}-"
+    settings = kafka_broker.model_copy(update={"topic_prefix": prefix})
     broker.create_topics(settings)
-    yield settings
-    broker.delete_topics(settings)
+    return settings
