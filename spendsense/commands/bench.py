@@ -107,7 +107,8 @@ def _pipeline(args: argparse.Namespace) -> int:
     runs = []
     for n in range(1, args.runs + 1):
         print(
-            f"run {n} of {args.runs} (model service, worker, then the Faust floor; under a minute)", flush=True
+            f"run {n} of {args.runs} (model service, worker, then the Faust floor; under a minute)",
+            flush=True,
         )
         runs.append(
             run_benchmark(
