@@ -324,6 +324,11 @@ def _faust_floor(
         seen = json.loads(out.read_text())
     finally:
         floor.stop()
+    if seen["records"] <= 0 or seen["seconds"] <= 0:
+        raise RuntimeError(
+            f"the Faust floor read all {records} records in its first batch, which it does not "
+            "time: give a --backlog of several batches"
+        )
     return {
         "faust_floor_records_per_second": round(seen["records"] / seen["seconds"]),
         "faust_floor_cpu_us_per_record": round(1e6 * seen["cpu_seconds"] / seen["records"]),
