@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,21 @@ def machine() -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
     }
+
+
+def quantile(values: Sequence[float], q: float) -> float | None:
+    """The value at quantile ``q`` (0.5 median, 0.9 p90), interpolated between the two
+    nearest values; ``None`` without values.
+
+    >>> quantile([10.0, 20.0, 30.0, 40.0], 0.5), quantile([7.0], 0.9), quantile([], 0.5)
+    (25.0, 7.0, None)
+    """
+    if not values:
+        return None
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 def write_result(path: Path, benchmark: str, figures: dict[str, Any]) -> Path:

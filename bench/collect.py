@@ -23,12 +23,12 @@ live period, plus idle verdicts given too early or to never-idle instances.
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bench import quantile
 from detector.scoring import InstanceModel, Point, score_and_learn
 from ingest.polling import ALL_METRICS, FIELDS, PollingPolicy, get_policy, next_tier
 from ingest.telemetry import GET_METRIC_DATA_USD_PER_METRIC
@@ -61,12 +61,7 @@ class PolicyReport:
 
     def ttd(self, q: float) -> float | None:
         """Minutes from ``idle_since`` to the idle verdict at quantile ``q``."""
-        if not self.ttd_minutes:
-            return None
-        ordered = sorted(self.ttd_minutes)
-        if len(ordered) == 1:
-            return ordered[0]
-        return statistics.quantiles(ordered, n=100, method="inclusive")[round(q * 100) - 1]
+        return quantile(self.ttd_minutes, q)
 
     def as_dict(self) -> dict[str, object]:
         """The figures as JSON-ready values."""

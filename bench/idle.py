@@ -23,11 +23,11 @@ Advisor and Cost Explorer look back 14 days). From then on (*live*):
 from __future__ import annotations
 
 import resource
-import statistics
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bench import quantile
 from detector.scoring import InstanceModel, Point
 from sandbox.fleet.model import STEP, Fleet
 
@@ -72,12 +72,7 @@ class KindStats:
 
     def ttd(self, q: float) -> float | None:
         """Time to detect in minutes at quantile ``q`` (0.5 median, 0.9 p90)."""
-        if not self.ttd_minutes:
-            return None
-        ordered = sorted(self.ttd_minutes)
-        if len(ordered) == 1:
-            return ordered[0]
-        return statistics.quantiles(ordered, n=100, method="inclusive")[round(q * 100) - 1]
+        return quantile(self.ttd_minutes, q)
 
     def as_dict(self) -> dict[str, float | int | None]:
         """The figures as JSON-ready values."""
