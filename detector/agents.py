@@ -70,7 +70,7 @@ def register_agents(
 
         async def flush(events: list[EventT], outcome: BatchOutcome) -> None:
             await publish(output, outcome)
-            await output.store_states(outcome.states)
+            await output.log_states(outcome.states)
             if acker.done():  # delivery failed: stop here, nothing after it is acknowledged
                 acker.result()
             await delivered.put(events)

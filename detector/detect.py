@@ -141,8 +141,9 @@ class BatchDetector:
     async def process(self, batch: Sequence[Incoming], states: Mapping[str, str]) -> BatchOutcome:
         """Score one batch from ``states`` (instance id -> InstanceState JSON).
 
-        The new states are in the outcome: the caller stores them after the detections, so a
-        batch cut short between the two is learned again rather than never reported.
+        The new states are in the outcome: the caller logs them to the changelog after the
+        detections, so a batch cut short between the two is learned again rather than never
+        reported.
         """
         return await self.score(await self.prepare(batch, states))
 

@@ -2,9 +2,10 @@
 
 :class:`KafkaOutput` writes a batch's records with one aiokafka record batch per partition
 (Kafka's default partitioner, the same as every producer of the project uses), which costs a
-few microseconds a record where a ``topic.send`` per record costs a few hundred. It stores
-the batch's new instance states the same way: into the table's in-memory store and, as
-record batches, onto the table's changelog topic (the partition :func:`key_partition` gives,
+few microseconds a record where a ``topic.send`` per record costs a few hundred. A batch's
+new instance states go into the table's in-memory store at once (:meth:`keep_states`: the
+next batch is prepared from them) and, after its detections, onto the table's changelog
+topic as record batches too (:meth:`log_states`; the partition :func:`key_partition` gives,
 keys and values JSON-encoded as Faust's own changelog writes them, so Faust restores them on
 start and on rebalance). :meth:`KafkaOutput.deliver` waits until the broker has all of it.
 :class:`ChannelOutput` sends to in-memory Faust channels and writes states through the table,
@@ -92,9 +93,8 @@ class KafkaOutput:
         """Put new states in the table's store (the next batch reads them), not yet logged."""
         keep(self.states, changes)
 
-    async def store_states(self, changes: Mapping[str, str]) -> None:
-        """Keep the new states in the table's store and send them to its changelog."""
-        keep(self.states, changes)
+    async def log_states(self, changes: Mapping[str, str]) -> None:
+        """Send states already kept (:meth:`keep_states`) to the table's changelog."""
         topic = self.states.changelog_topic.get_topic_name()
         records = [(key, json.dumps(value).encode()) for key, value in changes.items()]
         await self._send(topic, records, encode_key=True)
@@ -125,8 +125,8 @@ class ChannelOutput:
     def keep_states(self, changes: Mapping[str, str]) -> None:
         keep(self.states, changes)
 
-    async def store_states(self, changes: Mapping[str, str]) -> None:
-        self.states.update(changes)
+    async def log_states(self, changes: Mapping[str, str]) -> None:
+        self.states.update(changes)  # through the table: Faust writes its changelog
 
     async def deliver(self) -> None:
         """In-memory channels hold what was sent at once."""
