@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,18 @@ def sandbox_periods(env: IngestEnv, start: datetime) -> set[tuple[str, str, str]
                 for ts in resp["MetricDataResults"][0]["Timestamps"]:
                     out.add((tenant, iid, stamp(ts)))
     return out
+
+
+def stoppable_running(ec2: Any) -> list[str]:
+    """The running EBS-backed, non-spot instances of a sandbox region, in AWS's order."""
+    return [
+        i["InstanceId"]
+        for r in ec2.describe_instances(
+            Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
+        )["Reservations"]
+        for i in r["Instances"]
+        if i.get("RootDeviceType") == "ebs" and i.get("InstanceLifecycle") != "spot"
+    ]
 
 
 def assert_exactly_once(env: IngestEnv, start: datetime) -> list[tuple[str, str, str]]:
@@ -107,14 +120,7 @@ def test_inventory_follows_launch_stop_terminate(ingest_env: IngestEnv) -> None:
     ref = ingest_env.accounts["acme"]
     session = ingest_env.sandbox.assume(ref.role_arn, ref.external_id, "us-east-1")
     ec2 = ingest_env.sandbox.client("ec2", session, "us-east-1")
-    running = [
-        i["InstanceId"]
-        for r in ec2.describe_instances(
-            Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
-        )["Reservations"]
-        for i in r["Instances"]
-        if i.get("RootDeviceType") == "ebs" and i.get("InstanceLifecycle") != "spot"
-    ]
+    running = stoppable_running(ec2)
     to_stop, to_terminate = running[0], running[1]
     ec2.stop_instances(InstanceIds=[to_stop])
     ec2.terminate_instances(InstanceIds=[to_terminate])
@@ -234,14 +240,7 @@ def test_a_stopped_instance_gets_its_last_periods_then_is_left_alone(ingest_env:
     ec2 = ingest_env.sandbox.client(
         "ec2", ingest_env.sandbox.assume(ref.role_arn, ref.external_id), "us-east-1"
     )
-    victim = next(
-        i["InstanceId"]
-        for r in ec2.describe_instances(
-            Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
-        )["Reservations"]
-        for i in r["Instances"]
-        if i.get("RootDeviceType") == "ebs" and i.get("InstanceLifecycle") != "spot"
-    )
+    victim = stoppable_running(ec2)[0]
     ingest_env.sandbox.advance_clock(600)
     ec2.stop_instances(InstanceIds=[victim])
     stopped_at = ingest_env.clock()
