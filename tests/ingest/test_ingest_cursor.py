@@ -38,9 +38,9 @@ def poll(collector: MetricsCollector, row: MetricCursor, now: datetime, points: 
     return collector._advance(job, Due(row, row.cursor_at, ALL_METRICS), points, end)
 
 
-def test_late_points_fill_their_gap_once_and_old_gaps_expire() -> None:
-    collector = make_collector()
-    row = MetricCursor(
+def fresh_cursor() -> MetricCursor:
+    """A running instance's cursor at T0, no gaps."""
+    return MetricCursor(
         tenant_id="acme",
         instance_id="i-0abc12345",
         account_id="111111111111",
@@ -50,6 +50,11 @@ def test_late_points_fill_their_gap_once_and_old_gaps_expire() -> None:
         gaps=[],
         tier="suspect",
     )
+
+
+def test_late_points_fill_their_gap_once_and_old_gaps_expire() -> None:
+    collector = make_collector()
+    row = fresh_cursor()
     values = {"cpu_percent": 1.0, "network_in_bytes": 10.0, "network_out_bytes": 5.0}
     first = {T0 + FIVE * i: values for i in range(6) if i != 2}  # period 2 is late
     records = poll(collector, row, T0 + timedelta(minutes=40), first)
@@ -72,16 +77,7 @@ def test_late_points_fill_their_gap_once_and_old_gaps_expire() -> None:
 
 def test_periods_found_on_the_topic_after_a_crash_are_not_published_again() -> None:
     collector = make_collector()
-    row = MetricCursor(
-        tenant_id="acme",
-        instance_id="i-0abc12345",
-        account_id="111111111111",
-        region="us-east-1",
-        state="running",
-        cursor_at=T0,
-        gaps=[],
-        tier="suspect",
-    )
+    row = fresh_cursor()
     collector.ctx.recovered.add("acme", "i-0abc12345", T0 + FIVE)
     values = {"cpu_percent": 1.0}
     records = poll(
