@@ -98,6 +98,7 @@ def create_app(
         source_topic=topic_name(kafka, METRICS),
         max_future_skew_s=det.max_future_skew_s,
         catch_up=reader.catch_up,
+        live_edge_s=det.live_edge_s,
     )
     channels = declare_channels(app, kafka)
 

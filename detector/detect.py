@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from detector.client import ModelClient, ModelRejected
 from detector.context import ContextView
+from detector.liveness import at_live_edge, settle
 from detector.protocol import PointIn, SeriesItem, VerdictOut
 from detector.worker_metrics import WorkerMetrics
 from spendsense.errors import PoisonRecord
@@ -98,6 +99,7 @@ class BatchDetector:
         source_topic: str,
         max_future_skew_s: float = 3600.0,
         catch_up: Callable[[], Awaitable[bool]] | None = None,
+        live_edge_s: float = 25_200.0,
     ) -> None:
         self.client = client
         self._catch_up = catch_up
@@ -105,6 +107,7 @@ class BatchDetector:
         self.metrics = metrics
         self.source_topic = source_topic
         self.max_future_skew = timedelta(seconds=max_future_skew_s)
+        self.live_edge_s = live_edge_s
 
     def _dead(self, incoming: Incoming, reason: str, outcome: BatchOutcome) -> None:
         raw = incoming.value.decode("utf-8", "replace") if incoming.value is not None else ""
@@ -247,15 +250,23 @@ class BatchDetector:
             st.model = result.state
             st.last_period = records[-1][1].timestamp
             outcome.states[item.key] = st.to_json()
+            now = datetime.now(UTC)
             for (_, record), verdict in zip(records, result.verdicts, strict=True):
-                outcome.detections.append(self._detection(record, verdict))
+                outcome.detections.append(self._detection(record, verdict, now))
         counts = Counter((d.tenant_id, "idle" if d.idle else "active") for d in outcome.detections)
         for (tenant, kind), count in counts.items():
             self.metrics.detections.labels(tenant=tenant, verdict=kind).inc(count)
         return outcome
 
-    def _detection(self, record: MetricRecord, verdict: VerdictOut) -> DetectionRecord:
+    def _detection(
+        self, record: MetricRecord, verdict: VerdictOut, now: datetime
+    ) -> DetectionRecord:
         inv = self.view.inventory.get(record.instance_id)
+        live = at_live_edge(record.timestamp, record.period_s, now, self.live_edge_s)
+        idle, provisional = settle(verdict.idle, verdict.provisional, live)
+        reason = verdict.reason
+        if verdict.idle and not live:
+            reason = f"{reason}; provisional: a past period (backfill), alerts wait for the present"
         return DetectionRecord(
             tenant_id=record.tenant_id,
             account_id=record.account_id,
@@ -263,11 +274,14 @@ class BatchDetector:
             instance_id=record.instance_id,
             timestamp=record.timestamp,
             score=min(max(verdict.score, 0.0), 1.0),
-            idle=verdict.idle,
+            idle=idle,
             idle_since=verdict.idle_since,
             confidence=min(max(verdict.confidence, 0.0), 1.0),
-            reason=verdict.reason,
-            monthly_waste_usd=monthly_waste(inv.hourly_price_usd if inv else None, verdict.idle),
+            reason=reason,
+            monthly_waste_usd=monthly_waste(inv.hourly_price_usd if inv else None, idle),
             instance_type=inv.instance_type if inv else "",
             name=inv.name if inv else "",
+            provisional=provisional,
+            rest_cpu_percent=verdict.rest_cpu_percent,
+            rest_network_bps=verdict.rest_network_bps,
         )

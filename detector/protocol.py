@@ -33,12 +33,21 @@ class PointIn(BaseModel):
     network_out_bytes: float | None = Field(default=None, ge=0.0)
 
 
+class CeilingsIn(BaseModel):
+    """A tenant's absolute ceilings of rest (see :class:`detector.model.points.Ceilings`)."""
+
+    cpu_percent: float = Field(10.0, gt=0.0, le=100.0)
+    network_bps: float = Field(10_000.0, gt=0.0)
+
+
 class SeriesItem(BaseModel):
-    """One instance's new points and its state so far; ``not_idle`` applies a person's word first."""
+    """One instance's new points and its state so far; ``not_idle`` applies a person's word first;
+    ``ceilings`` are its tenant's (the defaults when ``None``)."""
 
     key: str
     state: str | None = None
     not_idle: bool = False
+    ceilings: CeilingsIn | None = None
     points: list[PointIn]
 
 
@@ -56,6 +65,9 @@ class VerdictOut(BaseModel):
     idle_since: AwareDatetime | None = None
     confidence: float
     reason: str
+    provisional: bool = False
+    rest_cpu_percent: float | None = None
+    rest_network_bps: float | None = None
 
 
 class SeriesResult(BaseModel):

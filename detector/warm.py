@@ -53,6 +53,9 @@ def _verdict(v: scoring.Verdict) -> VerdictOut:
         idle_since=v.idle_since,
         confidence=v.confidence,
         reason=v.reason,
+        provisional=v.provisional,
+        rest_cpu_percent=v.rest_cpu_percent,
+        rest_network_bps=v.rest_network_bps,
     )
 
 

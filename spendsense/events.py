@@ -106,7 +106,13 @@ class CostRecord(Event):
 
 
 class DetectionRecord(Event):
-    """The detector's verdict on one instance at one period (``detections``, key: instance id)."""
+    """The detector's verdict on one instance at one period (``detections``, key: instance id).
+
+    ``idle`` is alertable: enough history and a period at the live edge. ``provisional`` is a
+    verdict that looks idle but may not alert (too little history, or a backfilled period).
+    ``score`` is the anomaly model's novelty, not idleness. ``rest_cpu_percent`` and
+    ``rest_network_bps`` are the instance's learned rest limits (a point under both rests).
+    """
 
     tenant_id: str
     account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
@@ -121,6 +127,14 @@ class DetectionRecord(Event):
     monthly_waste_usd: float = 0.0
     instance_type: str = ""
     name: str = ""
+    provisional: bool = False
+    rest_cpu_percent: float | None = None
+    rest_network_bps: float | None = None
+
+    @property
+    def status(self) -> Literal["idle", "provisional", "active"]:
+        """What the dashboard shows: ``idle``, ``provisional`` or ``active``."""
+        return "idle" if self.idle else "provisional" if self.provisional else "active"
 
 
 class ActionRecord(Event):

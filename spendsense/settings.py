@@ -179,6 +179,10 @@ class DetectorSettings(BaseModel):
     checkpoint_interval_s: float = Field(30.0, gt=0)
     # a metric period this far ahead of the worker's clock is an absurd value (dead letter)
     max_future_skew_s: float = Field(3600.0, gt=0)
+    # an idle verdict alerts only on a period that ended at most this long ago (the live edge):
+    # the slowest polling tier (6 h) plus the settle time and a margin; older periods (a backfill,
+    # a worker catching up) give provisional verdicts
+    live_edge_s: float = Field(25_200.0, gt=0)
 
 
 class IngestSettings(BaseModel):
