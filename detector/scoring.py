@@ -27,9 +27,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from detector.model.instance import InstanceModel
-from detector.model.points import Point, Verdict
+from detector.model.points import Ceilings, Point, Verdict
 
-__all__ = ["InstanceModel", "Point", "Verdict", "score_and_learn"]
+__all__ = ["Ceilings", "InstanceModel", "Point", "Verdict", "score_and_learn"]
 
 
 def score_and_learn(

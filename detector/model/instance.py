@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 
 from river import base
 
-from detector.model.points import Point, Verdict
+from detector.model.points import Ceilings, Point, Verdict
 from detector.model.quiet import DAYS, QuietHistory, QuietRule
 from detector.model.series import STATE_FIELDS, SeriesDetector
 from detector.model.wording import duration, rate
@@ -75,7 +75,9 @@ class InstanceModel(base.Base):
         gap_factor: float = 1.2,
         gap_margin: int = 1_800,
         detector: SeriesDetector | None = None,
+        ceilings: Ceilings | None = None,
     ) -> None:
+        self.ceilings = ceilings
         self.rule = rule
         self.idle_floor = idle_floor
         self.gap_factor = gap_factor
@@ -124,6 +126,14 @@ class InstanceModel(base.Base):
         if history.current_run_accepted():
             return False
         return history.run_seconds(history.last_seen) >= self.threshold_seconds()
+
+    def status(self) -> str:
+        """``idle``, ``provisional`` or ``active``, as ``verdict().status`` (cheap)."""
+        return "idle" if self.is_idle() else "active"
+
+    def set_ceilings(self, ceilings: Ceilings) -> None:
+        """Use a tenant's absolute ceilings of rest from now on (a parameter, not state)."""
+        self.ceilings = ceilings
 
     def verdict(self) -> Verdict:
         """The verdict after the last learnt point."""
