@@ -4,7 +4,7 @@
   verdict, since when, confidence, reason) comes out.
 * :class:`InstanceModel` follows River's contract: ``score_one(x)`` before ``learn_one(x)``,
   ``learn_one`` returns ``None``, ``clone()``, deterministic (same points, same scores), and
-  serialisable with ``to_bytes()`` / ``InstanceModel.from_bytes(b)`` (under 400 bytes).
+  serialisable with ``to_bytes()`` / ``InstanceModel.from_bytes(b)`` (about 600 bytes).
   ``verdict()`` is read after the last ``learn_one``; ``mark_not_idle()`` is a person's feedback.
 * :func:`score_and_learn` is the batch form a service calls: the per-instance state travels
   with the stream (``None`` for a new instance) and comes back updated.
@@ -16,10 +16,12 @@ and everything it learns is per instance, inside the state bytes.
 >>> t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 >>> points = [Point(t0 + timedelta(minutes=5 * i), 0.3, 500.0, 500.0) for i in range(12)]
 >>> verdicts, state = score_and_learn(None, points)
->>> verdicts[-1].idle, verdicts[-1].idle_since == t0, len(state) <= 2048
-(True, True, True)
->>> print(verdicts[-1].reason)
-CPU under 2% and network under 200 B/s for 55 minutes; never active in 55 minutes of history
+>>> verdicts[-1].status, verdicts[-1].idle_since == t0, len(state) <= 2048
+('provisional', True, True)
+>>> print(verdicts[-1].reason)  # doctest: +NORMALIZE_WHITESPACE
+CPU 0.3% and 3 B/s, a clean floor, for 55 minutes; never active in 55 minutes of history;
+provisional: an idle verdict needs a week of history before the rest or a rest that lasts a
+week, as a weekly or nightly job seen too briefly looks the same
 """
 
 from __future__ import annotations

@@ -1,11 +1,15 @@
 """Quiet runs of one instance and the history that explains them.
 
-A point is *quiet* when the instance does no useful work (CPU at its noise floor, near-zero
-network; :class:`QuietRule` decides). :class:`QuietHistory` follows the current quiet run and
-keeps, for each of the last ``DAYS`` days, the longest quiet run that ended that day. A long quiet
-run is only suspicious when it is longer than what the recent history shows is normal for this
-instance (the gap between two nightly batches, the week between two weekly jobs), or when the
-instance has never been active at all.
+A point is *quiet* when the instance does no useful work (:class:`QuietRule` is the clean floor;
+:mod:`detector.model.level` learns each instance's own rest level). :class:`QuietHistory` follows
+the current quiet run and keeps, for each of the last ``DAYS`` days, the longest quiet run that
+ended that day. A long quiet run is only suspicious when it is longer than what the recent history
+shows is normal for this instance (the gap between two nightly batches, the week between two
+weekly jobs), or when the instance has never been active at all.
+
+Short bursts inside a quiet run (a cron tick, a health check, an update scan) do not end it when
+they are *tolerable* (the caller decides: moving little data) and last at most ``max_burst``
+points; a longer burst, or one point that is not tolerable, ends the run as of the burst's start.
 
 >>> h = QuietHistory()
 >>> day = 86_400
@@ -67,15 +71,19 @@ class QuietHistory:
     """The current quiet run and the longest quiet run per day over the last ``DAYS`` days.
 
     Times are integer UTC epoch seconds. ``observe`` must be called in time order.
+    ``max_burst``: how many tolerable active points in a row a quiet run survives.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_burst: int = 1) -> None:
+        self.max_burst = max_burst
+        self.burst = 0
+        """Active points in a row inside the current quiet run (0 if none)."""
         self.first_seen = 0
         self.last_seen = 0
         self.run_start = 0
         """Start of the current quiet run, 0 when the last judged point was active."""
         self.pending = 0
-        """Time of a lone active point inside the quiet run, 0 if none (maybe a spike)."""
+        """Time of the first active point of a burst inside the quiet run, 0 if none."""
         self.active_points = 0
         self.day = 0
         """The day number (epoch days) of ``day_max[day % DAYS]``, the newest slot."""
@@ -94,11 +102,12 @@ class QuietHistory:
             self.day_max[d % DAYS] = 0
         self.day = today
 
-    def observe(self, when: int, quiet: bool | None) -> None:
-        """Take one point: ``quiet`` from :class:`QuietRule`, ``None`` when unknown.
+    def observe(self, when: int, quiet: bool | None, tolerable: bool = True) -> None:
+        """Take one point: ``quiet`` from a rule, ``None`` when unknown.
 
-        One active point alone inside a quiet run (a cron tick, a health check) does not end
-        the run; a second active point in a row does, as of the first.
+        Up to ``max_burst`` tolerable active points in a row inside a quiet run (a cron tick, a
+        health check, an update scan) do not end the run; one more, or an active point that is
+        not ``tolerable``, does, as of the burst's first point.
         """
         if not self.first_seen:
             self.first_seen = when
@@ -110,13 +119,15 @@ class QuietHistory:
             if not self.run_start:
                 self.run_start = when
             self.pending = 0
+            self.burst = 0
             return
-        if self.run_start and not self.pending:
-            self.pending = when
+        if self.run_start and tolerable and self.burst < self.max_burst:
+            self.pending = self.pending or when
+            self.burst += 1
             return
         if self.run_start:
-            self._close_run(self.pending)
-            self.active_points += 1
+            self._close_run(self.pending or when)
+            self.active_points += self.burst
         self.active_points += 1
 
     def _close_run(self, when: int) -> None:
@@ -128,6 +139,7 @@ class QuietHistory:
             self.accepted_run = 0
         self.run_start = 0
         self.pending = 0
+        self.burst = 0
 
     def run_seconds(self, now: int) -> int:
         """How long the current quiet run has lasted at ``now`` (0 if not quiet)."""
