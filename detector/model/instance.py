@@ -57,8 +57,8 @@ from datetime import UTC, datetime
 
 from river import base
 
-from detector.model.level import RestLevel
 from detector.model.level import STATE_FIELDS as LEVEL_FIELDS
+from detector.model.level import RestLevel
 from detector.model.points import Ceilings, Point, Verdict
 from detector.model.quiet import DAYS, QuietHistory, QuietRule
 from detector.model.series import STATE_FIELDS, SeriesDetector
