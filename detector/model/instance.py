@@ -11,8 +11,9 @@ history shows, for longer than that history explains. Two runs are followed
 
 * the **rest run**: points at the instance's learnt rest level and under the tenant's ceilings;
   bursts of up to 45 minutes that move little data (an update scan, a GC storm, a cron tick) do
-  not end it. It is idle after ``gap_factor`` times the longest rest run of the last 14 days plus
-  ``gap_margin``, and at least ``rest_floor`` (3 hours);
+  not end it. It is idle after ``rest_gap_factor`` (1.5) times the longest rest run of the last
+  14 days plus ``rest_gap_margin`` (1 hour), and at least ``rest_floor`` (3 hours): rests at
+  agents' levels are fuzzier than clean ones, so their history explains more;
 * the **clean run**: points at a clean floor (CPU ≤ 2 %, network ≤ 200 B/s: no working server
   sits there); one-point spikes do not end it. It is idle after ``gap_factor`` times the longest
   clean run of the last 14 days plus ``gap_margin``, and at least ``idle_floor`` (45 minutes).
@@ -93,6 +94,8 @@ class InstanceModel(base.Base):
         Absolute ceilings of rest (a tenant's Settings; Trusted Advisor's 10 % CPU by default).
     rest_floor
         Seconds a rest run (at the learnt rest level, above the clean floor) must last.
+    rest_gap_factor, rest_gap_margin
+        A rest run is explained by history up to ``rest_gap_factor * longest + rest_gap_margin``.
     """
 
     def __init__(
@@ -104,6 +107,8 @@ class InstanceModel(base.Base):
         detector: SeriesDetector | None = None,
         ceilings: Ceilings | None = None,
         rest_floor: int = 10_800,
+        rest_gap_factor: float = 1.5,
+        rest_gap_margin: int = 3_600,
     ) -> None:
         self.rule = rule
         self.idle_floor = idle_floor
@@ -112,6 +117,8 @@ class InstanceModel(base.Base):
         self.detector = detector
         self.ceilings = ceilings
         self.rest_floor = rest_floor
+        self.rest_gap_factor = rest_gap_factor
+        self.rest_gap_margin = rest_gap_margin
         template = detector or SeriesDetector()
         self._detectors = [template.for_feature(name) for name in METRICS]
         self._clean = QuietHistory()
@@ -167,16 +174,19 @@ class InstanceModel(base.Base):
         self._rest.accept_current_run()
         self._clean.accept_current_run()
 
-    def _threshold(self, history: QuietHistory, floor: int) -> int:
+    def _threshold(self, history: QuietHistory) -> int:
+        """How long the current run of ``history`` must last to be called idle."""
         explained = max(history.longest_recent(), 60 * history.accepted)
-        return max(floor, round(self.gap_factor * explained) + self.gap_margin)
+        if history is self._clean:
+            return max(self.idle_floor, round(self.gap_factor * explained) + self.gap_margin)
+        return max(self.rest_floor, round(self.rest_gap_factor * explained) + self.rest_gap_margin)
 
     def _unexplained(self) -> QuietHistory | None:
         """The run that lasted longer than its history explains (clean first), or None."""
-        for history, floor in ((self._clean, self.idle_floor), (self._rest, self.rest_floor)):
+        for history in (self._clean, self._rest):
             if history.current_run_accepted() or not history.run_start:
                 continue
-            if history.run_seconds(history.last_seen) >= self._threshold(history, floor):
+            if history.run_seconds(history.last_seen) >= self._threshold(history):
                 return history
         return None
 
@@ -211,7 +221,7 @@ class InstanceModel(base.Base):
         since = datetime.fromtimestamp(run.run_start, tz=UTC)
         enough = self._enough_history(run)
         seconds = run.run_seconds(run.last_seen)
-        threshold = self._threshold(run, self.idle_floor if run is self._clean else self.rest_floor)
+        threshold = self._threshold(run)
         history_share = min(1.0, run.history_seconds() / (2 * WEEK))
         if enough:
             excess = min(1.0, (seconds - threshold) / threshold)
@@ -234,7 +244,7 @@ class InstanceModel(base.Base):
         if not rest.run_start:
             return 1.0, "active: CPU or network above its rest level"
         seconds = rest.run_seconds(rest.last_seen)
-        threshold = self._threshold(rest, self.rest_floor)
+        threshold = self._threshold(rest)
         confidence = round(1.0 - 0.5 * min(1.0, seconds / threshold), 3)
         return confidence, f"{self._rest_words(rest)}; idle only after {duration(threshold)}"
 
@@ -294,6 +304,8 @@ class InstanceModel(base.Base):
             self.detector,
             self.ceilings,
             self.rest_floor,
+            self.rest_gap_factor,
+            self.rest_gap_margin,
         )
         if data is not None:
             model._load(data)
