@@ -131,9 +131,12 @@ class QuietHistory:
         self.active_points += 1
 
     def _close_run(self, when: int) -> None:
+        """End the current run at ``when``. A run that began with the history (cut off on the
+        left: how long it really was is unknown) shows no gap of the pattern and is not kept."""
         minutes = min((when - self.run_start) // 60, 0xFFFF)
-        slot = self.day % DAYS
-        self.day_max[slot] = max(self.day_max[slot], minutes)
+        if self.run_start > self.first_seen:
+            slot = self.day % DAYS
+            self.day_max[slot] = max(self.day_max[slot], minutes)
         if self.accepted_run == self.run_start:
             self.accepted = max(self.accepted, minutes)
             self.accepted_run = 0

@@ -21,6 +21,19 @@ INSTANCE_TYPES: dict[str, tuple[str, ...]] = {
     "service": ("t3.micro", "t3.small", "t3.medium", "m5.large", "r5.large"),
     "batch": ("c5.2xlarge", "c5.4xlarge", "m5.2xlarge", "r5.2xlarge", "m5.4xlarge"),
     "dev": ("t3.micro", "t3.small", "t3.medium", "t3.large", "m5.large", "m5.xlarge"),
+    "burstable": (
+        "t3.nano",
+        "t3.micro",
+        "t3.small",
+        "t3.medium",
+        "t3a.micro",
+        "t3a.small",
+        "t3a.medium",
+        "t4g.nano",
+        "t4g.micro",
+        "t4g.small",
+        "t4g.medium",
+    ),
 }
 INSTANCE_STORE_TYPES = ("m3.medium", "m3.large", "c3.large", "c3.xlarge", "r3.large")
 """Types that can boot from an instance-store root (such instances cannot be stopped)."""
@@ -57,5 +70,13 @@ ROLE_BY_KIND = {
     "abandoned": "dev",
     "idle-since-launch": "dev",
     "idle-with-spikes": "service",
+    "agent-monitoring": "service",
+    "agent-runtime": "service",
+    "agent-windows": "service",
+    "agent-burstable": "burstable",
+    "internal-service": "service",
+    "queue-worker": "batch",
+    "dev-weekdays": "dev",
+    "steady-proxy": "web",
 }
 """Which instance-type family and name a kind's instances get."""

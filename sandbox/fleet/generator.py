@@ -4,8 +4,8 @@ Every instance draws from its own generator seeded by ``(seed, index)``, so an i
 does not change when another kind's code changes how much it draws.
 
 >>> fleet = generate_fleet(FleetSpec(seed=3, instances=16, days=2, history_days=1))
->>> len(fleet.instances), sorted({i.kind for i in fleet.instances.values()})[:3]
-(16, ['abandoned', 'idle-since-launch', 'idle-with-spikes'])
+>>> len(fleet.instances), len({i.kind for i in fleet.instances.values()})  # every kind once
+(16, 16)
 >>> {i.account_id for i in fleet.instances.values()} == {"111111111111", "222222222222"}
 True
 """
@@ -21,36 +21,54 @@ import numpy as np
 
 from sandbox.fleet import catalog
 from sandbox.fleet.model import STEP, STEP_SECONDS, Fleet, FleetInstance, Trace
-from sandbox.fleet.workloads import KINDS, POINTS_PER_DAY, Clock, Context
+from sandbox.fleet.workloads import (
+    AGENT_KINDS,
+    IDLE_AT_LAUNCH,
+    KINDS,
+    POINTS_PER_DAY,
+    Clock,
+    Context,
+)
 from spendsense.errors import ConfigError
 
 DEFAULT_START = datetime(2026, 11, 1, tzinfo=UTC)
 
-KIND_SHARES: dict[str, float] = {
-    "web-diurnal": 0.20,
-    "steady-service": 0.11,
-    "nightly-batch": 0.10,
-    "weekly-job": 0.07,
-    "nab-replay": 0.10,
-    "abandoned": 0.20,
-    "idle-since-launch": 0.11,
-    "idle-with-spikes": 0.11,
-}
-"""Share of the fleet each workload kind gets (every kind appears once the fleet has 8)."""
+KIND_SHARES: dict[str, float] = dict.fromkeys(KINDS, 1 / len(KINDS))
+"""Share of the fleet each workload kind gets: equal (every kind appears once the fleet
+has 16; a 480-instance fleet has 30 of each)."""
 
 _LAUNCH_IN_HORIZON = {
     "web-diurnal": 0.1,
     "steady-service": 0.1,
     "idle-since-launch": 0.3,
     "idle-with-spikes": 0.15,
+    **dict.fromkeys(AGENT_KINDS, 0.2),
+    "internal-service": 0.1,
+    "queue-worker": 0.1,
+    "steady-proxy": 0.1,
 }
-_SPOT = {"nightly-batch": 0.3, "weekly-job": 0.3, "nab-replay": 0.15, "web-diurnal": 0.1}
-_ASG = {"web-diurnal": 0.5, "idle-with-spikes": 0.3, "nab-replay": 0.2}
+_SPOT = {
+    "nightly-batch": 0.3,
+    "weekly-job": 0.3,
+    "nab-replay": 0.15,
+    "web-diurnal": 0.1,
+    "queue-worker": 0.3,
+}
+_ASG = {
+    "web-diurnal": 0.5,
+    "idle-with-spikes": 0.3,
+    "nab-replay": 0.2,
+    "agent-runtime": 0.2,
+    "internal-service": 0.2,
+    "queue-worker": 0.3,
+    "steady-proxy": 0.4,
+}
 _ENV_WEIGHTS = {
     "web": (0.6, 0.2, 0.1, 0.1),
     "service": (0.6, 0.2, 0.1, 0.1),
     "batch": (0.7, 0.1, 0.1, 0.1),
     "dev": (0.1, 0.2, 0.45, 0.25),
+    "burstable": (0.3, 0.2, 0.3, 0.2),
 }
 
 
@@ -119,6 +137,23 @@ def _instance_id(rng: np.random.Generator, taken: set[str]) -> str:
             return iid
 
 
+def _first_point(rng: np.random.Generator, kind: str, points: int, idle_at_launch: bool) -> int:
+    """The point an instance launched inside the horizon starts at; 0 if launched before it.
+
+    Such launches come at least a day after the start and 3 days before the end; an
+    instance idle from launch at least 8 days before the end, so that a whole week of its
+    idleness is seen (a detector needs a week before it calls a never-active machine idle).
+    The busy-then-idle form of an agent kind runs from before the horizon, so that its busy
+    history is there to be seen (a week of it, or a week of idleness, is what a verdict needs).
+    """
+    if kind in AGENT_KINDS and not idle_at_launch:
+        return 0
+    latest = points - (8 if idle_at_launch else 3) * POINTS_PER_DAY
+    if latest > POINTS_PER_DAY and rng.random() < _LAUNCH_IN_HORIZON.get(kind, 0.0):
+        return int(rng.integers(POINTS_PER_DAY, latest))
+    return 0
+
+
 def generate_fleet(spec: FleetSpec, progress: Callable[[int, int], None] | None = None) -> Fleet:
     """The fleet ``spec`` describes; ``progress(done, total)`` is called every 50 instances."""
     spec.validate()
@@ -146,21 +181,20 @@ def generate_fleet(spec: FleetSpec, progress: Callable[[int, int], None] | None 
             family = catalog.INSTANCE_TYPES[role]
             instance_type = family[zlib.crc32(asg_name.encode()) % len(family)]
             tags["aws:autoscaling:groupName"] = asg_name
-        elif rng.random() < 0.05:
+        elif role != "burstable" and rng.random() < 0.05:  # t3/t3a/t4g boot from EBS only
             root_device = "instance-store"
             instance_type = str(rng.choice(catalog.INSTANCE_STORE_TYPES))
         lifecycle = "spot" if rng.random() < _SPOT.get(kind, 0.03) else "on-demand"
-        first = 0
-        latest_launch = points - 3 * POINTS_PER_DAY
-        if latest_launch > POINTS_PER_DAY and rng.random() < _LAUNCH_IN_HORIZON.get(kind, 0.0):
-            first = int(rng.integers(POINTS_PER_DAY, latest_launch))
+        idle_at_launch = rng.random() < IDLE_AT_LAUNCH.get(kind, 0.0)
+        first = _first_point(rng, kind, points, idle_at_launch)
         trace_start = start + STEP * first
         if first:
             launch = trace_start - timedelta(seconds=int(rng.integers(0, STEP_SECONDS)))
         else:
             launch = start - timedelta(seconds=int(rng.integers(2 * 86400, 400 * 86400)))
         clock = Clock(epoch + first * STEP_SECONDS, points - first)
-        work = KINDS[kind](Context(rng, clock, catalog.REGIONS[region], history - first))
+        context = Context(rng, clock, catalog.REGIONS[region], history - first, idle_at_launch)
+        work = KINDS[kind](context)
         iid = _instance_id(rng, taken)
         instances[iid] = FleetInstance(
             instance_id=iid,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from sandbox.fleet import load_fleet
 from sandbox.fleet.generator import FleetSpec, generate_fleet
+from sandbox.fleet.workloads import KINDS
 from spendsense.cli import main
 
 SMALL = ["--instances", "24", "--days", "3"]
@@ -62,6 +64,10 @@ def test_cli_round_trip_loads_what_the_generator_made(
     assert main(["fleet", "check", str(out)]) == 0
     summary = capsys.readouterr().out
     assert "24 instances" in summary and "2026-12-03T10:05:00Z" in summary
+    made_kinds = Counter(i.kind for i in made.instances.values())
+    assert set(made_kinds) == set(KINDS)  # 24 instances hold every kind
+    for kind, count in made_kinds.items():
+        assert f"\n  {kind}: {count}\n" in summary
 
 
 def test_regenerating_into_a_fleet_folder_replaces_it(tmp_path: Path) -> None:
