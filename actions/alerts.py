@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.audit import EventSink, audit, publish_action
-from actions.links import link_url, sign
+from actions.links import detail_url, link_url, sign
 from actions.metrics import ActionsMetrics
 from actions.registry import SendEmail
 from spendsense.events import ActionRecord, DetectionRecord
@@ -89,6 +89,7 @@ class DigestItem:
     monthly_waste_usd: float
     stop_url: str
     not_idle_url: str
+    detail_url: str
     grace: str = ""
 
 
@@ -108,11 +109,13 @@ def render_digest(
 
     >>> item = DigestItem("i-0abc1234", "build-box", "eu-west-1", "m5.large",
     ...                   "2026-11-25 08:00 UTC", "CPU under 1% for 2 days", 69.12,
-    ...                   "https://x/links/s", "https://x/links/n")
+    ...                   "https://x/links/s", "https://x/links/n", "https://x/instances/i-0abc1234")
     >>> d = render_digest("Acme", [item], expires_at="2026-11-28 08:00 UTC", cooldown="1 hour")
     >>> d.subject
     'SpendSense: 1 idle EC2 instance, about $69/month'
     >>> "https://x/links/s" in d.text and "https://x/links/n" in d.html
+    True
+    >>> "https://x/instances/i-0abc1234" in d.text and "https://x/instances/i-0abc1234" in d.html
     True
     """
     total = sum(i.monthly_waste_usd for i in items)
@@ -336,6 +339,7 @@ class AlertService:
                     monthly_waste_usd=st.monthly_waste_usd,
                     stop_url=links["stop"],
                     not_idle_url=links["not-idle"],
+                    detail_url=detail_url(self.settings.public_base_url, st.instance_id),
                     grace=grace,
                 )
             )

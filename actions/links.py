@@ -168,6 +168,15 @@ def link_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/links/{token}"
 
 
+def detail_url(base_url: str, instance_id: str) -> str:
+    """The instance's page on the dashboard (it asks the reader to log in).
+
+    >>> detail_url("https://app.example/", "i-0abc1234")
+    'https://app.example/instances/i-0abc1234'
+    """
+    return f"{base_url.rstrip('/')}/instances/{instance_id}"
+
+
 def decode(key: bytes, token: str) -> LinkClaims:
     """The claims of a token whose signature is right (no binding, use or expiry checks)."""
     payload, dot, signature = token.strip().partition(".")

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
+from actions.audit import KafkaEventSink
 from api import logfilter
 from api.deps import csrf_protect
 from api.errors import install_error_handlers
@@ -27,6 +28,7 @@ from api.pages import STATIC_DIR
 from api.routes import ROUTERS
 from api.security import Keys, session_secret
 from api.services.instance_actions import InstanceActions
+from api.services.metric_history import MetricHistory
 from api.state import AppState
 from spendsense.aws import AwsFactory
 from spendsense.counters import (
@@ -81,6 +83,7 @@ def create_app(
     metrics = ApiMetrics(registry)
     sessions = session_factory(engine)
     aws = AwsFactory(settings.aws)
+    events = KafkaEventSink(settings.kafka)  # connects on the first record sent
     state = AppState(
         settings=settings,
         engine=engine,
@@ -90,7 +93,9 @@ def create_app(
         metrics=metrics,
         feed=FeedHub(settings.kafka, metrics),
         aws=aws,
-        actions=InstanceActions.build(settings, sessions, aws, registry, metrics),
+        actions=InstanceActions.build(settings, sessions, aws, registry, metrics, events),
+        history=MetricHistory.build(aws, registry),
+        events=events,
         store_reads=StoreReads(pool_steady_size(engine)),
         projections=projection_changes(settings.var_dir),
         cost_changes=cost_changes(settings.var_dir),
@@ -114,6 +119,7 @@ def create_app(
         gc.freeze()
         yield
         await state.feed.close()
+        await to_thread.run_sync(events.close)
 
     app = FastAPI(
         title="SpendSense",

@@ -41,11 +41,18 @@ log = logging.getLogger(__name__)
 
 
 class TenantCache:
-    """``(tenant, key) -> value`` for ``ttl_s`` seconds; thread-safe."""
+    """``(tenant, key) -> value`` for ``ttl_s`` seconds; thread-safe. Past ``max_entries``
+    entries it starts again empty."""
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = MAX_ENTRIES,
+    ) -> None:
         self.ttl_s = ttl_s
         self.clock = clock
+        self.max_entries = max_entries
         self._entries: dict[tuple[str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
         self._flights: dict[tuple[str, str], threading.Lock] = {}
@@ -103,7 +110,7 @@ class TenantCache:
         now = self.clock()
         value = compute()
         with self._lock:
-            if len(self._entries) >= MAX_ENTRIES:
+            if len(self._entries) >= self.max_entries:
                 self._entries.clear()
                 self._flights.clear()
             self._entries[(tenant_id, key)] = (now, value)

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from api.metrics import ApiMetrics
+from api.schemas.feed import FeedDetection
 from spendsense.errors import PoisonRecord
 from spendsense.events import ActionRecord, DetectionRecord, Event, parse_event
 from spendsense.settings import KafkaSettings
@@ -32,6 +33,14 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 500
 RETRY_S = 5.0
+
+
+def shown(record: Event) -> dict[str, Any]:
+    """What the feed sends of a record: a detection as its verdict (:class:`FeedDetection`),
+    an action as it is; never the tenant id (the connection is the tenant's)."""
+    if isinstance(record, DetectionRecord):
+        return FeedDetection.of(record).model_dump(mode="json")
+    return record.model_dump(mode="json", exclude={"tenant_id"})
 
 
 class FeedHub:
@@ -84,8 +93,7 @@ class FeedHub:
             log.warning("live feed skipped a record on %s: %s", topic, exc)
             return
         self.metrics.feed_events.labels(topic=kind).inc()
-        data = record.model_dump(mode="json")
-        self.publish(data.pop("tenant_id"), kind, data)
+        self.publish(record.tenant_id, kind, shown(record))  # type: ignore[attr-defined]
 
     @staticmethod
     async def _settle(consumer: AIOKafkaConsumer) -> None:

@@ -14,11 +14,16 @@ dead-letter topic with the reason and are counted; the stream goes on.
 ...                    region="us-east-1")
 >>> det = DetectionRecord(tenant_id="t1", account_id="111111111111", region="us-east-1",
 ...     instance_id="i-0abc1234", timestamp=datetime(2026, 11, 27, tzinfo=UTC), score=0.9,
-...     idle=True, reason="CPU flat at 0.4%", monthly_waste_usd=61.3)
+...     idle=True, confidence=0.87, reason="CPU flat at 0.4%", monthly_waste_usd=61.3,
+...     rest_cpu_percent=1.2, rest_network_bps=900.0)
 >>> apply_detection(row, det)
 True
->>> row.idle, row.reason, apply_detection(row, det.model_copy(update={"score": 0.1}))
-(True, 'CPU flat at 0.4%', True)
+>>> row.status, row.confidence, row.reason, row.rest_cpu_percent, row.monthly_waste_usd
+('idle', 0.87, 'CPU flat at 0.4%', 1.2, 61.3)
+>>> apply_detection(row, det.model_copy(update={"idle": False, "provisional": True}))
+True
+>>> row.status, row.monthly_waste_usd
+('provisional', 0.0)
 >>> apply_detection(row, det.model_copy(update={"timestamp": datetime(2026, 11, 26, tzinfo=UTC)}))
 False
 """
@@ -89,10 +94,14 @@ def apply_detection(row: InstanceView, rec: DetectionRecord) -> bool:
     """Take the detector's newest verdict (an older period's verdict is ignored)."""
     if row.scored_at is not None and rec.timestamp < row.scored_at:
         return False
-    row.idle_score = rec.score
+    row.idle_score = rec.score  # the model's novelty: kept, never shown as idleness
     row.idle = rec.idle
+    row.provisional = rec.provisional
+    row.confidence = rec.confidence
     row.idle_since = rec.idle_since
     row.reason = rec.reason
+    row.rest_cpu_percent = rec.rest_cpu_percent
+    row.rest_network_bps = rec.rest_network_bps
     row.monthly_waste_usd = rec.monthly_waste_usd if rec.idle else 0.0
     row.scored_at = rec.timestamp
     if rec.instance_type and not row.instance_type:
@@ -112,7 +121,7 @@ def apply_action(row: InstanceView, rec: ActionRecord) -> bool:
     if after is not None and (row.observed_at is None or row.observed_at < row.last_action_at):
         row.state = after
     if rec.action == "not-idle":
-        row.idle = False
+        row.mark_not_idle()
     return True
 
 
@@ -234,6 +243,7 @@ class Projector:
                 state="unknown",
                 instance_type="",
                 idle=False,
+                provisional=False,
                 reason="",
                 monthly_waste_usd=0.0,
             )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from actions.audit import EventSink
 from api.cache import TenantCache
 from api.feed import FeedHub
 from api.limits import StoreReads
@@ -18,6 +19,7 @@ from api.logins import LoginCache
 from api.metrics import ApiMetrics
 from api.security import Keys
 from api.services.instance_actions import InstanceActions
+from api.services.metric_history import MetricHistory
 from spendsense.aws import AwsFactory
 from spendsense.counters import SharedCounter
 from spendsense.metrics import CollectorRegistry
@@ -37,6 +39,10 @@ class AppState:
     feed: FeedHub
     aws: AwsFactory
     actions: InstanceActions
+    # instances' 14-day CloudWatch series, read through the tenants' roles, kept 5 minutes
+    history: MetricHistory
+    # the project's topics, waiting for the broker's acknowledgement (tenant settings)
+    events: EventSink
     store_reads: StoreReads
     # bumped by the projector after each commit: kept instance pages are read again
     projections: SharedCounter

@@ -1,10 +1,11 @@
-"""What every detector worker knows about every instance: its inventory and people's feedback.
+"""What every detector worker knows: each instance's inventory and people's feedback, and each
+tenant's settings (its ceilings of rest).
 
-``inventory`` (compacted) and ``feedback`` are keyed by instance but partitioned unlike
-``metrics``, so they cannot feed a table co-partitioned with the model state. Each worker reads
-both topics in full instead, outside the consumer group (a plain assigned consumer from the
-earliest offset), and keeps the latest record per instance: the compacted topic is the
-changelog of this view. :meth:`ContextView.ready` is set once the view has caught up with the
+``inventory`` (compacted) and ``feedback`` are keyed by instance, ``tenant-settings``
+(compacted) by tenant, all partitioned unlike ``metrics``, so they cannot feed a table
+co-partitioned with the model state. Each worker reads the three topics in full instead,
+outside the consumer group (a plain assigned consumer from the earliest offset), and keeps the
+latest record per key: a compacted topic is the changelog of this view. :meth:`ContextView.ready` is set once the view has caught up with the
 end offsets seen at start, and :meth:`ContextView.catch_up` lets the agent wait for records
 published after that (an unknown tenant is dead-lettered only once the view has caught up).
 
@@ -18,6 +19,15 @@ published after that (an unknown tenant is dead-lettered only once the view has 
 (True, False)
 >>> view.inventory["i-0abc1234"].instance_type
 'm5.large'
+>>> view.apply_tenant_settings(TenantSettingsRecord(
+...     tenant_id="t1", ceiling_cpu_percent=5.0, actor="ops@example.com",
+...     at="2026-11-02T00:00:00Z"))
+>>> view.ceilings["t1"]
+CeilingsIn(cpu_percent=5.0, network_bps=10000.0)
+>>> view.apply_tenant_settings(TenantSettingsRecord(
+...     tenant_id="t1", actor="ops@example.com", at="2026-11-03T00:00:00Z"))
+>>> "t1" in view.ceilings  # back to the defaults
+False
 """
 
 from __future__ import annotations
@@ -31,10 +41,12 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from detector.protocol import CeilingsIn
+from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
 from spendsense.errors import PoisonRecord, ServiceError
-from spendsense.events import FeedbackRecord, InventoryRecord, parse_event
+from spendsense.events import FeedbackRecord, InventoryRecord, TenantSettingsRecord, parse_event
 from spendsense.settings import KafkaSettings
-from spendsense.topics import FEEDBACK, INVENTORY, topic_name
+from spendsense.topics import FEEDBACK, INVENTORY, TENANT_SETTINGS, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +72,30 @@ async def assign_from_start(
     return partitions
 
 
+def ceilings_of(record: TenantSettingsRecord) -> CeilingsIn | None:
+    """The ceilings a tenant's settings give its items, ``None`` when both are the defaults.
+
+    >>> ceilings_of(TenantSettingsRecord(tenant_id="t1", ceiling_network_bps=2_000.0,
+    ...     actor="ops@example.com", at="2026-11-02T00:00:00Z"))
+    CeilingsIn(cpu_percent=10.0, network_bps=2000.0)
+    """
+    cpu, net = record.ceiling_cpu_percent, record.ceiling_network_bps
+    if cpu is None and net is None:
+        return None
+    return CeilingsIn(
+        cpu_percent=CPU_PERCENT.default if cpu is None else cpu,
+        network_bps=NETWORK_BPS.default if net is None else net,
+    )
+
+
 class ContextView:
-    """The latest inventory record and the latest "not idle" feedback time per instance."""
+    """The latest inventory record and the latest "not idle" feedback time per instance, and
+    the ceilings of rest per tenant (a tenant absent from ``ceilings`` has the defaults)."""
 
     def __init__(self) -> None:
         self.inventory: dict[str, InventoryRecord] = {}
         self.feedback: dict[str, datetime] = {}
+        self.ceilings: dict[str, CeilingsIn] = {}
         self.tenants: set[str] = set()
         self.ready = asyncio.Event()
 
@@ -81,6 +111,15 @@ class ContextView:
         if previous is None or record.at > previous:
             self.feedback[record.instance_id] = record.at
 
+    def apply_tenant_settings(self, record: TenantSettingsRecord) -> None:
+        """A tenant's settings as last saved: the topic's order decides (as compaction does,
+        so a worker that read the whole log and one that saw every record agree)."""
+        ceilings = ceilings_of(record)
+        if ceilings is None:
+            self.ceilings.pop(record.tenant_id, None)
+        else:
+            self.ceilings[record.tenant_id] = ceilings
+
 
 class ContextReader:
     """Keeps a :class:`ContextView` up to date from the broker (started by the worker)."""
@@ -95,6 +134,7 @@ class ContextReader:
         self.view = view
         self.inventory_topic = topic_name(kafka, INVENTORY)
         self.feedback_topic = topic_name(kafka, FEEDBACK)
+        self.settings_topic = topic_name(kafka, TENANT_SETTINGS)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._position: dict[TopicPartition, int] = {}
@@ -109,16 +149,20 @@ class ContextReader:
             group_id=None,
         )
         await consumer.start()
-        await assign_from_start(consumer, [self.inventory_topic, self.feedback_topic])
+        await assign_from_start(
+            consumer, [self.inventory_topic, self.feedback_topic, self.settings_topic]
+        )
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(), name="detector-context-reader")
         await self.catch_up()
         self.view.ready.set()
         log.info(
-            "context view ready: %d instances, %d tenants, %d feedback marks",
+            "context view ready: %d instances, %d tenants, %d feedback marks, "
+            "%d tenants with their own ceilings",
             len(self.view.inventory),
             len(self.view.tenants),
             len(self.view.feedback),
+            len(self.view.ceilings),
         )
 
     async def stop(self) -> None:
@@ -166,6 +210,8 @@ class ContextReader:
                 if record.value is None:  # a compaction tombstone: the instance is gone
                     return
                 self.view.apply_inventory(parse_event(InventoryRecord, record.value))
+            elif record.topic == self.settings_topic:
+                self.view.apply_tenant_settings(parse_event(TenantSettingsRecord, record.value))
             else:
                 self.view.apply_feedback(parse_event(FeedbackRecord, record.value))
         except PoisonRecord as exc:

@@ -3,7 +3,8 @@
 :class:`BatchDetector` parses each record, sends the ones that cannot be scored to the
 dead-letter list with a reason, groups the rest by instance (in order), reads each instance's
 :class:`InstanceState` from the state mapping (the worker's changelogged table), makes one model
-service call for the whole batch, writes the updated states back and returns one
+service call for the whole batch (each instance's item carries its tenant's ceilings of rest
+from the context view), writes the updated states back and returns one
 :class:`~spendsense.events.DetectionRecord` per scored record. A record whose period the
 instance's state has already learned (a redelivery after a crash) is not learned twice.
 """
@@ -197,6 +198,7 @@ class BatchDetector:
                     key=iid,
                     state=st.model,
                     not_idle=not_idle,
+                    ceilings=self.view.ceilings.get(records[0][1].tenant_id),
                     points=[
                         PointIn(
                             timestamp=r.timestamp,

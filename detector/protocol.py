@@ -23,6 +23,8 @@ import binascii
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
+
 
 class PointIn(BaseModel):
     """One 5-minute period of one instance (None: CloudWatch had no value)."""
@@ -36,8 +38,8 @@ class PointIn(BaseModel):
 class CeilingsIn(BaseModel):
     """A tenant's absolute ceilings of rest (see :class:`detector.model.points.Ceilings`)."""
 
-    cpu_percent: float = Field(10.0, gt=0.0, le=100.0)
-    network_bps: float = Field(10_000.0, gt=0.0)
+    cpu_percent: float = Field(CPU_PERCENT.default, gt=0.0, le=100.0)
+    network_bps: float = Field(NETWORK_BPS.default, gt=0.0)
 
 
 class SeriesItem(BaseModel):

@@ -6,7 +6,8 @@ it scored most recently, each with the exact state bytes it returned: when an it
 with those bytes, the live model *is* that state and is used as is; any other state (a
 replica's answer, an older state after a rebalance, a cold start) is rebuilt from its bytes.
 It is a cache, not a store: the state still travels with the stream and any worker or replica
-can serve any item.
+can serve any item. The tenant's ceilings of rest are a parameter, not state: each item's
+(the template's when it brings none) are set on the model before it scores.
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from detector.protocol import PointIn, SeriesItem
@@ -88,13 +89,24 @@ class WarmModels:
             while len(self._live) > self.size:
                 self._live.popitem(last=False)
 
+    def _ceilings(self, item: SeriesItem) -> scoring.Ceilings:
+        """The item's ceilings of rest; the template's (else the defaults) when it has none."""
+        if item.ceilings is None:
+            return self.template.ceilings or scoring.Ceilings()
+        return scoring.Ceilings(
+            cpu_percent=item.ceilings.cpu_percent, network_bps=item.ceilings.network_bps
+        )
+
     def score(self, item: SeriesItem) -> tuple[SeriesResult, bool]:
-        """Apply feedback, then score and learn each point; also says whether it was new.
+        """Apply the item's ceilings of rest (every time: a cached live model keeps the ceilings
+        it last scored with) and feedback, then score and learn each point; also says whether
+        it was new.
 
         Raises ValueError when the item's state is not a model's bytes.
         """
         state = decode_state(item.state)
         model = self._take(item.key, state)
+        model.set_ceilings(self._ceilings(item))
         if item.not_idle:
             model.mark_not_idle()
         verdicts = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,11 +63,61 @@ def periods(start: datetime, end: datetime) -> list[datetime]:
     return out
 
 
-def _clean(field: str, value: float) -> float | None:
+def clean_value(field: str, value: float) -> float | None:
+    """A CloudWatch value within its field's range; ``None`` if it is not a number.
+
+    >>> clean_value("cpu_percent", 100.4), clean_value("network_in_bytes", float("nan"))
+    (100.0, None)
+    """
     if not math.isfinite(value):
         return None
     upper = 100.0 if field == "cpu_percent" else 1e13
     return min(max(value, 0.0), upper)
+
+
+def metric_query(qid: str, instance_id: str, metric: str) -> dict[str, Any]:
+    """One GetMetricData query: ``metric`` of ``instance_id`` per 5 minutes, with its statistic."""
+    return {
+        "Id": qid,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/EC2",
+                "MetricName": metric,
+                "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
+            },
+            "Period": 300,
+            "Stat": STATISTICS[metric],
+        },
+        "ReturnData": True,
+    }
+
+
+def metric_data_results(
+    cw: Any,
+    queries: list[dict[str, Any]],
+    start: datetime,
+    end: datetime,
+    on_page: Callable[[], None],
+    max_datapoints: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every ``MetricDataResults`` entry of one GetMetricData request over ``[start, end)``,
+    oldest points first, following ``NextToken``; ``on_page`` runs after each page's answer."""
+    kwargs: dict[str, Any] = {
+        "MetricDataQueries": queries,
+        "StartTime": start,
+        "EndTime": end,
+        "ScanBy": "TimestampAscending",
+    }
+    if max_datapoints is not None:
+        kwargs["MaxDatapoints"] = max_datapoints
+    while True:
+        resp = cw.get_metric_data(**kwargs)
+        on_page()
+        yield from resp.get("MetricDataResults", [])
+        token = resp.get("NextToken")
+        if not token:
+            return
+        kwargs["NextToken"] = token
 
 
 @dataclass
@@ -235,47 +286,28 @@ class MetricsCollector(Collector):
             for j, metric in enumerate(d.metrics):
                 qid = f"q{i}_{j}"
                 ids[qid] = (d.row.instance_id, FIELDS[metric])
-                queries.append(
-                    {
-                        "Id": qid,
-                        "MetricStat": {
-                            "Metric": {
-                                "Namespace": "AWS/EC2",
-                                "MetricName": metric,
-                                "Dimensions": [{"Name": "InstanceId", "Value": d.row.instance_id}],
-                            },
-                            "Period": 300,
-                            "Stat": STATISTICS[metric],
-                        },
-                        "ReturnData": True,
-                    }
-                )
+                queries.append(metric_query(qid, d.row.instance_id, metric))
         out: dict[str, dict[datetime, Values]] = defaultdict(lambda: defaultdict(dict))
         sessions = self.ctx.sessions
-        kwargs: dict[str, Any] = {
-            "MetricDataQueries": queries,
-            "StartTime": batch[0].start,
-            "EndTime": end,
-            "ScanBy": "TimestampAscending",
-        }
+        tenant_id = job.account.tenant_id
         with (
             aws_faults(region, "GetMetricData"),
             sessions.guard(job.account, region, "GetMetricData"),
         ):
             cw = sessions.client(job.account, "cloudwatch", region)
-            while True:
-                resp = cw.get_metric_data(**kwargs)
-                self.ctx.metrics.metrics_requested(job.account.tenant_id, len(queries))
-                for result in resp.get("MetricDataResults", []):
-                    iid, field = ids[result["Id"]]
-                    for ts, value in zip(result["Timestamps"], result["Values"], strict=True):
-                        cleaned = _clean(field, float(value))
-                        if cleaned is not None:
-                            out[iid][align(ts.astimezone(UTC))][field] = cleaned
-                token = resp.get("NextToken")
-                if not token:
-                    return out
-                kwargs["NextToken"] = token
+            for result in metric_data_results(
+                cw,
+                queries,
+                batch[0].start,
+                end,
+                on_page=lambda: self.ctx.metrics.metrics_requested(tenant_id, len(queries)),
+            ):
+                iid, field = ids[result["Id"]]
+                for ts, value in zip(result["Timestamps"], result["Values"], strict=True):
+                    cleaned = clean_value(field, float(value))
+                    if cleaned is not None:
+                        out[iid][align(ts.astimezone(UTC))][field] = cleaned
+        return out
 
     def _advance(
         self, job: AccountJob, d: Due, values: dict[datetime, Values], end: datetime

@@ -4,6 +4,9 @@ Prices (USD, us-east-1, checked 2026-11 on the AWS CloudWatch and Cost Explorer
 pricing pages): GetMetricData is $0.01 per 1,000 metrics requested; each Cost
 Explorer API request (each page) is $0.01. DescribeInstances and STS are free.
 
+:class:`AwsUsageMetrics` (calls, metrics requested, estimated spend) is also what the API
+counts its own reads in customer accounts with.
+
 >>> reg = CollectorRegistry()
 >>> m = IngestMetrics(reg)
 >>> m.aws_call("t1", "monitoring", "GetMetricData")
@@ -21,22 +24,10 @@ COST_EXPLORER_USD_PER_REQUEST = 0.01
 ACCOUNT_STATUS_VALUES = ("pending", "ok", "error")
 
 
-class IngestMetrics:
-    """Counters and gauges of one collector process (registry passed in)."""
+class AwsUsageMetrics:
+    """AWS calls made in customer accounts and what they cost (registry passed in)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.records = Counter(
-            "spendsense_ingest_records_published_total",
-            "Records confirmed by the broker, by topic.",
-            ["tenant", "topic"],
-            registry=registry,
-        )
-        self.collected = Counter(
-            "spendsense_ingest_records_collected_total",
-            "Records built from AWS answers, by collector.",
-            ["tenant", "collector"],
-            registry=registry,
-        )
         self.aws_calls = Counter(
             "spendsense_aws_calls_total",
             "AWS API calls made in customer accounts, by operation (retries excluded).",
@@ -53,6 +44,36 @@ class IngestMetrics:
             "spendsense_aws_estimated_spend_dollars_total",
             "Estimated AWS charges caused by watching this tenant (GetMetricData, Cost Explorer).",
             ["tenant"],
+            registry=registry,
+        )
+
+    def aws_call(self, tenant: str, service: str, operation: str) -> None:
+        """Count one call; Cost Explorer calls add their price to the tenant's spend."""
+        self.aws_calls.labels(tenant=tenant, service=service, operation=operation).inc()
+        if service == "ce":
+            self.spend.labels(tenant=tenant).inc(COST_EXPLORER_USD_PER_REQUEST)
+
+    def metrics_requested(self, tenant: str, count: int) -> None:
+        """Count metrics asked of GetMetricData and their price."""
+        self.requested.labels(tenant=tenant).inc(count)
+        self.spend.labels(tenant=tenant).inc(count * GET_METRIC_DATA_USD_PER_METRIC)
+
+
+class IngestMetrics(AwsUsageMetrics):
+    """Counters and gauges of one collector process (registry passed in)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__(registry)
+        self.records = Counter(
+            "spendsense_ingest_records_published_total",
+            "Records confirmed by the broker, by topic.",
+            ["tenant", "topic"],
+            registry=registry,
+        )
+        self.collected = Counter(
+            "spendsense_ingest_records_collected_total",
+            "Records built from AWS answers, by collector.",
+            ["tenant", "collector"],
             registry=registry,
         )
         self.errors = Counter(
@@ -79,17 +100,6 @@ class IngestMetrics:
             ["tenant"],
             registry=registry,
         )
-
-    def aws_call(self, tenant: str, service: str, operation: str) -> None:
-        """Count one call; Cost Explorer calls add their price to the tenant's spend."""
-        self.aws_calls.labels(tenant=tenant, service=service, operation=operation).inc()
-        if service == "ce":
-            self.spend.labels(tenant=tenant).inc(COST_EXPLORER_USD_PER_REQUEST)
-
-    def metrics_requested(self, tenant: str, count: int) -> None:
-        """Count metrics asked of GetMetricData and their price."""
-        self.requested.labels(tenant=tenant).inc(count)
-        self.spend.labels(tenant=tenant).inc(count * GET_METRIC_DATA_USD_PER_METRIC)
 
     def set_status(self, tenant: str, account: str, status: str) -> None:
         """Show one account's status as a one-hot gauge."""

@@ -24,6 +24,7 @@ from typing import Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
 from spendsense.errors import PoisonRecord
 
 INSTANCE_ID_PATTERN = r"^i-[0-9a-f]{8,17}$"
@@ -157,6 +158,17 @@ class FeedbackRecord(Event):
     tenant_id: str
     instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
     verdict: Literal["not-idle"] = "not-idle"
+    actor: str
+    at: AwareDatetime
+
+
+class TenantSettingsRecord(Event):
+    """A tenant's detection settings as last saved (``tenant-settings``, compacted, key: tenant
+    id): its ceilings of rest (:mod:`spendsense.ceilings`), ``None`` for SpendSense's default."""
+
+    tenant_id: str
+    ceiling_cpu_percent: float | None = Field(None, ge=CPU_PERCENT.low, le=CPU_PERCENT.high)
+    ceiling_network_bps: float | None = Field(None, ge=NETWORK_BPS.low, le=NETWORK_BPS.high)
     actor: str
     at: AwareDatetime
 

@@ -1,9 +1,9 @@
 """Topic names and their layout: one place, shared by producers, Faust and the broker set-up.
 
 >>> [t.name for t in TOPICS]
-['inventory', 'metrics', 'costs', 'detections', 'actions', 'feedback', 'deadletter']
->>> topic_spec("inventory").compacted
-True
+['inventory', 'metrics', 'costs', 'detections', 'actions', 'feedback', 'tenant-settings', 'deadletter']
+>>> topic_spec("inventory").compacted, topic_spec("tenant-settings").compacted
+(True, True)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ COSTS = "costs"
 DETECTIONS = "detections"
 ACTIONS = "actions"
 FEEDBACK = "feedback"
+TENANT_SETTINGS = "tenant-settings"
 DEADLETTER = "deadletter"
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -38,6 +39,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DETECTIONS, key="instance_id"),
     TopicSpec(ACTIONS, key="tenant_id"),
     TopicSpec(FEEDBACK, key="instance_id"),
+    TopicSpec(TENANT_SETTINGS, key="tenant_id", compacted=True),
     TopicSpec(DEADLETTER, key="source"),
 )
 

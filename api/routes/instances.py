@@ -9,8 +9,10 @@ from fastapi import APIRouter, Path, Query, Response
 from api.cache import kept
 from api.deps import CurrentLogin, DbSession, StateDep
 from api.errors import ERROR_RESPONSES
+from api.schemas.instance_detail import InstanceDetail
 from api.schemas.instances import ActionResult, Instance, InstancePage
 from api.services import instances as svc
+from api.services.instance_detail import read_detail
 
 router = APIRouter(tags=["instances"], responses=ERROR_RESPONSES)
 
@@ -67,6 +69,22 @@ def get_instance(
     row = svc.get_instance(db, login.tenant_id, instance_id)
     protect_tag = state.settings.actions.protect_tag
     return svc.to_schema(row, protect_tag, svc.last_alert(db, login.tenant_id, instance_id))
+
+
+@router.get("/api/instances/{instance_id}/detail")
+def instance_detail(
+    instance_id: InstanceId, login: CurrentLogin, state: StateDep
+) -> InstanceDetail:
+    """One instance with its verdict, 14 days of CloudWatch CPU and network (kept 5 minutes),
+    the quiet runs under its rest level, the alert emails that named it and its audit (404
+    unless it is yours). An AWS error is ``series.error``, not a failure of the request."""
+    return read_detail(
+        state.sessions,
+        state.history,
+        login.tenant_id,
+        instance_id,
+        protect_tag=state.settings.actions.protect_tag,
+    )
 
 
 @router.post("/api/instances/{instance_id}/stop")

@@ -8,8 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.cookies import set_csrf
-from api.deps import MaybeLogin, StateDep
+from api.deps import DbSession, MaybeLogin, StateDep
 from api.pages import render
+from api.routes.instances import InstanceId
+from api.services.instances import get_instance
+from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
+from spendsense.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,11 +38,39 @@ def dashboard(request: Request, login: MaybeLogin) -> Response:
     return _page(request, login, "dashboard.html", page="dashboard")
 
 
+@router.get("/instances/{instance_id}", response_class=HTMLResponse)
+def instance_page(
+    instance_id: InstanceId, request: Request, login: MaybeLogin, db: DbSession
+) -> Response:
+    """One instance's page (its script reads ``/api/instances/{id}/detail``); 404 unless it
+    is in one of your accounts, another tenant's answering exactly like an unknown id."""
+    if login is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        row = get_instance(db, login.tenant_id, instance_id)
+    except NotFound as err:
+        return render(request, "instance.html", status_code=404, email=login.email, missing=err)
+    return render(
+        request,
+        "instance.html",
+        email=login.email,
+        page="instance",
+        instance_id=row.instance_id,
+        title=row.name or row.instance_id,
+    )
+
+
 @router.get("/settings", response_class=HTMLResponse)
 def settings_page(request: Request, login: MaybeLogin) -> Response:
     state = request.app.state.spendsense
     return _page(
-        request, login, "settings.html", page="settings", optin_tag=state.settings.actions.optin_tag
+        request,
+        login,
+        "settings.html",
+        page="settings",
+        optin_tag=state.settings.actions.optin_tag,
+        cpu_ceiling=CPU_PERCENT,
+        network_ceiling=NETWORK_BPS,
     )
 
 

@@ -1,12 +1,12 @@
-"""The caller's organisation: profile (name, alert e-mail) and auto-stop policy."""
+"""The caller's organisation: profile (name, alert e-mail), auto-stop policy, ceilings of rest."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentLogin, DbSession
-from api.errors import ERROR_RESPONSES
-from api.schemas.accounts import TenantSettings
+from api.deps import CurrentLogin, DbSession, StateDep
+from api.errors import ERROR_RESPONSES, ErrorBody
+from api.schemas.accounts import RestCeilings, RestCeilingsView, TenantSettings
 from api.services import accounts as svc
 
 router = APIRouter(tags=["settings"], responses=ERROR_RESPONSES)
@@ -22,3 +22,18 @@ def read_settings(login: CurrentLogin, db: DbSession) -> TenantSettings:
 def write_settings(body: TenantSettings, login: CurrentLogin, db: DbSession) -> TenantSettings:
     """Change the profile and auto-stop policy."""
     return svc.write_settings(db, login.tenant_id, body)
+
+
+@router.get("/api/settings/ceilings")
+def read_ceilings(login: CurrentLogin, db: DbSession) -> RestCeilingsView:
+    """The idle model's ceilings of rest for this organisation (null: the default)."""
+    return svc.read_ceilings(db, login.tenant_id)
+
+
+@router.put("/api/settings/ceilings", responses={503: {"model": ErrorBody}})
+def write_ceilings(
+    body: RestCeilings, login: CurrentLogin, db: DbSession, state: StateDep
+) -> RestCeilingsView:
+    """Change the ceilings of rest; every detector worker applies them from the next batch
+    (503 when Kafka cannot take them: nothing is saved then)."""
+    return svc.write_ceilings(db, state.events, login.tenant_id, login.email, body)

@@ -1,12 +1,14 @@
-"""The tenant's profile, auto-stop policy and connected AWS accounts."""
+"""The tenant's profile, auto-stop policy, ceilings of rest and connected AWS accounts."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, EmailStr, Field, field_validator
+
+from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS, Ceiling
 
 ROLE_ARN = re.compile(
     r"^arn:aws(?:-cn|-us-gov)?:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$"
@@ -69,6 +71,40 @@ class TenantSettings(BaseModel):
     organisation: str = Field(min_length=1, max_length=200)
     alert_email: EmailStr | None = None
     autostop: AutostopPolicy
+
+
+def _bounds(ceiling: Ceiling, description: str) -> Any:
+    """A nullable ceiling field, its range in the OpenAPI schema (checked by the validator)."""
+    return Field(
+        None,
+        description=f"{description}; null: the default, {ceiling.default_words}",
+        json_schema_extra={"minimum": ceiling.low, "maximum": ceiling.high},
+    )
+
+
+class RestCeilings(BaseModel):
+    """The idle model's ceilings of rest for the organisation: an instance above either is
+    never at rest, whatever rest level SpendSense learnt for it; null keeps the default."""
+
+    cpu_percent: float | None = _bounds(CPU_PERCENT, "average CPU, in %")
+    network_bps: float | None = _bounds(NETWORK_BPS, "network in + out, in bytes per second")
+
+    @field_validator("cpu_percent")
+    @classmethod
+    def _cpu(cls, v: float | None) -> float | None:
+        return CPU_PERCENT.check(v)
+
+    @field_validator("network_bps")
+    @classmethod
+    def _network(cls, v: float | None) -> float | None:
+        return NETWORK_BPS.check(v)
+
+
+class RestCeilingsView(RestCeilings):
+    """The ceilings as saved, with the defaults that apply where they are null."""
+
+    default_cpu_percent: float
+    default_network_bps: float
 
 
 class AccountCreate(BaseModel):

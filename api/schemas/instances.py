@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+Status = Literal["idle", "provisional", "active"]
+
 
 class Instance(BaseModel):
-    """One instance: what it is, whether it is idle, what it costs doing nothing."""
+    """One instance: what it is, the detector's verdict, what it costs doing nothing."""
 
     instance_id: str
     account_id: str
@@ -16,8 +19,14 @@ class Instance(BaseModel):
     name: str
     state: str
     instance_type: str
-    idle_score: float | None = Field(description="0 busy .. 1 idle; null before the first score")
-    idle: bool
+    status: Status = Field(
+        description="idle (alertable), provisional (looks idle: too little history or a "
+        "past period; never alerts) or active"
+    )
+    confidence: float | None = Field(
+        description="0..1, the verdict's confidence; null before the first verdict"
+    )
+    idle: bool = Field(description="status is idle")
     idle_since: datetime | None
     reason: str
     monthly_waste_usd: float

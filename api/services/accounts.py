@@ -1,14 +1,18 @@
-"""The tenant's profile, policy and AWS accounts; the role set-up; Test connection."""
+"""The tenant's profile, policy, ceilings of rest and AWS accounts; the role set-up; Test
+connection."""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 
 from botocore.exceptions import BotoCoreError, ClientError
+from kafka.errors import KafkaError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from actions.audit import EventSink
 from api.errors import ApiError
 from api.schemas.accounts import (
     Account,
@@ -16,14 +20,18 @@ from api.schemas.accounts import (
     AccountUpdate,
     AutostopPolicy,
     ConnectionTest,
+    RestCeilings,
+    RestCeilingsView,
     RoleSetupDoc,
     TenantSettings,
     account_of,
 )
 from spendsense.access import AccountRef, TenantSessions, new_external_id
 from spendsense.aws import AwsFactory
+from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
 from spendsense.customer_role import RoleSetup
-from spendsense.errors import NotFound, TenantAccessError
+from spendsense.errors import NotFound, ServiceError, TenantAccessError
+from spendsense.events import TenantSettingsRecord
 from spendsense.settings import ApiSettings
 from spendsense.store import (
     add_aws_account,
@@ -34,13 +42,16 @@ from spendsense.store import (
     set_account_status,
     update_aws_account,
 )
-from spendsense.store.models import AwsAccount, Tenant
+from spendsense.store.models import AwsAccount, Tenant, utcnow
+from spendsense.topics import TENANT_SETTINGS
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_PATH = "/api/public/role-template.json"
 
 
-def _tenant(db: Session, tenant_id: str) -> Tenant:
-    tenant = get_tenant(db, tenant_id)
+def _tenant(db: Session, tenant_id: str, *, for_update: bool = False) -> Tenant:
+    tenant = get_tenant(db, tenant_id, for_update=for_update)
     if tenant is None:
         raise NotFound("your organisation no longer exists")
     return tenant
@@ -72,6 +83,52 @@ def write_settings(db: Session, tenant_id: str, body: TenantSettings) -> TenantS
     t.autostop_max_per_hour = body.autostop.max_per_hour
     db.commit()
     return read_settings(db, tenant_id)
+
+
+def _ceilings(t: Tenant) -> RestCeilingsView:
+    return RestCeilingsView(
+        cpu_percent=t.ceiling_cpu_percent,
+        network_bps=t.ceiling_network_bps,
+        default_cpu_percent=CPU_PERCENT.default,
+        default_network_bps=NETWORK_BPS.default,
+    )
+
+
+def read_ceilings(db: Session, tenant_id: str) -> RestCeilingsView:
+    return _ceilings(_tenant(db, tenant_id))
+
+
+def write_ceilings(
+    db: Session, events: EventSink, tenant_id: str, actor: str, body: RestCeilings
+) -> RestCeilingsView:
+    """Save the ceilings and put them on ``tenant-settings`` for every detector worker: both
+    or neither. The tenant's row stays locked until the broker has the record, so concurrent
+    saves reach the topic in the order they reach the store; a broker that does not take it
+    undoes the save (503, nothing changed)."""
+    t = _tenant(db, tenant_id, for_update=True)
+    t.ceiling_cpu_percent = body.cpu_percent
+    t.ceiling_network_bps = body.network_bps
+    db.flush()
+    record = TenantSettingsRecord(
+        tenant_id=tenant_id,
+        ceiling_cpu_percent=body.cpu_percent,
+        ceiling_network_bps=body.network_bps,
+        actor=actor,
+        at=utcnow(),
+    )
+    try:
+        events.send(TENANT_SETTINGS, tenant_id, record)
+    except (KafkaError, ServiceError) as exc:
+        db.rollback()
+        log.warning("ceilings of tenant %s not saved: %s", tenant_id, exc)
+        raise ApiError(
+            503,
+            "broker_unavailable",
+            "the ceilings were not saved: the detectors could not be told (Kafka is "
+            "unreachable); save again in a minute",
+        ) from None
+    db.commit()
+    return _ceilings(t)
 
 
 def to_schema(a: AwsAccount) -> Account:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from kafka.errors import KafkaError
 from sqlalchemy.orm import Session, sessionmaker
 
-from actions.audit import EventSink, KafkaEventSink
+from actions.audit import EventSink
 from actions.feedback import not_idle
 from actions.metrics import ActionsMetrics
 from actions.stopping import StopExecutor, StopOutcome
@@ -69,8 +69,10 @@ class InstanceActions:
         factory: AwsFactory,
         registry: CollectorRegistry,
         metrics: ApiMetrics,
+        events: EventSink,
     ) -> InstanceActions:
-        sink = BestEffortSink(KafkaEventSink(settings.kafka))
+        """The executor and sink, publishing through ``events`` (best effort)."""
+        sink = BestEffortSink(events)
         executor = StopExecutor(
             settings.actions,
             sessions,
@@ -169,7 +171,7 @@ class InstanceActions:
         self.metrics.user_actions.labels(
             tenant=tenant_id, action="not-idle", result="recorded"
         ).inc()
-        row.idle = False
+        row.mark_not_idle()
         row.last_action = "not-idle:recorded"
         row.last_action_at = utcnow()
         db.commit()

@@ -11,80 +11,76 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bench.idle import IdleReport, KindStats
+    from bench.idle import IdleReport
 
 
 def _fmt(value: float | None, pattern: str) -> str:
     return "-" if value is None else format(value, pattern)
 
 
-def _idle_row(name: str, s: KindStats) -> str:
-    return (
-        f"{name:18s} {s.instances:5d} {s.idle:5d} {_fmt(s.recall, '.3f'):>7s} "
-        f"{_fmt(s.precision, '.3f'):>9s} {_fmt(s.ttd(0.5), '.0f'):>8s} "
-        f"{_fmt(s.ttd(0.9), '.0f'):>8s} {s.false_on_never_idle:>6d} {s.false_in_history:>8d}"
-    )
+def print_idle_report(report: IdleReport, markdown: bool = False) -> None:
+    """The per-kind table (aligned text or markdown) and the throughput figures."""
+    from bench.idle import table
 
-
-def print_idle_report(report: IdleReport) -> None:
-    """The per-kind table and the throughput figures."""
-    print(f"live from {report.live_start.isoformat()} (before it: history, not scored)")
+    on = report.onboarding
     print(
-        f"{'kind':18s} {'inst':>5s} {'idle':>5s} {'recall':>7s} {'precision':>9s} "
-        f"{'ttd p50':>8s} {'ttd p90':>8s} {'false':>6s} {'hist.fp':>8s}"
+        f"connected {on.connected.isoformat()}: the backfill is judged then, later points "
+        f"{on.settle_s} s after their period; idle alerts only at the live edge "
+        f"({on.live_edge_s / 3600:g} h); auto-stop grace {on.grace_s / 60:g} min"
     )
-    for kind, stats in report.per_kind.items():
-        print(_idle_row(kind, stats))
-    print(_idle_row("overall", report.overall))
+    print(table(report, markdown))
     print(
-        "time to detect in minutes, over instances going idle in the live period; "
-        "false: never-idle instances given an idle verdict (live); hist.fp: the same in history"
+        "false alerts: emails about an instance not idle in the alerted period (backfill "
+        "included); false auto-stops: stops of an instance not idle yet; ttd: minutes from "
+        "idle_since to the first true email, over instances going idle after connection; "
+        "provisional: instances shown provisional"
     )
+    t = report.throughput()
     print(
-        f"{report.records} records in {report.seconds:.1f} s: {report.records_per_second:,.0f} "
-        f"records/s ({report.records_per_cpu_second:,.0f} per CPU second); peak memory "
-        f"{report.peak_rss_mb:.0f} MB; state per instance {report.state_bytes_max} bytes max"
+        f"{t['records']:,} records in {t['seconds']:.1f} s: {t['records_per_second']:,} records/s, "
+        f"{t['records_per_cpu_second']:,} per CPU second with the harness, "
+        f"{t['model_records_per_cpu_second']:,} for the model alone; peak RSS "
+        f"{t['peak_rss_mb']:.0f} MB; state per instance {t['state_bytes_max']} bytes max, "
+        f"{t['state_bytes_mean']:.0f} mean"
     )
 
 
 def _idle(args: argparse.Namespace) -> int:
     from bench import write_result
-    from bench.idle import run_benchmark
+    from bench.idle import Onboarding, run_benchmark
     from sandbox.fleet import load_fleet
+    from spendsense.settings import get_settings
 
-    report = run_benchmark(load_fleet(args.fleet), history_days=args.history_days)
-    print_idle_report(report)
+    fleet = load_fleet(args.fleet)
+    settings = get_settings()
+    onboarding = Onboarding.after(
+        fleet,
+        args.history_days,
+        settle_s=settings.ingest.settle_s,
+        live_edge_s=settings.detector.live_edge_s,
+    )
+    report = run_benchmark(fleet, onboarding)
+    print_idle_report(report, args.markdown)
     if args.json:
-        figures = {
-            "fleet": str(args.fleet),
-            "history_days": args.history_days,
-            "live_start": report.live_start.isoformat(),
-            "records": report.records,
-            "seconds": round(report.seconds, 2),
-            "records_per_second": round(report.records_per_second),
-            "records_per_cpu_second": round(report.records_per_cpu_second),
-            "peak_rss_mb": round(report.peak_rss_mb, 1),
-            "state_bytes_max": report.state_bytes_max,
-            "state_bytes_mean": round(report.state_bytes_mean, 1),
-            "overall": report.overall.as_dict(),
-            "per_kind": {k: v.as_dict() for k, v in report.per_kind.items()},
-        }
+        figures = {"history_days": args.history_days, **report.as_dict()}
         print(f"wrote {write_result(args.json, 'idle', figures)}")
     return 0
 
 
 def _register_idle(actions: argparse._SubParsersAction) -> None:
     idle = actions.add_parser(
-        "idle", help="replay a trace fleet through the model (offline) and score its idle verdicts"
+        "idle",
+        help="replay a trace fleet's onboarding (backfill, then live) and score what users get",
     )
     idle.add_argument("--fleet", type=Path, required=True, help="a trace-fleet folder")
     idle.add_argument(
         "--history-days",
         type=float,
         default=14.0,
-        help="days at the start that only teach the model (default 14)",
+        help="days from the fleet's start to the account's connection, backfilled (default 14)",
     )
     idle.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    idle.add_argument("--markdown", action="store_true", help="print the table as markdown")
     idle.set_defaults(func=_idle)
 
 

@@ -48,9 +48,10 @@ def create_tenant(
     return tenant
 
 
-def get_tenant(session: Session, tenant_id: str) -> Tenant | None:
-    """The tenant with this id, if any."""
-    return session.get(Tenant, tenant_id)
+def get_tenant(session: Session, tenant_id: str, *, for_update: bool = False) -> Tenant | None:
+    """The tenant with this id, if any; ``for_update`` reads it afresh and locks its row until
+    the transaction ends (on PostgreSQL; SQLite has one writer at a time anyway)."""
+    return session.get(Tenant, tenant_id, with_for_update=for_update)
 
 
 def list_tenants(session: Session) -> Sequence[Tenant]:

@@ -103,6 +103,18 @@ def test_detection_sends_one_digest_with_working_links_and_cooldown_holds(rig: R
     assert actions == ["email", "email", "not-idle", "stop"]
 
 
+def test_each_instance_in_the_digest_links_to_its_page_on_the_dashboard(rig: Rig) -> None:
+    first, second = "i-0aa11bb22cc33dd55", "i-0aa11bb22cc33dd66"
+    rig.alerts.observe(rig.detection(first))
+    assert rig.runtime.handle(rig.detection(second)) == "emailed"
+    (mail,) = rig.mail_to(rig.recipient)
+    base = rig.settings.public_base_url.rstrip("/")
+    for iid in (first, second):
+        page = f"{base}/instances/{iid}"
+        assert page in (mail.text or "")
+        assert f'href="{page}"' in (mail.html or "")
+
+
 def test_an_alerted_instance_alerts_again_only_after_being_busy(rig: Rig) -> None:
     iid = "i-0aa11bb22cc33dd44"
     assert rig.runtime.handle(rig.detection(iid)) == "emailed"

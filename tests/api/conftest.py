@@ -132,23 +132,26 @@ def seed_instance(
     from spendsense.store.models.api import InstanceView
 
     now = datetime.now(UTC)
+    values: dict[str, object] = {
+        "name": f"srv-{instance_id[-4:]}",
+        "instance_type": "t3.large",
+        "idle_score": 0.95 if idle else 0.05,  # the model's novelty, never shown
+        "confidence": 0.87 if idle else None,
+        "idle_since": now if idle else None,
+        "reason": "CPU flat at 0.3% for 3 days" if idle else "",
+        "observed_at": now,
+        "scored_at": now,
+    }
     session.add(
         InstanceView(
             tenant_id=tenant_id,
             instance_id=instance_id,
             account_id=account_id,
             region="us-east-1",
-            name=f"srv-{instance_id[-4:]}",
             state=state,
-            instance_type="t3.large",
             idle=idle,
-            idle_score=0.95 if idle else 0.05,
-            idle_since=now if idle else None,
-            reason="CPU flat at 0.3% for 3 days" if idle else "",
             monthly_waste_usd=waste,
-            observed_at=now,
-            scored_at=now,
-            **extra,
+            **(values | extra),
         )
     )
     session.commit()

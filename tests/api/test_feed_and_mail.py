@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -26,8 +27,9 @@ def detection(tenant_id: str, instance_id: str) -> DetectionRecord:
         region="us-east-1",
         instance_id=instance_id,
         timestamp=datetime.now(UTC),
-        score=0.9,
+        score=0.31,  # the model's novelty: never in the feed
         idle=True,
+        confidence=0.87,
         reason="flat",
         monthly_waste_usd=12.0,
     )
@@ -81,6 +83,13 @@ def test_each_tenant_sees_only_its_own_events(sandbox_app: FastAPI) -> None:
                     break
     text = "\n".join(received)
     assert "event: detection" in text and mine in text and "event: action" in text
+    shown = json.loads(next(line for line in received if mine in line and "status" in line)[5:])
+    assert (shown["status"], shown["confidence"], shown["monthly_waste_usd"]) == (
+        "idle",
+        0.87,
+        12.0,
+    )
+    assert "score" not in shown and 0.31 not in shown.values()
     assert theirs not in text and bob.tenant_id not in text and alice.tenant_id not in text
 
 

@@ -22,10 +22,37 @@ def test_instances_list_idle_first_with_summary(alice: User, bob: User, db: Sess
     assert [i["instance_id"] for i in page["items"][:3]] == [idle_dear, idle_cheap, busy]
     assert page["summary"] == {"total": 4, "running": 3, "idle": 2, "monthly_waste_usd": 100.5}
     first = page["items"][0]
-    assert first["idle"] and first["reason"] and first["stoppable"] and first["idle_score"] == 0.95
+    assert first["idle"] and first["reason"] and first["stoppable"]
+    assert (first["status"], first["confidence"]) == ("idle", 0.87)
 
     only_idle = alice.client.get("/api/instances", params={"idle": "true", "limit": 1}).json()
     assert only_idle["total"] == 2 and len(only_idle["items"]) == 1
+
+
+def test_instances_show_the_verdict_and_its_confidence_never_the_novelty_score(
+    alice: User, db: Session
+) -> None:
+    idle, provisional, active = random_instance_id(), random_instance_id(), random_instance_id()
+    seed_instance(db, alice.tenant_id, idle, idle=True, waste=40.0, idle_score=0.31)
+    seed_instance(
+        db, alice.tenant_id, provisional, provisional=True, confidence=0.55, idle_score=0.62
+    )
+    seed_instance(db, alice.tenant_id, active, confidence=0.9, idle_score=0.99)
+
+    items = {i["instance_id"]: i for i in alice.client.get("/api/instances").json()["items"]}
+    shown = {iid: (i["status"], i["confidence"]) for iid, i in items.items()}
+    assert shown == {
+        idle: ("idle", 0.87),
+        provisional: ("provisional", 0.55),
+        active: ("active", 0.9),
+    }
+    for item in items.values():
+        assert "idle_score" not in item and "score" not in item
+        assert not {0.31, 0.62, 0.99} & set(item.values())  # no novelty score under any name
+    # waste is counted for idle ones only; one instance's own read says the same
+    assert [items[i]["monthly_waste_usd"] for i in (idle, provisional, active)] == [40.0, 0.0, 0.0]
+    one = alice.client.get(f"/api/instances/{provisional}").json()
+    assert (one["status"], one["confidence"], one["idle"]) == ("provisional", 0.55, False)
 
 
 def test_instances_that_cannot_be_stopped_say_why(alice: User, db: Session) -> None:

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+from api.projector import Projector, ProjectorMetrics
 from spendsense.events import ActionRecord, DetectionRecord, InventoryRecord
+from spendsense.metrics import CollectorRegistry
 from spendsense.producer import make_producer
 from spendsense.settings import ApiSettings, KafkaSettings, Settings, StoreSettings
 from spendsense.store import create_tenant, open_store
@@ -57,8 +59,11 @@ def test_projection_moves_forward_only_and_dead_letters_what_it_cannot_use(
         score=0.93,
         idle=True,
         idle_since=T0,
+        confidence=0.82,
         reason="flat CPU",
         monthly_waste_usd=70.08,
+        rest_cpu_percent=1.4,
+        rest_network_bps=850.0,
     )
     stop = ActionRecord(
         tenant_id="acme",
@@ -111,7 +116,54 @@ def test_projection_moves_forward_only_and_dead_letters_what_it_cannot_use(
         assert (row.name, row.instance_type, row.tags["team"]) == ("batch-7", "m5.large", "data")
         assert row.idle and row.idle_score == 0.93 and row.monthly_waste_usd == 70.08
         assert row.idle_since == T0 and row.reason == "flat CPU"
+        assert (row.status, row.confidence) == ("idle", 0.82)
+        assert (row.rest_cpu_percent, row.rest_network_bps) == (1.4, 850.0)
         # the stop shows as stopping until an inventory newer than the stop says otherwise
         assert row.state == "stopping" and row.last_action == "stop:stopped"
         assert session.get(InstanceView, ("ghost", "i-0fffffffffffffff0")) is None
+    store.dispose()
+
+
+def test_a_provisional_verdict_is_kept_until_a_person_says_not_idle(
+    postgres_server: PostgresServer,
+) -> None:
+    store = open_store(StoreSettings(url=postgres_server.create_database()))
+    with store.sessions.begin() as session:
+        create_tenant(session, "Acme", tenant_id="acme")
+    kafka = KafkaSettings()
+    projector = Projector(store.sessions, kafka, ProjectorMetrics.create(CollectorRegistry()))
+    iid = "i-0123456789abcdef1"
+    looks_idle = DetectionRecord(
+        tenant_id="acme",
+        account_id=ACCOUNT,
+        region="us-east-1",
+        instance_id=iid,
+        timestamp=T0,
+        score=0.99,  # novel, which says nothing about idleness
+        idle=False,
+        provisional=True,
+        idle_since=T0 - timedelta(hours=5),
+        confidence=0.41,
+        reason="at its rest level for 5 hours; 1 day of history cannot tell a daily job",
+        rest_cpu_percent=2.0,
+        rest_network_bps=1200.0,
+    )
+    said = ActionRecord(
+        tenant_id="acme",
+        account_id=ACCOUNT,
+        instance_id=iid,
+        action="not-idle",
+        actor="ops@acme.test",
+        result="recorded",
+        at=T0 + timedelta(minutes=1),
+    )
+    projector.apply([(topic_name(kafka, DETECTIONS), 0, 0, looks_idle.to_bytes())])
+    with store.sessions() as session:
+        row = session.get(InstanceView, ("acme", iid))
+        assert row is not None
+        assert (row.status, row.confidence, row.monthly_waste_usd) == ("provisional", 0.41, 0.0)
+    projector.apply([(topic_name(kafka, ACTIONS), 0, 0, said.to_bytes())])
+    with store.sessions() as session:
+        row = session.get(InstanceView, ("acme", iid))
+        assert row is not None and row.status == "active"
     store.dispose()

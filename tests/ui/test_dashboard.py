@@ -198,8 +198,11 @@ def test_sign_up_connect_see_costs_and_instances_stop_an_idle_one(
             f"tr.idle[data-instance-id='{target.instance_id}']", timeout=20000
         )
         assert "$61.32" in row.inner_text()
+        # the verdict's confidence (0.9), not the model's novelty score (0.97)
+        assert row.query_selector(".verdict").inner_text() == "Idle · 90 %"
         page.wait_for_selector("#stat-idle:text-is('1')")
-        page.wait_for_selector("#feed li:has-text('detection')")
+        link = f"a[href='/instances/{target.instance_id}']"
+        page.wait_for_selector(f"#feed li:has-text('detection'):has-text('Idle · 90 %') {link}")
         page.screenshot(path=str(artifacts / "ui-dashboard.png"), full_page=True)
 
         # Stop: the row shows stopping and the audit entry appears, without a reload

@@ -102,28 +102,44 @@ function stateBadge(state) {
   return `<span class="badge state ${colours[state] || "bg-slate-100 text-slate-700"}">${esc(state)}</span>`;
 }
 
+// The detector's verdict as people read it: "Idle · 87 %", "Provisional" or "Active" (the
+// confidence is the verdict's, never the model's novelty score).
+function verdictLabel(status, confidence) {
+  if (status === "idle") return confidence == null ? "Idle" : `Idle · ${Math.round(confidence * 100)} %`;
+  return status === "provisional" ? "Provisional" : "Active";
+}
+
+function verdictBadge(status, confidence) {
+  const colours = { idle: "bg-amber-200 text-amber-900", provisional: "bg-sky-100 text-sky-800", active: "bg-slate-100 text-slate-600" };
+  return `<span class="badge verdict ${colours[status] || colours.active}" data-status="${esc(status)}">${esc(verdictLabel(status, confidence))}</span>`;
+}
+
+const detailHref = (id) => `/instances/${encodeURIComponent(id)}`;
+
+// Stop or Start as the state allows; "Not idle" beside Stop when the instance looks idle.
+function actionButtons(i, looksIdle) {
+  const id = esc(i.instance_id);
+  if (i.state === "stopped") return `<button class="btn-ghost" data-action="start" data-instance-id="${id}">Start</button>`;
+  if (i.state !== "running") return "";
+  let html = i.stoppable
+    ? `<button class="${looksIdle ? "btn-danger" : "btn-ghost"}" data-action="stop" data-instance-id="${id}">Stop</button>`
+    : `<span class="text-xs text-slate-500" title="${esc(i.not_stoppable_reason)}">cannot stop</span>`;
+  if (looksIdle) html += ` <button class="btn-ghost" data-action="not-idle" data-instance-id="${id}">Not idle</button>`;
+  return html;
+}
+
 function instanceRow(i) {
   const idle = i.idle && i.state === "running";
-  const score = i.idle_score == null ? "–" : Math.round(i.idle_score * 100) + "%";
-  let button = "";
-  if (i.state === "running") {
-    button = i.stoppable
-      ? `<button class="${idle ? "btn-danger" : "btn-ghost"}" data-action="stop" data-instance-id="${esc(i.instance_id)}">Stop</button>`
-      : `<span class="text-xs text-slate-500" title="${esc(i.not_stoppable_reason)}">cannot stop</span>`;
-    if (idle) button += ` <button class="btn-ghost" data-action="not-idle" data-instance-id="${esc(i.instance_id)}">Not idle</button>`;
-  } else if (i.state === "stopped") {
-    button = `<button class="btn-ghost" data-action="start" data-instance-id="${esc(i.instance_id)}">Start</button>`;
-  }
   return `<tr data-instance-id="${esc(i.instance_id)}" class="${idle ? "idle bg-amber-50" : ""}">
-    <td class="py-2 pr-3"><div class="font-medium">${esc(i.name || i.instance_id)}</div><div class="font-mono text-xs text-slate-500">${esc(i.instance_id)}</div>${idle && i.reason ? `<div class="text-xs text-amber-700">${esc(i.reason)}</div>` : ""}${idle ? `<div class="text-xs font-medium text-rose-700 sm:hidden">idle ${score} · ${money(i.monthly_waste_usd)}/mo</div>` : ""}</td>
+    <td class="py-2 pr-3"><a class="detail-link font-medium text-indigo-700 hover:underline" href="${detailHref(i.instance_id)}">${esc(i.name || i.instance_id)}</a><div class="font-mono text-xs text-slate-500">${esc(i.instance_id)}</div>${idle && i.reason ? `<div class="text-xs text-amber-700">${esc(i.reason)}</div>` : ""}${idle ? `<div class="text-xs font-medium text-rose-700 sm:hidden">${esc(verdictLabel(i.status, i.confidence))} · ${money(i.monthly_waste_usd)}/mo</div>` : ""}</td>
     <td class="py-2 pr-3">${stateBadge(i.state)}</td>
     <td class="hidden py-2 pr-3 font-mono md:table-cell">${esc(i.instance_type)}</td>
     <td class="hidden py-2 pr-3 md:table-cell">${esc(i.region)}</td>
-    <td class="hidden py-2 pr-3 sm:table-cell">${idle ? `<span class="badge bg-amber-200 text-amber-900">idle ${score}</span>` : `<span class="text-slate-500">${score}</span>`}</td>
+    <td class="hidden py-2 pr-3 sm:table-cell">${verdictBadge(i.status, i.confidence)}</td>
     <td class="hidden py-2 pr-3 lg:table-cell">${when(i.idle_since)}</td>
     <td class="hidden py-2 pr-3 text-right font-mono sm:table-cell ${idle ? "text-rose-700" : ""}">${idle ? money(i.monthly_waste_usd) : "–"}</td>
     <td class="hidden py-2 pr-3 lg:table-cell">${when(i.last_alert_at)}</td>
-    <td class="whitespace-nowrap py-2 text-right">${button}</td>
+    <td class="whitespace-nowrap py-2 text-right">${actionButtons(i, idle)}</td>
   </tr>`;
 }
 
@@ -135,10 +151,14 @@ function renderInstances(page) {
   $("#instances-empty").classList.toggle("hidden", page.items.length > 0);
 }
 
-function renderAudit(page) {
-  $("#audit").innerHTML = page.items.length
-    ? page.items.map((a) => `<li class="py-1.5" data-audit-id="${a.id}"><span class="font-medium">${esc(a.action)}</span> <span class="font-mono text-xs">${esc(a.instance_id || "")}</span> → ${esc(a.result)}${a.dry_run ? " (dry run)" : ""}<div class="text-xs text-slate-500">${when(a.at)} · ${esc(a.actor)}${a.reason ? " · " + esc(a.reason) : ""}</div></li>`).join("")
+function auditItems(items) {
+  return items.length
+    ? items.map((a) => `<li class="py-1.5" data-audit-id="${a.id}"><span class="font-medium">${esc(a.action)}</span> <span class="font-mono text-xs">${esc(a.instance_id || "")}</span> → ${esc(a.result)}${a.dry_run ? " (dry run)" : ""}<div class="text-xs text-slate-500">${when(a.at)} · ${esc(a.actor)}${a.reason ? " · " + esc(a.reason) : ""}</div></li>`).join("")
     : '<li class="py-1.5 text-slate-500">Nothing yet.</li>';
+}
+
+function renderAudit(page) {
+  $("#audit").innerHTML = auditItems(page.items);
 }
 
 async function loadCosts() {
@@ -154,7 +174,8 @@ async function loadAudit() {
   if (res.ok) renderAudit(res.data);
 }
 
-async function instanceAction(button) {
+// Stop, Start or Not idle through the API (CSRF header), then read what changed (`reload`).
+async function instanceAction(button, reload) {
   const id = button.dataset.instanceId;
   const action = button.dataset.action;
   button.disabled = true;
@@ -168,7 +189,7 @@ async function instanceAction(button) {
     msg.textContent = errorText(res);
     button.disabled = false;
   }
-  await Promise.all([loadInstances(), loadAudit()]);
+  await reload();
 }
 
 function connectFeed() {
@@ -193,12 +214,13 @@ function connectFeed() {
   };
   source.addEventListener("detection", (ev) => {
     const d = JSON.parse(ev.data);
-    show("detection", `<span class="font-mono">${esc(d.instance_id)}</span> ${d.idle ? "idle" : "busy"} (${Math.round(d.score * 100)}%)`);
+    show("detection", `<a class="font-mono text-indigo-700 hover:underline" href="${detailHref(d.instance_id)}">${esc(d.instance_id)}</a> ${verdictBadge(d.status, d.confidence)}`);
     refresh();
   });
   source.addEventListener("action", (ev) => {
     const a = JSON.parse(ev.data);
-    show("action", `${esc(a.action)} <span class="font-mono">${esc(a.instance_id || "")}</span> → ${esc(a.result)}`);
+    const target = a.instance_id ? `<a class="font-mono text-indigo-700 hover:underline" href="${detailHref(a.instance_id)}">${esc(a.instance_id)}</a>` : "";
+    show("action", `${esc(a.action)} ${target} → ${esc(a.result)}`);
     refresh();
   });
 }
@@ -206,7 +228,7 @@ function connectFeed() {
 function initDashboard() {
   $("#instances").addEventListener("click", (ev) => {
     const button = ev.target.closest("button[data-action]");
-    if (button) instanceAction(button);
+    if (button) instanceAction(button, () => Promise.all([loadInstances(), loadAudit()]));
   });
   $("#only-idle").addEventListener("change", (ev) => { dash.onlyIdle = ev.target.checked; loadInstances(); });
   loadCosts();
@@ -214,6 +236,98 @@ function initDashboard() {
   loadAudit();
   connectFeed();
   setInterval(() => { loadInstances(); loadCosts(); }, 60000);
+}
+
+// ---- instance page --------------------------------------------------------------------
+const DAY_MS = 24 * 3600 * 1000;
+
+function rate(bps) {
+  if (bps == null) return "–";
+  const units = ["B/s", "KB/s", "MB/s", "GB/s"];
+  let v = Number(bps);
+  let n = 0;
+  while (v >= 1000 && n < units.length - 1) { v /= 1000; n += 1; }
+  return `${v.toLocaleString("en-US", { maximumFractionDigits: v < 10 ? 1 : 0 })} ${units[n]}`;
+}
+const percent = (x) => (x == null ? "–" : `${Number(x).toFixed(1)} %`);
+
+// One 14-day chart: the metric, the learned rest level (dashed) and the quiet runs (shaded
+// from the axis up, on a hidden 0..1 scale of their own). Points sit on the series' grid.
+function historyChart(canvasId, label, colour, values, rest, series, runs, format) {
+  const start = Date.parse(series.start);
+  const end = Date.parse(series.end);
+  const step = series.period_s * 1000;
+  const datasets = [
+    { label, data: values.map((y, n) => ({ x: start + n * step, y })), borderColor: colour, backgroundColor: colour, borderWidth: 1, pointRadius: 0, spanGaps: false },
+    { label: "Quiet runs", yAxisID: "quiet", data: runs.flatMap((r) => [{ x: Date.parse(r.start), y: 1 }, { x: Date.parse(r.end), y: 1 }, { x: Date.parse(r.end), y: null }]), fill: "origin", backgroundColor: "rgba(16, 185, 129, 0.18)", borderWidth: 0, pointRadius: 0, spanGaps: false },
+  ];
+  if (rest != null) {
+    datasets.splice(1, 0, { label: "Rest level", data: [{ x: start, y: rest }, { x: end, y: rest }], borderColor: "#d97706", borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0 });
+  }
+  const old = Chart.getChart(canvasId);
+  if (old) old.destroy();
+  return new Chart($("#" + canvasId), {
+    type: "line",
+    data: { datasets },
+    options: {
+      parsing: false,
+      animation: false,
+      maintainAspectRatio: false,
+      interaction: { mode: "nearest", axis: "x", intersect: false },
+      plugins: {
+        tooltip: {
+          filter: (item) => item.dataset.yAxisID !== "quiet",
+          callbacks: { title: (items) => new Date(items[0].parsed.x).toLocaleString(), label: (ctx) => `${ctx.dataset.label}: ${format(ctx.parsed.y)}` },
+        },
+      },
+      scales: {
+        x: { type: "linear", min: start, max: end, ticks: { stepSize: DAY_MS, maxTicksLimit: 8, callback: (v) => new Date(v).toLocaleDateString(undefined, { month: "short", day: "numeric" }) } },
+        y: { beginAtZero: true, ticks: { callback: (v) => format(v) } },
+        quiet: { display: false, min: 0, max: 1 },
+      },
+    },
+  });
+}
+
+function renderDetail(d) {
+  const i = d.instance;
+  const v = d.verdict;
+  $("#instance-state").innerHTML = stateBadge(i.state);
+  $("#verdict-badge").innerHTML = verdictBadge(v.status, v.confidence);
+  $("#verdict-reason").textContent = v.reason || (v.scored_at ? "" : "No verdict yet: the detector has not scored this instance.");
+  $("#verdict-since").textContent = when(v.idle_since);
+  $("#verdict-scored").textContent = when(v.scored_at);
+  $("#verdict-rest").textContent = v.rest_cpu_percent == null || v.rest_network_bps == null
+    ? "not learned yet"
+    : `CPU ≤ ${percent(v.rest_cpu_percent)} and network ≤ ${rate(v.rest_network_bps)}`;
+  $("#verdict-waste").textContent = v.status === "idle" ? money(i.monthly_waste_usd) : "–";
+  $("#instance-facts").innerHTML = [["Type", i.instance_type], ["Region", i.region], ["Account", i.account_id], ["Last alert", when(i.last_alert_at)]]
+    .map(([k, val]) => `<dt class="text-slate-500">${k}</dt><dd>${esc(val)}</dd>`).join("");
+  $("#instance-actions").innerHTML = actionButtons(i, v.status !== "active");
+  const s = d.series;
+  $("#series-error").textContent = s.error || "";
+  $("#series-error").classList.toggle("hidden", !s.error);
+  historyChart("cpu-chart", "CPU", "#6366f1", s.cpu_percent, v.rest_cpu_percent, s, d.quiet_runs, percent);
+  historyChart("network-chart", "Network in + out", "#0ea5e9", s.network_bps, v.rest_network_bps, s, d.quiet_runs, rate);
+  $("#alerts").innerHTML = d.alerts.length
+    ? d.alerts.map((m) => `<li class="py-1.5" data-email-id="${m.id}"><span class="font-medium">${esc(m.subject)}</span><div class="text-xs text-slate-500">${when(m.sent_at || m.reserved_at)} · ${esc(m.recipient)} · ${esc(m.status)}</div></li>`).join("")
+    : '<li class="py-1.5 text-slate-500">No alert email named it yet.</li>';
+  $("#instance-audit").innerHTML = auditItems(d.audit);
+}
+
+async function loadDetail(id) {
+  const res = await api("GET", `/api/instances/${encodeURIComponent(id)}/detail`);
+  $("#detail-error").textContent = res.ok ? "" : errorText(res);
+  if (res.ok) renderDetail(res.data);
+}
+
+function initInstance() {
+  const id = $("#instance").dataset.instanceId;
+  $("#instance-actions").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-action]");
+    if (button) instanceAction(button, () => loadDetail(id));
+  });
+  loadDetail(id);
 }
 
 // ---- settings -------------------------------------------------------------------------
@@ -228,6 +342,20 @@ async function loadProfile() {
   $("#autostop_dry_run").checked = s.autostop.dry_run;
   $("#autostop_grace_minutes").value = s.autostop.grace_minutes;
   $("#autostop_max_per_hour").value = s.autostop.max_per_hour;
+}
+
+// Ceilings of rest: the API speaks bytes per second, the page KB/s; empty is the default (null).
+async function loadCeilings() {
+  const res = await api("GET", "/api/settings/ceilings");
+  if (!res.ok) return;
+  const c = res.data;
+  $("#ceiling_cpu_percent").value = c.cpu_percent ?? "";
+  $("#ceiling_network_kbps").value = c.network_bps == null ? "" : c.network_bps / 1000;
+}
+
+function ceilingValue(id, scale) {
+  const v = $(id).value.trim();
+  return v === "" ? null : Math.round(Number(v) * scale * 1000) / 1000;
 }
 
 function statusBadge(el, a) {
@@ -306,6 +434,15 @@ function initSettings() {
     if (res.ok) $("#profile-ok").textContent = "Saved.";
     else $("#profile-error").textContent = errorText(res);
   });
+  $("#ceilings-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("#ceilings-error").textContent = "";
+    $("#ceilings-ok").textContent = "";
+    const body = { cpu_percent: ceilingValue("#ceiling_cpu_percent", 1), network_bps: ceilingValue("#ceiling_network_kbps", 1000) };
+    const res = await api("PUT", "/api/settings/ceilings", body);
+    if (res.ok) $("#ceilings-ok").textContent = "Saved: the detector applies them from its next batch.";
+    else $("#ceilings-error").textContent = errorText(res);
+  });
   $("#account-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     $("#account-error").textContent = "";
@@ -319,6 +456,7 @@ function initSettings() {
     }
   });
   loadProfile();
+  loadCeilings();
   loadAccounts();
 }
 
@@ -360,6 +498,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page === "login") authForm("#login-form", "/api/auth/login", ["email", "password"]);
   if (page === "signup") authForm("#signup-form", "/api/auth/signup", ["organisation", "email", "password"]);
   if (page === "dashboard") initDashboard();
+  if (page === "instance") initInstance();
   if (page === "settings") initSettings();
   if (page === "monitoring") initMonitoring();
   if (page === "mail") initMail();

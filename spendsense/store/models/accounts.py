@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from spendsense.store.models.base import Base, UtcDateTime, utcnow
@@ -26,6 +26,9 @@ class Tenant(Base):
     autostop_dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
     autostop_grace_minutes: Mapped[int] = mapped_column(Integer, default=60)
     autostop_max_per_hour: Mapped[int] = mapped_column(Integer, default=5)
+    # Ceilings of rest for the idle model (spendsense.ceilings): NULL keeps the default.
+    ceiling_cpu_percent: Mapped[float | None] = mapped_column(Float)
+    ceiling_network_bps: Mapped[float | None] = mapped_column(Float)
 
 
 class User(Base):

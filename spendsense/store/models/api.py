@@ -8,6 +8,7 @@ dashboard reads one indexed table instead of the stream.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import (
     JSON,
@@ -53,7 +54,17 @@ class LoginAttempt(Base):
 
 
 class InstanceView(Base):
-    """One EC2 instance as the dashboard shows it (projected from the stream)."""
+    """One EC2 instance as the dashboard shows it (projected from the stream).
+
+    The verdict is the detector's newest: ``idle`` (alertable) and ``provisional`` (looks
+    idle, never alerts) give :attr:`status`; ``confidence`` and ``reason`` go with it;
+    ``rest_cpu_percent`` and ``rest_network_bps`` are the instance's learned rest limits
+    (None before any). ``idle_score`` is the anomaly model's novelty, not idleness: it is
+    kept, never shown as idleness.
+
+    >>> InstanceView(idle=False, provisional=True).status
+    'provisional'
+    """
 
     __tablename__ = "instances"
     __table_args__ = (
@@ -78,11 +89,25 @@ class InstanceView(Base):
     launch_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
     idle_score: Mapped[float | None] = mapped_column(Float)
     idle: Mapped[bool] = mapped_column(Boolean, default=False)
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidence: Mapped[float | None] = mapped_column(Float)
     idle_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(Text, default="")
+    rest_cpu_percent: Mapped[float | None] = mapped_column(Float)
+    rest_network_bps: Mapped[float | None] = mapped_column(Float)
     monthly_waste_usd: Mapped[float] = mapped_column(Float, default=0.0)
     scored_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_action: Mapped[str | None] = mapped_column(String(40))
     last_action_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     observed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def status(self) -> Literal["idle", "provisional", "active"]:
+        """``idle``, ``provisional`` or ``active``, as ``DetectionRecord.status`` says it."""
+        return "idle" if self.idle else "provisional" if self.provisional else "active"
+
+    def mark_not_idle(self) -> None:
+        """A person said it is not idle: active until the detector's next verdict."""
+        self.idle = False
+        self.provisional = False

@@ -42,6 +42,8 @@ def upgrade() -> None:
         sa.Column("autostop_dry_run", sa.Boolean(), nullable=False),
         sa.Column("autostop_grace_minutes", sa.Integer(), nullable=False),
         sa.Column("autostop_max_per_hour", sa.Integer(), nullable=False),
+        sa.Column("ceiling_cpu_percent", sa.Float(), nullable=True),
+        sa.Column("ceiling_network_bps", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenants")),
     )
     op.create_table(
@@ -269,8 +271,12 @@ def upgrade() -> None:
         sa.Column("launch_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("idle_score", sa.Float(), nullable=True),
         sa.Column("idle", sa.Boolean(), nullable=False),
+        sa.Column("provisional", sa.Boolean(), nullable=False),
+        sa.Column("confidence", sa.Float(), nullable=True),
         sa.Column("idle_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("rest_cpu_percent", sa.Float(), nullable=True),
+        sa.Column("rest_network_bps", sa.Float(), nullable=True),
         sa.Column("monthly_waste_usd", sa.Float(), nullable=False),
         sa.Column("scored_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_action", sa.String(length=40), nullable=True),
