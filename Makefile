@@ -48,17 +48,23 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy spendsense ingest detector actions api sandbox bench
 
-# NAB (shared/nab beside the repo) and the idle benchmark on a seeded 300-instance, 21-day fleet.
+# NAB (shared/nab beside the repo) and the idle benchmark on a seeded 480-instance, 21-day fleet
+# (at least 25 instances of every workload kind); the fleet is generated again when the
+# generator changes, and its folder names the instance count so a smaller one is never reused.
 NAB_DIR ?= ../shared/nab
 IDLE_FLEET_SEED ?= 7
-IDLE_FLEET := var/bench/fleet-$(IDLE_FLEET_SEED)
+IDLE_FLEET_INSTANCES ?= 480
+IDLE_FLEET := var/bench/fleet-$(IDLE_FLEET_SEED)-$(IDLE_FLEET_INSTANCES)
 
 bench-nab: install
 	$(BIN)/spendsense nab --data $(NAB_DIR)/data --out var/bench/nab --published $(NAB_DIR)/README.md --json bench/results/nab.json
 
-bench-idle: install
-	@test -f $(IDLE_FLEET)/labels.json || $(BIN)/spendsense fleet generate --seed $(IDLE_FLEET_SEED) --out $(IDLE_FLEET)
-	$(BIN)/spendsense bench idle --fleet $(IDLE_FLEET) --json bench/results/idle.json
+$(IDLE_FLEET)/labels.json: $(wildcard sandbox/fleet/*.py) | $(STAMP)
+	$(BIN)/spendsense fleet generate --seed $(IDLE_FLEET_SEED) --instances $(IDLE_FLEET_INSTANCES) --out $(IDLE_FLEET)
+
+# Onboarding replayed (14 days backfilled at connection, then 7 live): model and anchor rules.
+bench-idle: install $(IDLE_FLEET)/labels.json
+	$(BIN)/spendsense bench idle --fleet $(IDLE_FLEET) --json bench/results/idle.json --markdown
 
 # broker (started if not running) + detector worker + model service, about two minutes
 bench-pipeline: install jars
@@ -70,8 +76,7 @@ bench-api: install
 	$(BIN)/python -m bench.api --instances 10000 --clients 100 --json bench/results/api.json
 
 # The polling benchmark: AWS cost and time to the idle verdict per policy, on the same fleet.
-bench-collect: install
-	@test -f $(IDLE_FLEET)/labels.json || $(BIN)/spendsense fleet generate --seed $(IDLE_FLEET_SEED) --out $(IDLE_FLEET)
+bench-collect: install $(IDLE_FLEET)/labels.json
 	$(BIN)/spendsense bench collect --fleet $(IDLE_FLEET) --json bench/results/collect.json
 
 # The pipeline under SIGKILLs, a broker restart and AWS faults for CHAOS_MINUTES (default 10),

@@ -56,6 +56,33 @@ def quantile(values: Sequence[float], q: float) -> float | None:
     return statistics.quantiles(ordered, n=100, method="inclusive")[round(q * 100) - 1]
 
 
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) -> str:
+    """``rows`` under ``headers``: a markdown table, or text with aligned columns (the first
+    left-aligned, the others right-aligned).
+
+    >>> print(format_table(["kind", "n"], [["web", "12"], ["batch", "3"]], markdown=False))
+    kind    n
+    web    12
+    batch   3
+    >>> print(format_table(["kind", "n"], [["web", "12"]], markdown=True))
+    | kind | n |
+    |---|---:|
+    | web | 12 |
+    """
+    if markdown:
+        rule = "|---|" + "---:|" * (len(headers) - 1)
+        lines = ["| " + " | ".join(cells) + " |" for cells in [headers, *rows]]
+        return "\n".join([lines[0], rule, *lines[1:]])
+    widths = [max(len(r[n]) for r in [headers, *rows]) for n in range(len(headers))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(width) if n == 0 else cell.rjust(width)
+            for n, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+        for cells in [headers, *rows]
+    )
+
+
 def write_result(path: Path, benchmark: str, figures: dict[str, Any]) -> Path:
     """Write ``figures`` as JSON at ``path`` with the benchmark's name, machine and date."""
     path.parent.mkdir(parents=True, exist_ok=True)

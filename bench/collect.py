@@ -12,7 +12,10 @@ For each policy: GetMetricData calls (batches of up to 500 queries per account a
 region) and metrics requested, dollars per 1,000 instances per month
 ($0.01 per 1,000 metrics requested), and the end-to-end time from ``idle_since`` to the
 first idle verdict (median and 90th percentile) over the instances that go idle in the
-live period, plus idle verdicts given too early or to never-idle instances.
+live period, plus the instances given an idle verdict too early (before ``idle_since``, or
+never idle), from the backfill on. Only alertable verdicts count, as the worker settles them
+(:mod:`detector.liveness`): an idle verdict on a period behind the live edge, or a provisional
+one (too little history), never alerts.
 
 >>> from sandbox.fleet.generator import FleetSpec, generate_fleet
 >>> fleet = generate_fleet(FleetSpec(seed=5, instances=6, days=2, history_days=1))
@@ -29,13 +32,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bench import quantile
-from detector.scoring import InstanceModel, Point, score_and_learn
+from detector.liveness import at_live_edge, settle
+from detector.scoring import InstanceModel, Point, Verdict, score_and_learn
 from ingest.polling import ALL_METRICS, FIELDS, PollingPolicy, get_policy, next_tier
 from ingest.telemetry import GET_METRIC_DATA_USD_PER_METRIC
-from sandbox.fleet.model import STEP, Fleet, Trace
+from sandbox.fleet.model import STEP, STEP_SECONDS, Fleet, Trace
+from spendsense.settings import DetectorSettings
 
 DAYS_PER_MONTH = 365.25 / 12
 MAX_QUERIES = 500
+LIVE_EDGE_S = DetectorSettings().live_edge_s
 
 
 @dataclass
@@ -112,6 +118,23 @@ def _points(trace: Trace, start: int, end: int, metrics: tuple[str, ...]) -> lis
     ]
 
 
+def _alertable(verdict: Verdict, period: datetime, now: datetime) -> bool:
+    """Whether the worker, judging ``period`` at ``now``, would let ``verdict`` alert."""
+    live = at_live_edge(period, STEP_SECONDS, now, LIVE_EDGE_S)
+    return settle(verdict.idle, verdict.provisional, live)[0]
+
+
+def _note_alerts(w: _Watched, points: list[Point], verdicts: list[Verdict], now: datetime) -> None:
+    """Note ``w``'s alertable verdicts given at ``now``: false ones, and the first true one."""
+    for point, verdict in zip(points, verdicts, strict=True):
+        if not _alertable(verdict, point.timestamp, now):
+            continue
+        if w.idle_since is None or point.timestamp < w.idle_since:
+            w.false_verdict = True
+        elif w.verdict_at is None:
+            w.verdict_at = now
+
+
 def _settled(trace: Trace, now: datetime, settle: timedelta) -> int:
     """Index one past the last point whose period ended ``settle`` before ``now``."""
     return max(0, min(len(trace), trace.index_at(now - settle - STEP) + 1))
@@ -125,8 +148,8 @@ def _backfill(fleet: Fleet, live_start: datetime, settle: timedelta) -> dict[str
         inst = fleet.instances[iid]
         end = _settled(trace, live_start, settle)
         points = _points(trace, 0, end, ALL_METRICS)
-        state = score_and_learn(None, points, template)[1] if points else None
-        watched[iid] = _Watched(
+        verdicts, state = score_and_learn(None, points, template) if points else ([], None)
+        w = _Watched(
             iid,
             (inst.account_id, inst.region),
             trace,
@@ -135,6 +158,8 @@ def _backfill(fleet: Fleet, live_start: datetime, settle: timedelta) -> dict[str
             state,
             history=points[-12:],
         )
+        _note_alerts(w, points, verdicts, live_start)
+        watched[iid] = w
     return watched
 
 
@@ -154,6 +179,7 @@ def simulate(
     watched = []
     for b in base.values():
         w = _Watched(b.iid, b.group, b.trace, b.idle_since, b.cursor, b.state)
+        w.false_verdict, w.verdict_at = b.false_verdict, b.verdict_at
         w.tier, w.quiet_since = next_tier(policy, "new", None, b.history, live_start)
         w.next_poll = live_start + timedelta(seconds=policy.plan(w.tier).interval_s)
         watched.append(w)
@@ -174,13 +200,7 @@ def simulate(
             points = _points(w.trace, w.cursor, end, plan.metrics)
             w.cursor = end
             verdicts, w.state = score_and_learn(w.state, points, template)
-            for point, verdict in zip(points, verdicts, strict=True):
-                if not verdict.idle:
-                    continue
-                if w.idle_since is None or point.timestamp < w.idle_since:
-                    w.false_verdict = True
-                elif w.verdict_at is None:
-                    w.verdict_at = now
+            _note_alerts(w, points, verdicts, now)
             w.tier, w.quiet_since = next_tier(policy, w.tier, w.quiet_since, points, now)
             w.next_poll = now + timedelta(seconds=policy.plan(w.tier).interval_s)
         report.metrics_requested += sum(queries.values())

@@ -255,7 +255,7 @@ class BatchDetector:
             now = datetime.now(UTC)
             for (_, record), verdict in zip(records, result.verdicts, strict=True):
                 outcome.detections.append(self._detection(record, verdict, now))
-        counts = Counter((d.tenant_id, "idle" if d.idle else "active") for d in outcome.detections)
+        counts = Counter((d.tenant_id, d.status) for d in outcome.detections)
         for (tenant, kind), count in counts.items():
             self.metrics.detections.labels(tenant=tenant, verdict=kind).inc(count)
         return outcome

@@ -50,7 +50,7 @@ class WorkerMetrics:
         )
         self.detections = Counter(
             "spendsense_detector_detections_total",
-            "Detections produced, by tenant and verdict.",
+            "Detections produced, by tenant and verdict (idle, provisional, active).",
             ["tenant", "verdict"],
             registry=registry,
         )

@@ -1,49 +1,100 @@
-"""The idle benchmark on a small generated fleet: the goals a small fleet can show."""
+"""The idle benchmark: onboarding replayed (backfill, then live), what users get, the anchors."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from bench.idle import IdleReport, run_benchmark
-from sandbox.fleet import load_fleet, write_fleet
+from bench.anchors import AverageCpu, DailyRule, TrustedAdvisor
+from bench.idle import KindStats, Onboarding, outcome, replay
+from detector.scoring import Point
+from sandbox.fleet import Fleet, Trace, load_fleet, write_fleet
 from sandbox.fleet.generator import FleetSpec, generate_fleet
 from spendsense.cli import main
 
-PATTERN_KINDS = ("nightly-batch", "weekly-job", "steady-service", "web-diurnal", "nab-replay")
+T0 = datetime(2026, 11, 15, tzinfo=UTC)
+
+
+class AlwaysIdle:
+    """A judge that calls every instance idle from its first point."""
+
+    def learn_one(self, x: Point) -> None:
+        """Nothing to learn."""
+
+    def status(self) -> str:
+        return "idle"
 
 
 @pytest.fixture(scope="module")
-def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """24 instances (every kind), 15.5 days: 14 of history, then live transitions."""
-    out = tmp_path_factory.mktemp("fleet")
-    write_fleet(generate_fleet(FleetSpec(seed=21, instances=24, days=15.5)), out)
-    return out
+def fleet() -> Fleet:
+    """16 instances over 3 days; the account is connected after 2."""
+    return generate_fleet(FleetSpec(seed=21, instances=16, days=3, history_days=2))
 
 
-@pytest.fixture(scope="module")
-def report(fleet_dir: Path) -> IdleReport:
-    return run_benchmark(load_fleet(fleet_dir), history_days=14)
+def test_backfill_verdicts_behind_the_live_edge_never_alert(fleet: Fleet) -> None:
+    on = Onboarding.after(fleet, history_days=2)
+    t0 = int(on.connected.timestamp())
+    outcomes = replay(fleet, AlwaysIdle, on).outcomes
+    backfilled = [i for i, t in fleet.traces.items() if t.start < fleet.start + timedelta(hours=1)]
+    assert backfilled, "the fleet should have instances running before the connection"
+    for iid in backfilled:
+        (alert,) = outcomes[iid].alerts  # idle throughout: one episode, one email
+        ended = alert.period + 300
+        assert alert.at == t0  # the earliest period at the live edge, judged at the connection
+        assert t0 - ended <= on.live_edge_s < t0 - (ended - 300)
+        assert outcomes[iid].provisional  # what came before the edge was shown provisional
 
 
-def test_no_false_verdict_on_pattern_kinds_once_history_is_in(report: IdleReport) -> None:
-    for kind in PATTERN_KINDS:
-        assert report.per_kind[kind].instances > 0, f"the fleet should hold a {kind}"
-        assert report.per_kind[kind].false_on_never_idle == 0, kind
-    assert report.overall.precision == 1.0
+def _trace(points: int) -> Trace:
+    """A trace starting a day before T0 (its values are not read: the statuses are given)."""
+    return Trace(T0 - timedelta(days=1), *np.zeros((3, points)))
 
 
-def test_abandoned_and_idle_instances_are_all_detected_fast(report: IdleReport) -> None:
-    assert report.per_kind["abandoned"].idle > 0
-    assert report.overall.recall == 1.0
-    median = report.overall.ttd(0.5)
-    assert median is not None and median <= 60
+def test_a_never_idle_instance_alerted_is_a_false_alert_and_a_false_stop() -> None:
+    statuses = ["active"] * 290 + ["idle"] * 70  # idle from 10 minutes after T0, for 6 hours
+    o = outcome("busy", _trace(360), None, statuses, Onboarding(T0))
+    stats = KindStats.of([o], T0)
+    assert (stats.alerts, stats.false_alerts, stats.autostops, stats.false_autostops) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert stats.precision == 0.0 and stats.recall is None
+    assert stats.as_dict()["false_alerts"] == 1
 
 
-def test_state_per_instance_stays_under_two_kilobytes(report: IdleReport) -> None:
-    assert 0 < report.state_bytes_max <= 2048
+def test_an_episode_alerts_once_and_a_true_one_after_a_busy_verdict() -> None:
+    idle_since = T0 + timedelta(hours=1)  # point 300
+    statuses = ["active"] * 290 + ["idle"] * 6 + ["provisional"] + ["active"] * 3 + ["idle"] * 60
+    o = outcome("drop", _trace(360), idle_since, statuses, Onboarding(T0, grace_s=3600))
+    first, second = o.alerts
+    assert not first.true and first.stopped_at is None  # 30 minutes idle: inside the grace
+    assert second.true and second.period == idle_since.timestamp()
+    assert second.stopped_at == second.at + 3600 and not second.false_stop
+    stats = KindStats.of([o], T0)
+    assert (stats.false_alerts, stats.detected, stats.precision) == (1, 1, 0.0)
+    assert stats.ttd_drops == [15.0] and stats.ttd_since_launch == []  # settle 10 + period 5
+
+
+def _day(start: datetime, cpu: float, network: float) -> list[Point]:
+    return [Point(start + timedelta(minutes=5 * i), cpu, network, network) for i in range(288)]
+
+
+@pytest.mark.parametrize("rule", [TrustedAdvisor, AverageCpu])
+def test_the_anchors_flag_an_idle_instance_and_not_a_busy_one(rule: type[DailyRule]) -> None:
+    idle, busy = rule(), rule()
+    for day in range(14):
+        start = T0 + timedelta(days=day)
+        for p in _day(start, 0.5, 2_000.0):
+            idle.learn_one(p)
+        for p in _day(start, 40.0, 500_000.0):
+            busy.learn_one(p)
+    assert (idle.status(), busy.status()) == ("idle", "active")
 
 
 def test_cli_prints_the_table_and_writes_json(
@@ -53,13 +104,20 @@ def test_cli_prints_the_table_and_writes_json(
     write_fleet(generate_fleet(FleetSpec(seed=4, instances=8, days=2, history_days=1)), fleet_dir)
     out = tmp_path / "idle.json"
     args = ["bench", "idle", "--fleet", str(fleet_dir), "--history-days", "1", "--json", str(out)]
-    assert main(args) == 0
+    assert main([*args, "--markdown"]) == 0
     printed = capsys.readouterr().out
-    assert "nightly-batch" in printed and "records/s" in printed
+    assert "| kind | instances |" in printed and "records/s" in printed
     figures = json.loads(out.read_text())
     assert figures["benchmark"] == "idle" and figures["machine"]["cpus"] >= 1
-    assert figures["records"] == 8 * 2 * 288
-    assert set(figures["per_kind"]) == {i.kind for i in load_fleet(fleet_dir).instances.values()}
+    assert isinstance(figures["overall"]["false_alerts"], int)
+    assert isinstance(figures["overall"]["false_autostops"], int)
+    assert figures["throughput"]["records"] == 8 * 2 * 288
+    assert 0 < figures["throughput"]["state_bytes_max"] <= 2048
+    kinds = {i.kind for i in load_fleet(fleet_dir).instances.values()}
+    assert set(figures["per_kind"]) == kinds == set(figures["fleet"]["kinds"])
+    for anchor in ("trusted-advisor", "cpu-average-under-5"):
+        assert set(figures["anchors"][anchor]["per_kind"]) == kinds
+        assert isinstance(figures["anchors"][anchor]["overall"]["false_alerts"], int)
 
 
 def test_a_missing_fleet_is_one_clear_line(
