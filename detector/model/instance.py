@@ -10,7 +10,7 @@ history shows, for longer than that history explains. Two runs are followed
 (:mod:`detector.model.quiet`):
 
 * the **rest run**: points at the instance's learnt rest level and under the tenant's ceilings;
-  bursts of up to 45 minutes that move little data (an update scan, a GC storm, a cron tick) do
+  bursts of up to an hour that move little data (an update scan, a GC storm, a cron tick) do
   not end it. It is idle after ``rest_gap_factor`` (1.5) times the longest rest run of the last
   14 days plus ``rest_gap_margin`` (1 hour), and at least ``rest_floor`` (3 hours): rests at
   agents' levels are fuzzier than clean ones, so their history explains more;
@@ -68,8 +68,9 @@ from detector.model.wording import duration, rate
 METRICS = ("cpu_percent", "network_in_bytes", "network_out_bytes")
 WEEK = 7 * 86_400
 """History an idle verdict needs: before the run, or as the run itself."""
-REST_BURST = 9
-"""Points (45 minutes) of low-data activity a rest run survives."""
+REST_BURST = 12
+"""Points (an hour) of low-data activity a rest run survives (a maintenance job and an update
+scan back to back)."""
 _FORMAT_VERSION = 3
 _TRACK = struct.Struct(f"<6I{DAYS}H")
 _HEAD = struct.Struct("<B3Id")

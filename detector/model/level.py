@@ -69,13 +69,18 @@ class RestLevel:
     def is_rest(self, cpu: float | None, net: float | None) -> bool | None:
         """Whether a point is at this instance's rest level (``None``: nothing to judge).
 
-        A missing metric does not vote. Before any point is learnt only the ceilings apply.
+        Rest needs both metrics: a point with CPU alone (a CPU-only poll of a busy instance)
+        can show work but not rest, since a low CPU says nothing of the traffic it serves.
+        Before any point is learnt only the ceilings apply.
+
+        >>> RestLevel().is_rest(3.0, None) is None, RestLevel().is_rest(30.0, None)
+        (True, False)
         """
-        if cpu is None and net is None:
-            return None
         if cpu is not None and cpu > (self.cpu_limit() if self.seen else self.ceilings.cpu_percent):
             return False
-        return net is None or net <= (self.net_limit() if self.seen else self.ceilings.network_bps)
+        if net is not None and net > (self.net_limit() if self.seen else self.ceilings.network_bps):
+            return False
+        return None if cpu is None or net is None else True
 
     def within_ceilings(self, net: float | None) -> bool:
         """Whether a point's network stays under the ceiling (a burst that moves no real data)."""

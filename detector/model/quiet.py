@@ -36,18 +36,17 @@ class QuietRule:
     """When a point counts as quiet.
 
     ``cpu_percent`` at or under ``cpu_floor`` and network in + out at or under
-    ``network_floor`` bytes per second (``period`` seconds per point). A missing metric does
-    not vote; with both missing the point says nothing. The network floor (60 KB per
-    5 minutes) is well above what an idle machine's agents and clock sync send (a few KB per
-    5 minutes) and well below what a low-CPU service that still serves traffic moves.
+    ``network_floor`` bytes per second (``period`` seconds per point): a clean floor, where no
+    working server sits. Either metric above its floor makes the point active; quiet needs
+    both (a CPU-only poll of a busy instance shows work, never quiet).
 
     >>> rule = QuietRule()
     >>> rule.is_quiet(0.4, 3_000.0, 2_000.0)
     True
     >>> rule.is_quiet(0.4, 300_000.0, 0.0)       # low CPU but serving traffic
     False
-    >>> rule.is_quiet(None, None, None) is None
-    True
+    >>> rule.is_quiet(None, None, None) is None, rule.is_quiet(0.4, None, None) is None
+    (True, True)
     """
 
     cpu_floor: float = 2.0
@@ -58,13 +57,14 @@ class QuietRule:
         self, cpu: float | None, network_in: float | None, network_out: float | None
     ) -> bool | None:
         """Whether a point with these metrics is quiet (``None``: nothing to judge)."""
-        votes: list[bool] = []
-        if cpu is not None:
-            votes.append(cpu <= self.cpu_floor)
-        if network_in is not None or network_out is not None:
-            total = (network_in or 0.0) + (network_out or 0.0)
-            votes.append(total / self.period <= self.network_floor)
-        return all(votes) if votes else None
+        if cpu is not None and cpu > self.cpu_floor:
+            return False
+        if network_in is None and network_out is None:
+            return None
+        total = (network_in or 0.0) + (network_out or 0.0)
+        if total / self.period > self.network_floor:
+            return False
+        return None if cpu is None else True
 
 
 class QuietHistory:
@@ -131,12 +131,11 @@ class QuietHistory:
         self.active_points += 1
 
     def _close_run(self, when: int) -> None:
-        """End the current run at ``when``. A run that began with the history (cut off on the
-        left: how long it really was is unknown) shows no gap of the pattern and is not kept."""
+        """End the current run at ``when``. A run that began with the history counts too: the
+        gap it was part of lasted at least that long (a weekly job first seen mid-week)."""
         minutes = min((when - self.run_start) // 60, 0xFFFF)
-        if self.run_start > self.first_seen:
-            slot = self.day % DAYS
-            self.day_max[slot] = max(self.day_max[slot], minutes)
+        slot = self.day % DAYS
+        self.day_max[slot] = max(self.day_max[slot], minutes)
         if self.accepted_run == self.run_start:
             self.accepted = max(self.accepted, minutes)
             self.accepted_run = 0
