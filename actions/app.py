@@ -19,11 +19,14 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 import faust
 import mode
-from faust.types import StreamT
+from faust import Stream
+from faust.types import EventT, StreamT
 
+from actions.coalesce import coalesce
 from actions.runtime import ActionsRuntime, build_runtime
 from spendsense.errors import ConfigError, PoisonRecord
 from spendsense.events import DeadLetter, DetectionRecord, parse_event
@@ -86,21 +89,31 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     @app.agent(detections, name="alerts", concurrency=1)
     async def alerts(stream: StreamT) -> None:
         await slot.ready.wait()
-        async for event in stream.events():
+        batches = cast(Stream, stream).noack_take(
+            cfg.batch_size, within=cfg.batch_latency_ms / 1000
+        )
+        async for batch in batches:
+            events = cast(list[EventT], batch)
             runtime = slot.runtime
             assert runtime is not None
-            try:
-                det = parse_event(DetectionRecord, event.value)
-            except PoisonRecord as exc:
-                runtime.metrics.records.labels(outcome="poison").inc()
-                await dead_letter(event, str(exc))
-                continue
-            verdict = await asyncio.to_thread(runtime.handle, det)
-            if verdict == "unknown-tenant":
-                runtime.metrics.records.labels(outcome="unknown-tenant").inc()
-                await dead_letter(event, f"unknown-tenant: {det.tenant_id!r} is not in the store")
-                continue
-            runtime.metrics.records.labels(outcome="ok").inc()
+            parsed: list[tuple[EventT, DetectionRecord]] = []
+            for event in events:
+                try:
+                    parsed.append((event, parse_event(DetectionRecord, event.value)))
+                except PoisonRecord as exc:
+                    runtime.metrics.records.labels(outcome="poison").inc()
+                    await dead_letter(event, str(exc))
+            for det, stands_for in coalesce(parsed):
+                verdict = await asyncio.to_thread(runtime.handle, det)
+                if verdict == "unknown-tenant":
+                    runtime.metrics.records.labels(outcome="unknown-tenant").inc(len(stands_for))
+                    reason = f"unknown-tenant: {det.tenant_id!r} is not in the store"
+                    for event in stands_for:
+                        await dead_letter(event, reason)
+                    continue
+                runtime.metrics.records.labels(outcome="ok").inc(len(stands_for))
+            for event in events:  # only once every detection of the batch was handled
+                await stream.ack(event)
 
     async def dead_letter(event: faust.types.EventT, reason: str) -> None:
         letter = DeadLetter(

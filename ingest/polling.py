@@ -9,8 +9,8 @@ The adaptive default polls plainly busy instances hourly and for CPU only (a bus
 is enough to know the instance works), low-CPU instances that serve steady traffic
 every two hours, instances near idle every 20 minutes with all three metrics (the
 detector needs the network to tell an idle box from a quiet server), and instances
-quiet for three hours (the verdict is out) every six hours for CPU and NetworkIn, which
-is enough to see them wake up, network-only work included. Chosen with
+quiet for five hours every six hours, all three metrics (a rest at agents' level is told
+from a quiet server by its traffic in and out). Chosen with
 ``spendsense bench collect`` (figures in the README).
 
 >>> p = POLICIES["adaptive"]
@@ -118,10 +118,14 @@ class AdaptivePolicy(PollingPolicy):
     busy_cpu_p50: float = 8.0  # median CPU over the last hour above this: plainly busy
     # in + out bytes per 5-minute period above this: serving (25x the model's idle floor)
     serving_net: float = 1_500_000.0
-    dormant_after_s: int = 3 * 3600
+    # quiet this long: dormant. Past the model's shortest rest verdict (3 hours of points with
+    # CPU and network; a busy tier's last hour brings CPU only), so an instance resting at its
+    # agents' level is judged while still polled every 20 minutes
+    dormant_after_s: int = 5 * 3600
     busy_metrics: tuple[str, ...] = ("CPUUtilization",)
     suspect_metrics: tuple[str, ...] = ALL_METRICS
-    dormant_metrics: tuple[str, ...] = ("CPUUtilization", "NetworkIn")
+    # all three: a server's outbound traffic is what tells it from an idle box at rest
+    dormant_metrics: tuple[str, ...] = ALL_METRICS
 
     def plan(self, tier: str) -> PollPlan:
         if tier == "busy":

@@ -58,7 +58,7 @@ def chaos_environment(
             "SPENDSENSE_ACTIONS__COOLDOWN_S": str(cooldown_s),
             "SPENDSENSE_ACTIONS__FLUSH_INTERVAL_S": "5",
             "SPENDSENSE_INGEST__CYCLE_S": "5",
-            "SPENDSENSE_INGEST__BACKFILL_DAYS": "2",
+            "SPENDSENSE_INGEST__BACKFILL_DAYS": "8",  # an idle verdict needs a week of history
             "SPENDSENSE_INGEST__POLICY": "naive",
             "SPENDSENSE_AWS__MAX_ATTEMPTS": "4",
             "SPENDSENSE_SANDBOX__SPEED": str(speed),

@@ -1,4 +1,5 @@
-"""End to end on the real broker: metrics records in, detections out, model service running."""
+"""End to end on the real broker: metrics records in, detections out, model service running;
+a tenant's ceilings of rest saved through the API change what the worker says."""
 
 from __future__ import annotations
 
@@ -9,13 +10,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from api.app import create_app
 from spendsense.events import DeadLetter, DetectionRecord, FeedbackRecord, parse_event
+from spendsense.metrics import CollectorRegistry
 from spendsense.ports import free_port
-from spendsense.settings import KafkaSettings
+from spendsense.settings import ApiSettings, KafkaSettings, Settings, StoreSettings
 from spendsense.topics import DEADLETTER, DETECTIONS, FEEDBACK, INVENTORY, METRICS
+from tests.api.conftest import sign_up
 from tests.fixtures.detector import (
     StartWorker,
+    busy_week_then_quiet,
     consume,
     inventory,
     produce,
@@ -45,11 +52,12 @@ def test_metrics_in_detections_out(
         [(i, inventory("tenant-a", i).to_bytes()) for i in (IDLE, BUSY)],
     )
     _, metrics_port = start_worker(model_service_url)
-    idle, busy = series("tenant-a", IDLE, 30, cpu=0.3), series("tenant-a", BUSY, 30, cpu=45.0)
-    records = [r for pair in zip(idle, busy, strict=True) for r in pair]
+    week, idle = busy_week_then_quiet("tenant-a", IDLE, 30)
+    busy = series("tenant-a", BUSY, 30, cpu=45.0, start=idle[0].timestamp)
+    records = [*week, *(r for pair in zip(idle, busy, strict=True) for r in pair)]
     produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records])
 
-    raw = consume(kafka, DETECTIONS, len(records), timeout_s=60)
+    raw = consume(kafka, DETECTIONS, len(records), timeout_s=90)
     detections = [parse_event(DetectionRecord, v) for v in raw]
     assert len(detections) == len(records)
     seen = {(d.instance_id, d.timestamp) for d in detections}
@@ -58,7 +66,7 @@ def test_metrics_in_detections_out(
     last = {d.instance_id: d for d in sorted(detections, key=lambda d: d.timestamp)}
     assert last[IDLE].idle and last[IDLE].idle_since == idle[0].timestamp
     assert last[IDLE].monthly_waste_usd == pytest.approx(0.096 * 730)
-    assert "CPU under" in last[IDLE].reason
+    assert "a clean floor" in last[IDLE].reason and "busy hours averaged 45%" in last[IDLE].reason
     assert (last[IDLE].tenant_id, last[IDLE].instance_type) == ("tenant-a", "m5.large")
     assert not any(d.idle for d in detections if d.instance_id == BUSY)
     assert all(d.monthly_waste_usd == 0.0 for d in detections if not d.idle)
@@ -149,7 +157,9 @@ def test_model_service_down_then_up_loses_nothing(
     finally:
         service.stop()
     assert sorted(d.timestamp for d in detections) == [r.timestamp for r in records]
-    assert detections[-1].idle
+    # one series, in order: 55 minutes at a clean floor and no history, so provisional
+    assert detections[-1].status == "provisional"
+    assert detections[-1].idle_since == records[0].timestamp
 
 
 def test_a_worker_after_a_crash_restores_instance_state_from_the_changelog(
@@ -167,8 +177,9 @@ def test_a_worker_after_a_crash_restores_instance_state_from_the_changelog(
     detections = [parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, 16, 60)]
     assert sorted(d.timestamp for d in detections) == [r.timestamp for r in records]
     last = max(detections, key=lambda d: d.timestamp)
-    # a model starting over would date the quiet run from the 9th record and not be idle yet
-    assert last.idle and last.idle_since == records[0].timestamp
+    # 75 minutes quiet and no history: provisional; a model starting over would date the quiet
+    # run from the 9th record, and 35 minutes of quiet is not even provisional
+    assert last.status == "provisional" and last.idle_since == records[0].timestamp
 
 
 def test_feedback_on_the_topic_stops_the_idle_verdict(
@@ -176,9 +187,12 @@ def test_feedback_on_the_topic_stops_the_idle_verdict(
 ) -> None:
     produce(kafka, INVENTORY, [(IDLE, inventory("tenant-a", IDLE).to_bytes())])
     _, metrics_port = start_worker(model_service_url)
-    records = series("tenant-a", IDLE, 16, cpu=0.3)
-    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records[:12]])
-    first = [parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, 12, 60)]
+    week, quiet = busy_week_then_quiet("tenant-a", IDLE, 16)
+    records = [*week, *quiet]
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records[:-4]])
+    first = [
+        parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, len(week) + 12, 90)
+    ]
     assert max(first, key=lambda d: d.timestamp).idle
 
     said = FeedbackRecord(
@@ -186,8 +200,52 @@ def test_feedback_on_the_topic_stops_the_idle_verdict(
     )
     produce(kafka, FEEDBACK, [(IDLE, said.to_bytes())])
     time.sleep(2)  # every worker reads the feedback topic in full, within half a second
-    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records[12:]])
-    later = [parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, 16, 60)]
-    after = [d for d in later if d.timestamp >= records[12].timestamp]
-    assert len(after) == 4 and not any(d.idle for d in after)
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records[-4:]])
+    later = [parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, len(records), 90)]
+    after = [d for d in later if d.timestamp >= quiet[12].timestamp]
+    assert len(after) == 4 and not any(d.idle or d.provisional for d in after)
     assert sample(metrics_port, "spendsense_detector_feedback_applied_total") == 1
+
+
+def test_ceilings_saved_in_settings_change_the_verdict(
+    kafka: KafkaSettings, model_service_url: str, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    """One tenant lowers its CPU ceiling to 1 % in Settings; the same quiet series at 1.5 %
+    rests under another tenant's defaults and never rests under the lowered ceiling."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        var_dir=tmp_path,
+        kafka=kafka,
+        store=StoreSettings(url=f"sqlite:///{tmp_path}/api.db"),
+        api=ApiSettings(session_secret=SecretStr("e" * 48)),
+    )
+    app = create_app(settings, registry=CollectorRegistry())
+    with TestClient(app):  # the lifespan: migrates the store
+        strict, lenient = sign_up(app), sign_up(app)
+        saved = strict.client.put(
+            "/api/settings/ceilings",
+            json={"cpu_percent": 1.0},
+            headers={"X-CSRF-Token": strict.csrf},
+        )
+        assert saved.status_code == 200, saved.text
+    app.state.spendsense.engine.dispose()
+    produce(
+        kafka,
+        INVENTORY,
+        [
+            (IDLE, inventory(strict.tenant_id, IDLE).to_bytes()),
+            (BUSY, inventory(lenient.tenant_id, BUSY).to_bytes()),
+        ],
+    )
+    start_worker(model_service_url)  # reads tenant-settings in full at start
+    records = series(strict.tenant_id, IDLE, 12, cpu=1.5) + series(
+        lenient.tenant_id, BUSY, 12, cpu=1.5
+    )
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records])
+    detections = [parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, 24, 60)]
+    assert len(detections) == 24
+    rests = {
+        iid: [d.idle_since is not None for d in detections if d.instance_id == iid]
+        for iid in (IDLE, BUSY)
+    }
+    assert rests == {IDLE: [False] * 12, BUSY: [True] * 12}

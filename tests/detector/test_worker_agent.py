@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,11 +16,19 @@ from faust.types import ChannelT
 
 from detector.app import DetectorWorker, create_app
 from detector.detect import InstanceState
+from detector.protocol import CeilingsIn, SeriesItem, SeriesResult
 from detector.scoring import Point, score_and_learn
-from spendsense.events import DeadLetter, DetectionRecord, FeedbackRecord, parse_event
+from spendsense.events import (
+    DeadLetter,
+    DetectionRecord,
+    FeedbackRecord,
+    MetricRecord,
+    TenantSettingsRecord,
+    parse_event,
+)
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
-from tests.fixtures.detector import inventory, series
+from tests.fixtures.detector import busy_week_then_quiet, inventory, series
 
 IDLE, OTHER = "i-0000000000000c01", "i-0000000000000c02"
 
@@ -50,20 +58,47 @@ def sample(w: DetectorWorker, name: str, labels: dict[str, str] | None = None) -
     return w.metrics.registry.get_sample_value(name, labels or {}) or 0.0
 
 
-async def test_quiet_instance_becomes_idle_with_its_monthly_waste(worker: DetectorWorker) -> None:
+async def detect(worker: DetectorWorker, records: list[MetricRecord]) -> list[DetectionRecord]:
+    """Put ``records`` through the agent; their detections, in order."""
     out = worker.output.detections_channel.clone(is_iterator=True)
-    records = series("tenant-a", IDLE, 14, cpu=0.4)
     async with worker.agent.test_context() as agent:
         for r in records:
             await agent.put(r.to_bytes(), key=r.instance_id)
-        detections = [parse_event(DetectionRecord, v) for v in await drain(out, len(records))]
-    assert [d.timestamp for d in detections] == [r.timestamp for r in records]
-    assert not detections[0].idle and detections[-1].idle
-    assert detections[-1].monthly_waste_usd == pytest.approx(0.2 * 730)
-    assert detections[-1].idle_since == records[0].timestamp
-    assert detections[-1].name == f"{IDLE}-name"
+        return [parse_event(DetectionRecord, v) for v in await drain(out, len(records))]
+
+
+async def test_quiet_instance_becomes_idle_with_its_monthly_waste(worker: DetectorWorker) -> None:
+    busy, quiet = busy_week_then_quiet("tenant-a", IDLE, 14, cpu=0.4)
+    detections = await detect(worker, [*busy, *quiet])
+    assert [d.timestamp for d in detections] == [r.timestamp for r in [*busy, *quiet]]
+    after = detections[len(busy) :]
+    assert not any(d.idle or d.provisional for d in detections[: len(busy)])
+    assert not after[0].idle and after[-1].idle and not after[-1].provisional
+    assert after[-1].monthly_waste_usd == pytest.approx(0.2 * 730)
+    assert after[-1].idle_since == quiet[0].timestamp
+    assert after[-1].name == f"{IDLE}-name"
     state = InstanceState.from_json(worker.channels.states[IDLE])
-    assert state.last_period == records[-1].timestamp and state.model
+    assert state.last_period == quiet[-1].timestamp and state.model
+
+
+async def test_an_idle_verdict_on_a_period_behind_the_live_edge_is_provisional(
+    worker: DetectorWorker,
+) -> None:
+    """The same series twice, one ending now and one ending two days ago: the model calls both
+    idle; the worker lets only the one at the live edge alert (a backfill never alerts)."""
+    worker.view.apply_inventory(inventory("tenant-a", OTHER, price=0.2))
+    live = busy_week_then_quiet("tenant-a", IDLE, 12)
+    past = busy_week_then_quiet("tenant-a", OTHER, 12, end=datetime.now(UTC) - timedelta(days=2))
+    detections = await detect(worker, [*live.records, *past.records])
+    now, then = detections[len(live.records) - 1], detections[-1]
+    assert (now.instance_id, then.instance_id) == (IDLE, OTHER)
+    assert (now.idle, now.provisional, now.status) == (True, False, "idle")
+    assert (then.idle, then.provisional, then.status) == (False, True, "provisional")
+    assert now.monthly_waste_usd == pytest.approx(0.2 * 730) and then.monthly_waste_usd == 0.0
+    # the model's verdict is the same; only the worker's live-edge rule tells them apart
+    assert then.reason.startswith(now.reason) and "a past period (backfill)" in then.reason
+    assert then.confidence == now.confidence
+    assert then.idle_since == past.quiet[0].timestamp
 
 
 async def test_a_redelivered_period_is_not_learned_twice(worker: DetectorWorker) -> None:
@@ -80,11 +115,12 @@ async def test_a_redelivered_period_is_not_learned_twice(worker: DetectorWorker)
 
 async def test_feedback_not_idle_is_applied_once_to_the_model(worker: DetectorWorker) -> None:
     out = worker.output.detections_channel.clone(is_iterator=True)
-    records = series("tenant-a", IDLE, 16, cpu=0.4)
+    busy, quiet = busy_week_then_quiet("tenant-a", IDLE, 16, cpu=0.4)
+    records = [*busy, *quiet]
     async with worker.agent.test_context() as agent:
-        for r in records[:14]:
+        for r in records[:-2]:
             await agent.put(r.to_bytes(), key=r.instance_id)
-        before = [parse_event(DetectionRecord, v) for v in await drain(out, 14)]
+        before = [parse_event(DetectionRecord, v) for v in await drain(out, len(records) - 2)]
         assert before[-1].idle
         worker.view.apply_feedback(
             FeedbackRecord(
@@ -94,12 +130,47 @@ async def test_feedback_not_idle_is_applied_once_to_the_model(worker: DetectorWo
                 at=datetime.now(UTC),
             )
         )
-        for r in records[14:]:
+        for r in records[-2:]:
             await agent.put(r.to_bytes(), key=r.instance_id)
         after = [parse_event(DetectionRecord, v) for v in await drain(out, 2)]
-    assert not any(d.idle for d in after)
+    assert not any(d.idle or d.provisional for d in after)
     assert sample(worker, "spendsense_detector_feedback_applied_total") == 1
     assert InstanceState.from_json(worker.channels.states[IDLE]).feedback_at is not None
+
+
+async def test_a_tenants_settings_put_its_ceilings_in_its_instances_items(
+    worker: DetectorWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[SeriesItem] = []
+    score_batch = worker.detector.client.score_batch
+
+    async def spy(items: list[SeriesItem]) -> list[SeriesResult]:
+        sent.extend(items)
+        return await score_batch(items)
+
+    monkeypatch.setattr(worker.detector.client, "score_batch", spy)
+    worker.view.apply_inventory(inventory("tenant-b", OTHER))
+    out = worker.output.detections_channel.clone(is_iterator=True)
+    mine, theirs = series("tenant-a", IDLE, 3, cpu=1.5), series("tenant-b", OTHER, 3, cpu=1.5)
+
+    def settings(**ceilings: float) -> TenantSettingsRecord:
+        return TenantSettingsRecord(
+            tenant_id="tenant-a", actor="ops@example.com", at=datetime.now(UTC), **ceilings
+        )
+
+    async with worker.agent.test_context() as agent:
+        for step, change in enumerate(
+            [None, settings(ceiling_cpu_percent=1.0), settings()]  # saved, then reset
+        ):
+            if change is not None:
+                worker.view.apply_tenant_settings(change)
+            for r in (mine[step], theirs[step]):
+                await agent.put(r.to_bytes(), key=r.instance_id)
+            detections = [parse_event(DetectionRecord, v) for v in await drain(out, 2)]
+            assert {d.instance_id for d in detections} == {IDLE, OTHER}
+    by_instance = {key: [i.ceilings for i in sent if i.key == key] for key in (IDLE, OTHER)}
+    assert by_instance[IDLE] == [None, CeilingsIn(cpu_percent=1.0, network_bps=10_000.0), None]
+    assert by_instance[OTHER] == [None, None, None]  # another tenant keeps the defaults
 
 
 async def test_a_record_claiming_another_tenants_instance_is_a_dead_letter(

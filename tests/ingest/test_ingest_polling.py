@@ -55,17 +55,29 @@ def test_tiers_follow_the_last_hour() -> None:
         get_policy("sometimes")
 
 
+HISTORY_DAYS = 7.5
+"""The backfill: a week and a half day, as an idle verdict needs a week of history first."""
+
+
 @pytest.fixture(scope="module")
 def small_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 instances, one of each kind; those idle in the live period have a week of history."""
+    fleet = generate_fleet(FleetSpec(seed=7, instances=16, days=9, history_days=HISTORY_DAYS))
+    live = fleet.start + timedelta(days=HISTORY_DAYS)
+    went_idle = {i: t for i, t in fleet.labels.items() if t is not None and t >= live}
+    assert went_idle, "the fleet must have instances going idle in the live period"
+    for iid, when in went_idle.items():
+        assert when - fleet.traces[iid].start >= timedelta(days=7), iid
     folder = tmp_path_factory.mktemp("bench-fleet")
-    write_fleet(generate_fleet(FleetSpec(seed=3, instances=16, days=4, history_days=2)), folder)
+    write_fleet(fleet, folder)
     return folder
 
 
 def test_bench_collect_prices_naive_polling_and_orders_policies(small_fleet: Path) -> None:
     from sandbox.fleet import load_fleet
 
-    reports = {r.policy: r for r in run_benchmark(load_fleet(small_fleet), list(POLICIES), 2)}
+    fleet = load_fleet(small_fleet)
+    reports = {r.policy: r for r in run_benchmark(fleet, list(POLICIES), HISTORY_DAYS)}
     naive, hourly, adaptive = reports["naive"], reports["hourly"], reports["adaptive"]
     # 3 metrics every 5 minutes: 3 * 288 * 30.44 * 1000 / 1000 * $0.01 = $263 per 1,000 a month
     assert naive.usd_per_1000_month == pytest.approx(263, rel=0.05)
@@ -91,7 +103,7 @@ def test_bench_collect_command_prints_and_writes(
             "naive",
             "adaptive",
             "--history-days",
-            "2",
+            str(HISTORY_DAYS),
             "--json",
             str(out),
         ]
