@@ -135,6 +135,10 @@ class ActionsSettings(BaseModel):
     grace_tag: str = "spendsense:stop-after"
     ses_region: str | None = None
     flush_interval_s: float = Field(30.0, gt=0)
+    # the alerts agent takes up to batch_size detections or what arrived within batch_latency_ms,
+    # and acts on each instance's verdict changes and latest word (actions.coalesce)
+    batch_size: int = Field(1000, ge=1, le=20000)
+    batch_latency_ms: int = Field(200, ge=1, le=60000)
     email_lease_s: int = Field(600, ge=1)
     metrics_port: int = Field(9303, ge=0, le=65535)
     web_port: int = Field(6067, ge=1, le=65535)
@@ -152,10 +156,6 @@ class ActionsSettings(BaseModel):
 
 class DetectorSettings(BaseModel):
     """The detector: the BentoML model service and the Faust worker that calls it."""
-    # the alerts agent takes up to batch_size detections or what arrived within batch_latency_ms,
-    # and acts on each instance's verdict changes and latest word (actions.coalesce)
-    batch_size: int = Field(1000, ge=1, le=20000)
-    batch_latency_ms: int = Field(200, ge=1, le=60000)
 
     model_url: str = "http://127.0.0.1:3000"
     model_port: int = Field(3000, ge=1, le=65535)
