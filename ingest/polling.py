@@ -7,7 +7,7 @@ data. A policy maps an instance's *tier* (what its latest points looked like) to
 
 The adaptive default polls plainly busy instances hourly and for CPU only (a busy CPU
 is enough to know the instance works), low-CPU instances that serve steady traffic
-every two hours, instances near idle every 20 minutes with all three metrics (the
+every two hours, instances near idle every 30 minutes with all three metrics (the
 detector needs the network to tell an idle box from a quiet server), and instances
 quiet for five hours every six hours, all three metrics (a rest at agents' level is told
 from a quiet server by its traffic in and out). Chosen with
@@ -113,14 +113,14 @@ class AdaptivePolicy(PollingPolicy):
     name: str
     busy_s: int = 3600
     serving_s: int = 2 * 3600
-    suspect_s: int = 1200
+    suspect_s: int = 1800
     dormant_s: int = 6 * 3600
     busy_cpu_p50: float = 8.0  # median CPU over the last hour above this: plainly busy
     # in + out bytes per 5-minute period above this: serving (25x the model's idle floor)
     serving_net: float = 1_500_000.0
     # quiet this long: dormant. Past the model's shortest rest verdict (3 hours of points with
     # CPU and network; a busy tier's last hour brings CPU only), so an instance resting at its
-    # agents' level is judged while still polled every 20 minutes
+    # agents' level is judged while still polled every 30 minutes
     dormant_after_s: int = 5 * 3600
     busy_metrics: tuple[str, ...] = ("CPUUtilization",)
     suspect_metrics: tuple[str, ...] = ALL_METRICS
@@ -215,7 +215,7 @@ POLICIES: dict[str, PollingPolicy] = {
         FixedPolicy("naive", 300),
         FixedPolicy("hourly", 3600),
         AdaptivePolicy("adaptive"),
-        AdaptivePolicy("adaptive-lean", busy_s=2 * 3600, serving_s=3 * 3600, suspect_s=1800),
+        AdaptivePolicy("adaptive-lean", busy_s=2 * 3600, serving_s=3 * 3600, suspect_s=2700),
     )
 }
 

@@ -39,7 +39,19 @@ CPU_MARGIN = 3.0
 NET_MARGIN = 2_000.0
 """Bytes per second above the network floor that still count as rest (flushes, scrapes)."""
 
-STATE_FIELDS = 9
+_STATE = (
+    "seen",
+    "short_cpu",
+    "short_net",
+    "floor_cpu",
+    "floor_net",
+    "rest_cpu",
+    "rest_net",
+    "busy_cpu",
+    "busy_net",
+)
+"""The learnt state's attributes, in the order the state bytes hold them."""
+STATE_FIELDS = len(_STATE)
 
 
 class RestLevel:
@@ -109,31 +121,12 @@ class RestLevel:
 
     def state(self) -> tuple[float, ...]:
         """The learnt state as ``STATE_FIELDS`` floats."""
-        return (
-            self.seen,
-            self.short_cpu,
-            self.short_net,
-            self.floor_cpu,
-            self.floor_net,
-            self.rest_cpu,
-            self.rest_net,
-            self.busy_cpu,
-            self.busy_net,
-        )
+        return tuple(getattr(self, name) for name in _STATE)
 
     def load_state(self, values: tuple[float, ...]) -> None:
         """Restore what ``state()`` returned."""
-        (
-            self.seen,
-            self.short_cpu,
-            self.short_net,
-            self.floor_cpu,
-            self.floor_net,
-            self.rest_cpu,
-            self.rest_net,
-            self.busy_cpu,
-            self.busy_net,
-        ) = values
+        for name, value in zip(_STATE, values, strict=True):
+            setattr(self, name, value)
 
 
 def _follow(floor: float, short: float, first: bool) -> float:
