@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := openjdk-17-jre-headless maven postgresql chromium prometheus prometheus-node-exporter nodejs npm wrk
+APT_PACKAGES := openjdk-17-jre-headless maven postgresql chromium prometheus prometheus-node-exporter nodejs npm wrk nginx
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help install sysdeps jars ui demo test test-fast lint typecheck bench bench-nab bench-api bench-idle bench-collect bench-pipeline chaos migration clean

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.audit import EventSink, audit, publish_action
-from actions.stopping import InstanceFacts, StopExecutor, StopOutcome, rails
+from actions.stopping import InstanceFacts, StopExecutor, StopOutcome
 from spendsense.errors import NotFound, TenantAccessError
 from spendsense.events import DetectionRecord
 from spendsense.settings import ActionsSettings
@@ -59,12 +59,15 @@ class PolicyOutcome:
     """What the policy did with one detection.
 
     ``what``: ``grace-started``, ``waiting``, ``grace-cleared``, ``out-of-scope``,
-    ``not-idle`` (a person said so), ``refused`` (a rail), ``unreachable`` or ``stop`` (``stop`` holds the executor's outcome).
+    ``not-idle`` (a person said so), ``refused`` (a rail: ``rail`` and ``message`` say which
+    and why), ``unreachable`` or ``stop`` (``stop`` holds the executor's outcome).
     """
 
     what: str
     deadline: datetime | None = None
     stop: StopOutcome | None = None
+    rail: str | None = None
+    message: str = ""
 
 
 class AutoStopPolicy:
@@ -108,8 +111,13 @@ class AutoStopPolicy:
             return PolicyOutcome("unreachable")
         if not self._in_scope(tenant, facts):
             return PolicyOutcome("out-of-scope")
-        if rails(facts, self.settings.protect_tag) is not None:
-            return PolicyOutcome("refused")
+        try:
+            refusal = self.executor.refusal(det.tenant_id, facts)
+        except TenantAccessError as exc:
+            log.warning("auto-stop: cannot check %s: %s", det.instance_id, exc.message)
+            return PolicyOutcome("unreachable")
+        if refusal is not None:
+            return PolicyOutcome("refused", rail=refusal[0], message=refusal[1])
         deadline = deadline or parse_deadline(facts.tags.get(self.settings.grace_tag))
         if deadline is None:
             return self._start_grace(tenant, facts)

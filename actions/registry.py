@@ -8,8 +8,10 @@ role's policy must allow.
 
 >>> sorted(ACTIONS)
 ['email', 'stop', 'tag']
->>> customer_permissions()
-['ec2:CreateTags', 'ec2:DeleteTags', 'ec2:DescribeInstanceAttribute', 'ec2:DescribeInstances', 'ec2:StartInstances', 'ec2:StopInstances']
+>>> customer_permissions()  # doctest: +NORMALIZE_WHITESPACE
+['ec2:CreateTags', 'ec2:DeleteTags', 'ec2:DescribeInstanceAttribute',
+ 'ec2:DescribeInstanceTypes', 'ec2:DescribeInstances', 'ec2:StartInstances',
+ 'ec2:StopInstances']
 >>> ACTIONS["tag"].Params(set={"spendsense:stop-after": "2026-11-27T10:00:00Z"}).remove
 []
 """
@@ -44,12 +46,17 @@ ACTIONS: Registry[type[ActionPlugin]] = Registry("action")
 
 @ACTIONS.register("stop")
 class StopInstance(ActionPlugin):
-    """Stop an EC2 instance (or start it again) in the customer's account."""
+    """Stop an EC2 instance (or start it again) in the customer's account.
+
+    The rails read the instance, its stop protection and whether its type has
+    instance-store volumes (whose data a stop would erase) before acting.
+    """
 
     name = "stop"
     permissions = (
         "ec2:DescribeInstances",
         "ec2:DescribeInstanceAttribute",
+        "ec2:DescribeInstanceTypes",
         "ec2:StopInstances",
         "ec2:StartInstances",
     )

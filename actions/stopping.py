@@ -9,8 +9,13 @@ signed link, the auto-stop policy):
    account's ExternalId, :class:`~spendsense.access.TenantSessions`);
 3. if someone started it after the decision was taken (a later ``start`` decision, or
    EC2's launch time after it), nothing is done (``skipped``);
-4. the rails: never an instance with the protect tag, an Auto Scaling group member, an
-   instance-store root, a spot instance or one with stop protection (``refused``);
+4. the rails: never an instance with the protect tag, a member of a group that manages
+   its instances' lifecycle (an Auto Scaling group, an EKS node group, a Karpenter node
+   pool, an EMR cluster: recognised by the tags they put on their instances), an
+   instance-store root, a spot instance, one with stop protection, or one whose type
+   has instance-store volumes (i3, m5d, c6gd...: a stop erases their data; EC2's
+   ``DescribeInstanceTypes``, cached per region and type) (``refused``). A start goes
+   through the protect checks (the tag, the managed groups) the same way;
 5. the policy's hourly cap, dry-run (``dry-run``: nothing changes), then StopInstances;
 6. the outcome goes to the audit log (same ``decision_key``) and the ``actions`` topic.
 
@@ -20,10 +25,14 @@ signed link, the auto-stop policy):
 >>> rails(InstanceFacts("i-0abc1234", "111111111111", "us-east-1", "running",
 ...                     lifecycle="spot"), "spendsense:protect")
 ('spot', 'spot instances cannot be stopped safely')
+>>> rails(InstanceFacts("i-0abc1234", "111111111111", "us-east-1", "running",
+...                     tags={"karpenter.sh/nodepool": "default"}), "spendsense:protect")
+('karpenter', 'it belongs to Karpenter node pool default, which would replace it')
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,8 +55,52 @@ from spendsense.store.models import InstanceAlertState, StopDecision, utcnow
 
 log = logging.getLogger(__name__)
 
-ASG_TAG = "aws:autoscaling:groupName"
 POLICY_ACTOR_PREFIX = "policy:"
+STORAGE_RAIL = "instance-store-volumes"
+
+Refusal = tuple[str, str]
+"""(rail, why) of a rail that forbids the action."""
+
+
+@dataclass(frozen=True)
+class Manager:
+    """Something that owns its instances' lifecycle, recognised by the tags it puts on them.
+
+    ``keys``: tag keys (``*`` wildcards allowed), the first present names the group.
+    """
+
+    rail: str
+    what: str
+    keys: tuple[str, ...]
+    consequence: str = "which would replace it"
+
+    def group(self, tags: dict[str, str]) -> str | None:
+        for key in self.keys:
+            for tag, value in tags.items():
+                if fnmatch.fnmatchcase(tag, key):
+                    return value
+        return None
+
+
+MANAGERS = (
+    Manager("asg", "Auto Scaling group", ("aws:autoscaling:groupName",)),
+    Manager("eks", "EKS node group", ("eks:nodegroup-name", "eks:cluster-name")),
+    Manager(
+        "karpenter",
+        "Karpenter node pool",
+        ("karpenter.sh/nodepool", "karpenter.sh/provisioner-name"),
+    ),
+    Manager(
+        "emr",
+        "EMR cluster",
+        ("aws:elasticmapreduce:job-flow-id", "aws:elasticmapreduce:*"),
+        "which would count it lost and may fail the cluster",
+    ),
+)
+"""Auto Scaling tags its members ``aws:autoscaling:groupName``; an EKS managed node group
+``eks:cluster-name`` and ``eks:nodegroup-name``; Karpenter ``karpenter.sh/nodepool``
+(``karpenter.sh/provisioner-name`` before v0.32); EMR ``aws:elasticmapreduce:job-flow-id``
+and ``aws:elasticmapreduce:instance-group-role``."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +117,7 @@ class InstanceFacts:
     stop_protection: bool = False
     launch_time: datetime | None = None
     name: str = ""
+    instance_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,15 +156,30 @@ class Decision:
     dry_run: bool
 
 
-def rails(facts: InstanceFacts, protect_tag: str) -> tuple[str, str] | None:
-    """The first safety rail that forbids stopping, as ``(rail, why)``, or None."""
+def managed_by(tags: dict[str, str]) -> Refusal | None:
+    """The group that owns an instance with these tags, as ``(rail, why)``, or None."""
+    for manager in MANAGERS:
+        group = manager.group(tags)
+        if group is not None:
+            return manager.rail, f"it belongs to {manager.what} {group}, {manager.consequence}"
+    return None
+
+
+def protect_rails(facts: InstanceFacts, protect_tag: str) -> Refusal | None:
+    """What forbids stopping or starting: the protect tag, a managed group."""
     if protect_tag in facts.tags:
         return "protected", f"it carries the {protect_tag} tag"
-    if ASG_TAG in facts.tags:
-        return (
-            "asg",
-            f"it belongs to Auto Scaling group {facts.tags[ASG_TAG]}, which would replace it",
-        )
+    return managed_by(facts.tags)
+
+
+def rails(facts: InstanceFacts, protect_tag: str) -> Refusal | None:
+    """The first safety rail that ``facts`` show forbids stopping, as ``(rail, why)``, or None.
+
+    Whether its type has instance-store volumes needs EC2: :meth:`StopExecutor.refusal`.
+    """
+    protected = protect_rails(facts, protect_tag)
+    if protected is not None:
+        return protected
     if facts.root_device_type == "instance-store":
         return "instance-store", "its root volume is instance store, which cannot be stopped"
     if facts.lifecycle == "spot":
@@ -141,6 +210,7 @@ class StopExecutor:
         self.metrics = metrics
         self.default_region = default_region
         self.clock = clock
+        self._storage: dict[tuple[str, str], bool | None] = {}
 
     # -- finding and describing -------------------------------------------------------
 
@@ -198,6 +268,44 @@ class StopExecutor:
                 )
             return _facts(found[0], account.account_id, where, attr)
         raise NotFound(f"instance {instance_id} was not found in tenant {tenant_id}'s accounts")
+
+    def instance_storage(self, tenant_id: str, facts: InstanceFacts) -> bool | None:
+        """Whether the instance's type has instance-store volumes (None: EC2 does not know
+        the type), asked of EC2 through the tenant's role once per region and type."""
+        key = (facts.region, facts.instance_type)
+        if key not in self._storage:
+            with self.sessions() as session:
+                account = self._account(session, tenant_id, facts.account_id)
+            ec2 = self.tenants.client(account, "ec2", facts.region)
+            try:
+                with self.tenants.guard(account, facts.region, "DescribeInstanceTypes"):
+                    resp = ec2.describe_instance_types(InstanceTypes=[facts.instance_type])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "InvalidInstanceType":
+                    raise
+                resp = {}
+            found = resp.get("InstanceTypes", [])
+            self._storage[key] = bool(found[0].get("InstanceStorageSupported")) if found else None
+        return self._storage[key]
+
+    def refusal(self, tenant_id: str, facts: InstanceFacts) -> Refusal | None:
+        """The first rail that forbids stopping: :func:`rails`, then the type's
+        instance-store volumes. Raises TenantAccessError when the type cannot be read."""
+        refused = rails(facts, self.settings.protect_tag)
+        if refused is not None:
+            return refused
+        storage = self.instance_storage(tenant_id, facts)
+        if storage is None:
+            return STORAGE_RAIL, (
+                f"EC2 does not describe its type {facts.instance_type!r}, so it may have "
+                f"instance-store volumes, whose data a stop erases"
+            )
+        if storage:
+            return STORAGE_RAIL, (
+                f"its type {facts.instance_type} has instance-store volumes, whose data a stop "
+                f"erases"
+            )
+        return None
 
     # -- stop and start ---------------------------------------------------------------
 
@@ -293,7 +401,11 @@ class StopExecutor:
         """
 
         def judge(decision: StopDecision, facts: InstanceFacts) -> Verdict:
-            refusal = rails(facts, self.settings.protect_tag)
+            try:
+                refusal = self.refusal(tenant_id, facts)
+            except TenantAccessError as exc:
+                why = f"not stopped: its instance type could not be checked: {exc.message}"
+                return "failed", why, None
             if refusal is not None:
                 return "refused", f"not stopped: {refusal[1]}", refusal[0]
             if self._started_since(decision, facts):
@@ -321,9 +433,13 @@ class StopExecutor:
         account_id: str | None = None,
         region: str | None = None,
     ) -> StopOutcome:
-        """Start a stopped instance again (a person's undo); idempotent on ``decision_key``."""
+        """Start a stopped instance again (a person's undo) unless the protect checks forbid
+        it; idempotent on ``decision_key``."""
 
         def judge(decision: StopDecision, facts: InstanceFacts) -> Verdict:
+            refusal = protect_rails(facts, self.settings.protect_tag)
+            if refusal is not None:
+                return "refused", f"not started: {refusal[1]}", refusal[0]
             if facts.state in {"running", "pending"}:
                 return "skipped", f"nothing to do: the instance is {facts.state}", None
             return self._call(facts, tenant_id, "start")
@@ -484,4 +600,5 @@ def _facts(
         stop_protection=bool(attr.get("DisableApiStop", {}).get("Value", False)),
         launch_time=launch if isinstance(launch, datetime) else None,
         name=tags.get("Name", ""),
+        instance_type=raw.get("InstanceType", ""),
     )

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from api.clients import request_client
 from api.errors import ApiError
 from api.security import tokens_match
 from api.state import AppState
@@ -141,6 +142,9 @@ async def require_login(login: MaybeLogin) -> Login:
 
 
 CurrentLogin = Annotated[Login, Depends(require_login)]
+
+# The caller's address as the log-in limits count it (api.clients: proxies, IPv6 /64).
+ClientAddress = Annotated[str, Depends(request_client)]
 
 
 async def submitted_csrf(request: Request) -> str | None:

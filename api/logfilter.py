@@ -1,7 +1,8 @@
 """Keep e-mailed link tokens out of the access log.
 
-A Stop / Not idle link carries a signed token in its path (``/links/<token>``): until it
-is used or expires it is a credential, so the access log shows ``/links/****`` instead.
+A Stop / Not idle link carries a signed token in its path (``/links/<token>``, and in the
+log-in page's ``?next=`` when a Stop link sends someone to log in): until it is used or
+expires it is a credential, so the access log shows ``/links/****`` instead.
 
 >>> import logging
 >>> rec = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
@@ -10,27 +11,28 @@ is used or expires it is a credential, so the access log shows ``/links/****`` i
 '127.0.0.1:5 - "GET /links/**** HTTP/1.1" 200'
 >>> rec.args[2]
 '/links/****'
+>>> rec = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+...                         ("127.0.0.1:5", "GET", "/login?next=/links/eyJ2.x", "1.1", 200), None)
+>>> RedactLinkTokens().filter(rec) and rec.getMessage()
+'127.0.0.1:5 - "GET /login?next=/links/**** HTTP/1.1" 200'
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
-_LINK = re.compile(r"/links/[^\s\"?]+")
+from spendsense.logs import redact_links
 
 
 class RedactLinkTokens(logging.Filter):
-    """Rewrites ``/links/<token>`` in a record's arguments (or message)."""
+    """Rewrites link tokens (``spendsense.logs.LINK_TOKEN``) in a record's arguments and
+    message, keeping the arguments a tuple (uvicorn's access formatter unpacks them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # uvicorn's access formatter unpacks ``args``: rewrite the path inside them.
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                _LINK.sub("/links/****", a) if isinstance(a, str) else a for a in record.args
-            )
-        elif isinstance(record.msg, str) and "/links/" in record.msg:
-            record.msg = _LINK.sub("/links/****", record.msg)
+            record.args = tuple(redact_links(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact_links(record.msg)
         return True
 
 

@@ -7,6 +7,7 @@ account); unknown keys land in moto's default account ``123456789012``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -33,6 +34,28 @@ def ensure_user(account_id: str, user: str) -> tuple[str, str]:
     key.secret_access_key = secret
     backend.access_keys[key_id] = key
     return key_id, secret
+
+
+def ensure_service_role(account_id: str, role_name: str, user: str) -> str:
+    """Create SpendSense's service role in its own account (idempotent); returns its ARN.
+
+    It trusts the account's ``user``, whose key SpendSense holds in the sandbox: with a key,
+    SpendSense assumes this role first, as customer roles trust only the service role.
+    """
+    backend: Any = iam_backends[account_id][PARTITION]
+    if not any(r.name == role_name for r in backend.get_roles()):
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:user/{user}"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        backend.create_role(role_name, json.dumps(trust), "/", None, "SpendSense", [], None)
+    return str(backend.get_role(role_name).arn)
 
 
 def account_of(access_key: str) -> str:

@@ -5,7 +5,8 @@ id (moto's id generator is swapped for the fleet's ids while seeding), type, tag
 spot lifecycle, root device type, launch time (in sandbox time) and state. A few
 instances, drawn with the seed, get stop protection (``DisableApiStop``). Each account
 gets its long-lived user (``spendsense`` in the vendor account, ``admin`` in tenant
-accounts) and a verified SES sender in every fleet region.
+accounts), the vendor account SpendSense's service role (trusting the ``spendsense`` user),
+and every account a verified SES sender in every fleet region.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from moto.ses.models import ses_backends
 
 from sandbox.accounts import TENANT_USER, VENDOR_USER
 from sandbox.fleet import FleetInstance
-from sandbox.identity import ensure_user
+from sandbox.identity import ensure_service_role, ensure_user
 from sandbox.timeline import Timeline
 
 PROTECTED_SHARE = 0.05
@@ -69,8 +70,11 @@ def _launch(instance: FleetInstance, timeline: Timeline, protected: bool) -> Non
         ec2.terminate()
 
 
-def seed(timeline: Timeline, vendor_account: str, sender: str, seed: int) -> list[str]:
-    """Create the accounts, SES identities and EC2 instances; returns the tenant account ids."""
+def seed(
+    timeline: Timeline, vendor_account: str, service_role: str, sender: str, seed: int
+) -> list[str]:
+    """Create the accounts, SpendSense's service role, SES identities and EC2 instances;
+    returns the tenant account ids."""
     fleet = timeline.fleet
     rng = random.Random(seed)
     ids = list(fleet.instances)
@@ -78,6 +82,7 @@ def seed(timeline: Timeline, vendor_account: str, sender: str, seed: int) -> lis
     tenants = sorted({i.account_id for i in fleet.instances.values()})
     regions = sorted({i.region for i in fleet.instances.values()} | {"us-east-1"})
     ensure_user(vendor_account, VENDOR_USER)
+    ensure_service_role(vendor_account, service_role, VENDOR_USER)
     for account in tenants:
         ensure_user(account, TENANT_USER)
     for region in regions:

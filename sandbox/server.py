@@ -37,10 +37,12 @@ class _QuietHandler(MotoRequestHandler):
 
 
 class SandboxServer:
-    """The sandbox AWS account for ``fleet``, served on ``settings.host``:``port``."""
+    """The sandbox AWS account for ``fleet``, served on ``settings.host``:``port``;
+    ``service_role`` is the role SpendSense runs as in its account (``AwsSettings``)."""
 
-    def __init__(self, settings: SandboxSettings, fleet: Fleet) -> None:
+    def __init__(self, settings: SandboxSettings, fleet: Fleet, service_role: str) -> None:
         self.settings = settings
+        self.service_role = service_role
         clock = SandboxClock(speed=settings.speed)
         timeline = Timeline(fleet, clock, settings.history_days)
         self.state = SandboxState(timeline, settings.vendor_account_id, [])
@@ -69,6 +71,7 @@ class SandboxServer:
         self.state.tenants = seed(
             self.state.timeline,
             self.settings.vendor_account_id,
+            self.service_role,
             self.settings.sender,
             self.settings.seed,
         )

@@ -1,11 +1,11 @@
 """A role's trust policy, evaluated as STS evaluates it for AssumeRole (moto does not).
 
 The caller may assume the role when some ``Allow`` statement for ``sts:AssumeRole`` names
-its principal (the account, its root ARN, the caller's own ARN, or ``*``) and every
-condition of that statement holds, and no ``Deny`` statement matches. Conditions cover
-what customer roles use: ``StringEquals``, ``StringLike``, ``StringNotEquals``,
-``StringNotLike`` and ``Null`` on ``sts:ExternalId`` and ``aws:PrincipalAccount``
-(keys compared case-insensitively, as IAM does).
+its principal (the account, its root ARN, the caller's own ARN, the role behind an
+assumed-role session, or ``*``) and every condition of that statement holds, and no
+``Deny`` statement matches (:mod:`sandbox.iam_policy` evaluates the document; the context
+holds ``sts:ExternalId`` and ``aws:PrincipalAccount``). A document the sandbox cannot
+evaluate grants nothing.
 
 >>> policy = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
 ...     "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
@@ -21,11 +21,12 @@ False
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
+
+from sandbox.iam_policy import Request, UnsupportedPolicy, evaluate
 
 
 @dataclass(frozen=True)
@@ -51,68 +52,21 @@ def parse_policy(document: str | dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _action_matches(statement: dict[str, Any]) -> bool:
-    return any(
-        fnmatch.fnmatchcase("sts:assumerole", str(a).lower())
-        for a in _listed(statement.get("Action", []))
-    )
-
-
-def _principal_matches(statement: dict[str, Any], caller: Caller) -> bool:
-    principal = statement.get("Principal")
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    names = {caller.account, f"arn:aws:iam::{caller.account}:root", caller.arn, "*"}
+def principal_names(caller: Caller) -> frozenset[str]:
+    """The names a trust policy's ``Principal`` may call ``caller`` by."""
+    names = {caller.account, f"arn:aws:iam::{caller.account}:root", caller.arn}
     if caller.role_arn:
         names.add(caller.role_arn)
-    return any(str(p) in names for p in _listed(principal.get("AWS", [])))
-
-
-def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
-    for operator, tests in condition.items():
-        for key, expected in tests.items():
-            actual = context.get(key.lower())
-            wanted = [str(v) for v in _listed(expected)]
-            if operator == "Null":
-                if (actual is None) != (wanted[0].lower() == "true"):
-                    return False
-            elif operator in {"StringEquals", "StringLike"}:
-                like = operator == "StringLike"
-                if actual is None or not any(
-                    fnmatch.fnmatchcase(actual, w) if like else actual == w for w in wanted
-                ):
-                    return False
-            elif operator in {"StringNotEquals", "StringNotLike"}:
-                like = operator == "StringNotLike"
-                if actual is not None and any(
-                    fnmatch.fnmatchcase(actual, w) if like else actual == w for w in wanted
-                ):
-                    return False
-            else:
-                return False  # an operator the sandbox does not know never grants access
-    return True
+    return frozenset(names)
 
 
 def allows(policy: dict[str, Any], caller: Caller, external_id: str | None) -> bool:
     """Whether ``policy`` lets ``caller`` assume the role with ``external_id``."""
-    context = {"aws:principalaccount": caller.account}
+    context = {"aws:PrincipalAccount": caller.account}
     if external_id is not None:
-        context["sts:externalid"] = external_id
-    allowed = False
-    for statement in _listed(policy.get("Statement", [])):
-        if not isinstance(statement, dict) or not _action_matches(statement):
-            continue
-        if not _principal_matches(statement, caller):
-            continue
-        if not _condition_holds(statement.get("Condition") or {}, context):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = allowed or statement.get("Effect") == "Allow"
-    return allowed
+        context["sts:ExternalId"] = external_id
+    request = Request("sts:AssumeRole", context=context, principals=principal_names(caller))
+    try:
+        return evaluate([policy], request) == "allow"
+    except UnsupportedPolicy:
+        return False

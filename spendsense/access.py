@@ -1,13 +1,15 @@
 """Reaching a customer's AWS account: STS AssumeRole with the account's ExternalId.
 
 SpendSense never holds a customer's keys. Each connected account has a role that
-trusts SpendSense's account on the condition ``sts:ExternalId == <external_id>``;
+trusts SpendSense's service role on the condition ``sts:ExternalId == <external_id>``;
 the ExternalId is generated here when the account is added (:func:`new_external_id`).
-:class:`TenantSessions` assumes the role, caches the temporary credentials, refreshes
-them before they expire and hands out boto3 clients (always built by
-:class:`~spendsense.aws.AwsFactory`). AWS errors that mean "SpendSense cannot act in
-this account" become :class:`~spendsense.errors.TenantAccessError` with a message the
-account's owner can act on; everything else (throttling, bugs) propagates unchanged.
+:class:`TenantSessions` assumes the role (as the service role: SpendSense's own
+credentials, or, when the settings hold an IAM user's key, the service role assumed
+with it first), caches the temporary credentials, refreshes them before they expire and
+hands out boto3 clients (always built by :class:`~spendsense.aws.AwsFactory`). AWS
+errors that mean "SpendSense cannot act in this account" become
+:class:`~spendsense.errors.TenantAccessError` with a message the account's owner can act
+on; everything else (throttling, bugs) propagates unchanged.
 
 >>> eid = new_external_id()
 >>> len(eid) >= 32 and set(eid) <= set(EXTERNAL_ID_ALPHABET)
@@ -58,6 +60,9 @@ REGION_CODES = frozenset(
 )
 EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 
+ROLE_CHAINING_MAX_S = 3600
+"""AWS's limit on a session assumed with another role's credentials (role chaining)."""
+
 CallHook = Callable[["AccountRef", str, str], None]
 """Called once per AWS API call with (account, service, operation), retries excluded."""
 
@@ -95,6 +100,14 @@ class Credentials:
     expiration: datetime
 
 
+def _credentials(resp: dict[str, Any]) -> Credentials:
+    c = resp["Credentials"]
+    expiration = c["Expiration"]
+    if expiration.tzinfo is None:
+        expiration = expiration.replace(tzinfo=UTC)
+    return Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"], expiration)
+
+
 def session_name_for(account: AccountRef, prefix: str) -> str:
     """The RoleSessionName: SpendSense's name and the tenant, as CloudTrail shows them."""
     name = re.sub(r"[^\w+=,.@-]", "-", f"{prefix}-{account.tenant_id}")
@@ -115,7 +128,7 @@ def translate_error(
             return TenantAccessError(
                 code,
                 f"SpendSense cannot assume role {account.role_arn} in {where}: the role was "
-                f"deleted, does not trust SpendSense's account, or its ExternalId condition "
+                f"deleted, does not trust SpendSense's service role, or its ExternalId condition "
                 f"is not {account.external_id}. Re-create the role from the setup template "
                 f"with this ExternalId, then press Test connection.",
             )
@@ -172,11 +185,60 @@ class TenantSessions:
         self._creds: dict[AccountRef, Credentials] = {}
         self._clients: dict[tuple[AccountRef, str, str], tuple[datetime, Any]] = {}
         self._sts: Any = None
+        self._service: tuple[datetime, Any] | None = None
+
+    @property
+    def chained(self) -> bool:
+        """Whether SpendSense holds an IAM user's key and assumes its service role with it.
+
+        The settings hold no session token, so a key there is long-lived: a user's, never
+        the service role's. Without one, SpendSense's credentials (the host's instance
+        profile) are the service role's already.
+        """
+        return self.factory.settings.access_key_id is not None
 
     def _sts_client(self) -> Any:
-        if self._sts is None:
-            self._sts = self.factory.client("sts")
-        return self._sts
+        """STS as SpendSense's service role, the one principal customer roles trust."""
+        if not self.chained:
+            if self._sts is None:
+                self._sts = self.factory.client("sts")
+            return self._sts
+        with self._lock:
+            service = self._service
+        if service is None or self.clock() >= service[0] - self.refresh_margin:
+            creds = self._assume_service_role()
+            client = self.factory.client_with_credentials(
+                "sts",
+                self.factory.settings.region,
+                creds.access_key_id,
+                creds.secret_access_key,
+                creds.session_token,
+            )
+            service = (creds.expiration, client)
+            with self._lock:
+                self._service = service
+        return service[1]
+
+    def _assume_service_role(self) -> Credentials:
+        own = self.factory.client("sts")
+        account = str(own.get_caller_identity()["Account"])
+        role_arn = f"arn:aws:iam::{account}:role/{self.factory.settings.service_role_name}"
+        try:
+            resp = own.assume_role(
+                RoleArn=role_arn,
+                RoleSessionName=self.factory.settings.session_name,
+                DurationSeconds=ROLE_CHAINING_MAX_S,
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code not in ROLE_CODES:
+                raise
+            raise TenantAccessError(
+                code,
+                f"SpendSense cannot assume its own service role {role_arn} with the key in "
+                f"its settings: SpendSense's set-up, not your account, needs fixing.",
+            ) from None
+        return _credentials(resp)
 
     def credentials(self, account: AccountRef) -> Credentials:
         """Cached credentials for ``account``, assuming the role again when they near expiry."""
@@ -190,25 +252,24 @@ class TenantSessions:
         return creds
 
     def _assume(self, account: AccountRef) -> Credentials:
+        sts = self._sts_client()
         if self.on_call is not None:
             self.on_call(account, "sts", "AssumeRole")
         try:
-            resp = self._sts_client().assume_role(
+            resp = sts.assume_role(
                 RoleArn=account.role_arn,
                 RoleSessionName=session_name_for(account, self.factory.settings.session_name),
                 ExternalId=account.external_id,
-                DurationSeconds=self.duration_s,
+                DurationSeconds=(
+                    min(self.duration_s, ROLE_CHAINING_MAX_S) if self.chained else self.duration_s
+                ),
             )
         except ClientError as exc:
             err = translate_error(exc, account, region=None, operation="AssumeRole")
             if err is None:
                 raise
             raise err from None
-        c = resp["Credentials"]
-        expiration = c["Expiration"]
-        if expiration.tzinfo is None:
-            expiration = expiration.replace(tzinfo=UTC)
-        return Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"], expiration)
+        return _credentials(resp)
 
     def invalidate(self, account: AccountRef) -> None:
         """Forget an account's credentials and clients (after ExpiredToken, or a role change)."""

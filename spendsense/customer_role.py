@@ -3,13 +3,27 @@
 Everything here is built from what the registries declare: the read-only policy
 from the collectors (``ingest.registry``), the stop policy from the actions that run in
 the customer's account (``actions.registry``). The two are separate policies so a
-customer can grant reading without stopping. The role trusts SpendSense's own AWS
-account on the condition ``sts:ExternalId`` equals the id SpendSense generated.
+customer can grant reading without stopping.
+
+The role enforces SpendSense's rails itself, whatever SpendSense's code does:
+
+- it trusts SpendSense's *service role* (``SPENDSENSE_AWS__SERVICE_ROLE_NAME`` in
+  SpendSense's account: the role its processes run as), not the whole account, and only
+  with the ``sts:ExternalId`` SpendSense generated for this customer;
+- the stop policy's reads (``Describe*``, ``Get*``, ``List*``) apply to every resource,
+  as EC2's describe calls require; every other action it declares (stop and start) only
+  to the account's instances, and an explicit ``Deny`` refuses it on a resource that
+  carries the ``spendsense:protect`` tag, whatever value it has;
+- tagging (``ec2:CreateTags``, ``ec2:DeleteTags``) only touches ``spendsense:*`` keys
+  (``aws:TagKeys``), never removes ``spendsense:protect`` and never removes every tag at
+  once (``DeleteTags`` without keys).
 
 Rendered three ways: IAM policy documents, a CloudFormation template (with the
 console's quick-create link) and a Terraform snippet.
 
 >>> setup = RoleSetup(vendor_account_id="210987654321", external_id="abc-123")
+>>> setup.trust_policy()["Statement"][0]["Principal"]
+{'AWS': 'arn:aws:iam::210987654321:role/SpendSenseService'}
 >>> setup.trust_policy()["Statement"][0]["Condition"]
 {'StringEquals': {'sts:ExternalId': 'abc-123'}}
 >>> "ec2:StopInstances" in setup.stop_actions(), "ec2:StopInstances" in setup.read_only_actions()
@@ -18,6 +32,8 @@ console's quick-create link) and a Terraform snippet.
 True
 >>> "ses:SendRawEmail" in setup.stop_actions() + setup.read_only_actions()
 False
+>>> [s["Sid"] for s in setup.stop_policy("111111111111")["Statement"]]
+['SpendSenseDescribe', 'SpendSenseStopStart', 'SpendSenseNeverProtected', 'SpendSenseOwnTagsOnly', 'SpendSenseKeepProtectTag', 'SpendSenseNoUntagAll']
 """
 
 from __future__ import annotations
@@ -27,9 +43,24 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from spendsense.settings import DEFAULT_SERVICE_ROLE_NAME
+
 DEFAULT_ROLE_NAME = "SpendSense"
 STACK_NAME = "SpendSenseAccess"
 IAM_VERSION = "2012-10-17"
+PROTECT_TAG = "spendsense:protect"
+OWN_TAGS = "spendsense:*"
+TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
+DELETE_TAGS = "ec2:DeleteTags"
+READ_VERBS = ("Describe", "Get", "List")
+
+CFN_INSTANCES = {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"}
+"""The account's instances, as the CloudFormation template names them."""
+TF_INSTANCES = (
+    "arn:${data.aws_partition.current.partition}:ec2:*:"
+    "${data.aws_caller_identity.current.account_id}:instance/*"
+)
+"""The account's instances, as the Terraform snippet names them."""
 
 
 def read_only_permissions() -> list[str]:
@@ -47,20 +78,100 @@ def stop_permissions() -> list[str]:
     return [p for p in customer_permissions() if p not in read]
 
 
-def _policy(sid: str, actions: list[str]) -> dict[str, Any]:
-    return {
-        "Version": IAM_VERSION,
-        "Statement": [{"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}],
-    }
+def instance_arn(account_id: str) -> str:
+    """Every EC2 instance of ``account_id``, in any region.
+
+    >>> instance_arn("111111111111")
+    'arn:aws:ec2:*:111111111111:instance/*'
+    """
+    return f"arn:aws:ec2:*:{account_id}:instance/*"
+
+
+@dataclass(frozen=True)
+class StopGrants:
+    """The stop policy's actions, grouped by how the policy guards them.
+
+    >>> StopGrants.of(["ec2:CreateTags", "ec2:DescribeInstanceTypes", "ec2:StopInstances"])
+    StopGrants(reads=['ec2:DescribeInstanceTypes'], instance=['ec2:StopInstances'], tagging=['ec2:CreateTags'])
+    """
+
+    reads: list[str]
+    """On every resource: EC2's describe calls take no resource ARN."""
+    instance: list[str]
+    """On the account's instances only, and never on a protected one."""
+    tagging: list[str]
+    """On the account's instances, ``spendsense:*`` keys only, never removing the protect tag."""
+
+    @classmethod
+    def of(cls, actions: list[str]) -> StopGrants:
+        def is_read(action: str) -> bool:
+            return action.partition(":")[2].startswith(READ_VERBS)
+
+        return cls(
+            reads=[a for a in actions if is_read(a)],
+            instance=[a for a in actions if not is_read(a) and a not in TAG_ACTIONS],
+            tagging=[a for a in actions if a in TAG_ACTIONS],
+        )
+
+
+def stop_policy_document(grants: StopGrants, instances: Any) -> dict[str, Any]:
+    """The stop policy; ``instances`` names the account's instances (an ARN pattern, or
+    the template language's expression for one). Statements without actions are left out."""
+    deletes = [a for a in grants.tagging if a == DELETE_TAGS]
+    statements: list[dict[str, Any]] = [
+        {"Sid": "SpendSenseDescribe", "Effect": "Allow", "Action": grants.reads, "Resource": "*"},
+        {
+            "Sid": "SpendSenseStopStart",
+            "Effect": "Allow",
+            "Action": grants.instance,
+            "Resource": instances,
+        },
+        {
+            "Sid": "SpendSenseNeverProtected",
+            "Effect": "Deny",
+            "Action": grants.instance,
+            "Resource": "*",
+            "Condition": {"Null": {f"aws:ResourceTag/{PROTECT_TAG}": "false"}},
+        },
+        {
+            "Sid": "SpendSenseOwnTagsOnly",
+            "Effect": "Allow",
+            "Action": grants.tagging,
+            "Resource": instances,
+            "Condition": {"ForAllValues:StringLike": {"aws:TagKeys": [OWN_TAGS]}},
+        },
+        {
+            "Sid": "SpendSenseKeepProtectTag",
+            "Effect": "Deny",
+            "Action": deletes,
+            "Resource": "*",
+            "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [PROTECT_TAG]}},
+        },
+        {
+            "Sid": "SpendSenseNoUntagAll",
+            "Effect": "Deny",
+            "Action": deletes,
+            "Resource": "*",
+            "Condition": {"Null": {"aws:TagKeys": "true"}},
+        },
+    ]
+    return {"Version": IAM_VERSION, "Statement": [s for s in statements if s["Action"]]}
 
 
 @dataclass(frozen=True)
 class RoleSetup:
-    """One customer account's role: SpendSense's account, the ExternalId, the role's name."""
+    """One customer account's role: SpendSense's account and service role, the ExternalId,
+    the role's name."""
 
     vendor_account_id: str
     external_id: str
     role_name: str = DEFAULT_ROLE_NAME
+    service_role_name: str = DEFAULT_SERVICE_ROLE_NAME
+
+    @property
+    def service_role_arn(self) -> str:
+        """The only principal the role trusts: SpendSense's service role."""
+        return f"arn:aws:iam::{self.vendor_account_id}:role/{self.service_role_name}"
 
     def read_only_actions(self) -> list[str]:
         return read_only_permissions()
@@ -68,14 +179,17 @@ class RoleSetup:
     def stop_actions(self) -> list[str]:
         return stop_permissions()
 
+    def stop_grants(self) -> StopGrants:
+        return StopGrants.of(self.stop_actions())
+
     def trust_policy(self) -> dict[str, Any]:
-        """Who may assume the role: SpendSense's account, with this ExternalId only."""
+        """Who may assume the role: SpendSense's service role, with this ExternalId only."""
         return {
             "Version": IAM_VERSION,
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{self.vendor_account_id}:root"},
+                    "Principal": {"AWS": self.service_role_arn},
                     "Action": "sts:AssumeRole",
                     "Condition": {"StringEquals": {"sts:ExternalId": self.external_id}},
                 }
@@ -83,10 +197,21 @@ class RoleSetup:
         }
 
     def read_only_policy(self) -> dict[str, Any]:
-        return _policy("SpendSenseReadOnly", self.read_only_actions())
+        return {
+            "Version": IAM_VERSION,
+            "Statement": [
+                {
+                    "Sid": "SpendSenseReadOnly",
+                    "Effect": "Allow",
+                    "Action": self.read_only_actions(),
+                    "Resource": "*",
+                }
+            ],
+        }
 
-    def stop_policy(self) -> dict[str, Any]:
-        return _policy("SpendSenseStopIdle", self.stop_actions())
+    def stop_policy(self, account_id: str) -> dict[str, Any]:
+        """The stop policy for the role in ``account_id``."""
+        return stop_policy_document(self.stop_grants(), instance_arn(account_id))
 
     def role_arn(self, account_id: str) -> str:
         return f"arn:aws:iam::{account_id}:role/{self.role_name}"
@@ -141,7 +266,7 @@ class RoleSetup:
                     "Condition": "StopAllowed",
                     "Properties": {
                         "PolicyName": "SpendSenseStopIdle",
-                        "PolicyDocument": self.stop_policy(),
+                        "PolicyDocument": stop_policy_document(self.stop_grants(), CFN_INSTANCES),
                         "Roles": [{"Ref": "Role"}],
                     },
                 },
@@ -175,10 +300,14 @@ class RoleSetup:
         def doc(policy: dict[str, Any]) -> str:
             return json.dumps(policy, indent=2).replace("\n", "\n  ")
 
+        stop = stop_policy_document(self.stop_grants(), TF_INSTANCES)
         return f"""variable "spendsense_external_id" {{
   type    = string
   default = "{self.external_id}"
 }}
+
+data "aws_caller_identity" "current" {{}}
+data "aws_partition" "current" {{}}
 
 resource "aws_iam_role" "spendsense" {{
   name                 = "{self.role_name}"
@@ -187,7 +316,7 @@ resource "aws_iam_role" "spendsense" {{
     Version = "{IAM_VERSION}"
     Statement = [{{
       Effect    = "Allow"
-      Principal = {{ AWS = "arn:aws:iam::{self.vendor_account_id}:root" }}
+      Principal = {{ AWS = "{self.service_role_arn}" }}
       Action    = "sts:AssumeRole"
       Condition = {{ StringEquals = {{ "sts:ExternalId" = var.spendsense_external_id }} }}
     }}]
@@ -203,12 +332,13 @@ resource "aws_iam_role_policy" "spendsense_read_only" {{
   JSON
 }}
 
-# Stop: remove this resource to let SpendSense alert without ever stopping.
+# Stop: remove this resource to let SpendSense alert without ever stopping. Stop and
+# start only this account's instances, never one tagged {PROTECT_TAG}; tag {OWN_TAGS} only.
 resource "aws_iam_role_policy" "spendsense_stop" {{
   name   = "SpendSenseStopIdle"
   role   = aws_iam_role.spendsense.id
   policy = <<-JSON
-  {doc(self.stop_policy())}
+  {doc(stop)}
   JSON
 }}
 

@@ -153,7 +153,6 @@ class LocalStack:
         from api.security import hash_password
         from sandbox.customer import create_spendsense_role
         from spendsense.access import new_external_id
-        from spendsense.customer_role import read_only_permissions, stop_permissions
         from spendsense.store import (
             add_aws_account,
             create_tenant,
@@ -196,8 +195,7 @@ class LocalStack:
             external_id,
             self.settings.sandbox.vendor_account_id,
             role_name="SpendSense",
-            read_actions=read_only_permissions(),
-            stop_actions=stop_permissions(),
+            service_role_name=self.settings.aws.service_role_name,
         )
         return DemoLogin(email, password, account_id)
 

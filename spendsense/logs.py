@@ -4,6 +4,8 @@
 >>> rec = logging.LogRecord("x", logging.INFO, "", 0, "key=%s", ("AKIAABCDEFGHIJKLMNOP",), None)
 >>> f.filter(rec) and rec.getMessage()
 'key=AKIA****'
+>>> redact("GET /login?next=/links/eyJ2.x-Y_z HTTP/1.1")
+'GET /login?next=/links/**** HTTP/1.1'
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from __future__ import annotations
 import logging
 import re
 
+# An e-mailed Stop / Not idle link's token (``/links/<token>``, also inside a query string
+# or percent-encoded): a credential until it is used or expires.
+LINK_TOKEN = re.compile(r"(?i)(links(?:/|%2F))[^\s\"'&?]+")
+LINK_MASK = r"\1****"
+
 _PATTERNS = (
+    (LINK_TOKEN, LINK_MASK),
     (re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}"), r"\1****"),
     (
         re.compile(
@@ -27,6 +35,11 @@ def redact(text: str) -> str:
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
     return text
+
+
+def redact_links(text: str) -> str:
+    """Mask e-mailed link tokens only (see :data:`LINK_TOKEN`)."""
+    return LINK_TOKEN.sub(LINK_MASK, text)
 
 
 class RedactSecrets(logging.Filter):

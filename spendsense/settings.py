@@ -17,12 +17,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from spendsense.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SERVICE_ROLE_NAME = "SpendSenseService"
 
 
 class KafkaSettings(BaseModel):
@@ -56,9 +64,14 @@ class AwsSettings(BaseModel):
     connect_timeout_s: float = Field(5.0, gt=0)
     read_timeout_s: float = Field(20.0, gt=0)
     # The credentials SpendSense itself holds (its own account). Customer accounts are
-    # reached only through AssumeRole; these never belong to a customer.
+    # reached only through AssumeRole; these never belong to a customer. Unset: the
+    # default chain (on the SpendSense host, its instance profile: the service role).
     access_key_id: SecretStr | None = None
     secret_access_key: SecretStr | None = None
+    # The role SpendSense's processes run as in its own account: customer roles trust this
+    # role only. With a key above (an IAM user's: roles have no long-lived keys) SpendSense
+    # first assumes this role, then the customer's.
+    service_role_name: str = Field(DEFAULT_SERVICE_ROLE_NAME, pattern=r"^[\w+=,.@-]{1,64}$")
 
 
 class SandboxSettings(BaseModel):
@@ -108,6 +121,9 @@ class ApiSettings(BaseModel):
     session_cache: bool = True
     login_max_failures: int = Field(5, ge=1, le=1000)
     login_window_s: int = Field(900, ge=1)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, JSON list);
+    # none by default: every other caller is counted by its socket address.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
     prometheus_url: str = "http://127.0.0.1:9090"
     grafana_url: str = "http://127.0.0.1:3001"
     demo_mode: bool = False
@@ -124,7 +140,8 @@ class ActionsSettings(BaseModel):
     """The actions worker: alert emails (cooldown, signed links) and stopping (tags, rails)."""
 
     cooldown_s: int = Field(3600, ge=1)
-    link_ttl_s: int = Field(86400, ge=60)
+    # 8 h: a working day to act on an alert; a forwarded or archived e-mail's links die soon
+    link_ttl_s: int = Field(8 * 3600, ge=60)
     # HMAC key for Stop / Not idle links. Unset: a random key is generated once and kept in
     # ``<var_dir>/secrets/link-signing.key`` (local runs); production sets it.
     link_signing_key: SecretStr | None = None

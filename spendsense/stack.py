@@ -127,6 +127,7 @@ def pipeline(settings: Settings) -> list[ProcessSpec]:
                 settings.api.host,
                 "--port",
                 str(settings.api.port),
+                "--no-proxy-headers",  # the app reads X-Forwarded-For itself (api/clients.py)
             ],
             ready=http_ok(f"http://{settings.api.host}:{settings.api.port}/readyz"),
         ),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from api.cookies import clear_session, set_csrf, set_session
-from api.deps import CurrentLogin, DbSession, MaybeLogin, StateDep
+from api.deps import ClientAddress, CurrentLogin, DbSession, MaybeLogin, StateDep
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas.auth import CsrfToken, LoginRequest, Me, SignupRequest
 from api.schemas.common import Ok
@@ -24,10 +24,6 @@ def _me(db: DbSession, user_id: int, email: str, tenant_id: str, csrf: str) -> M
         tenant_name=tenant.name if tenant else "",
         csrf_token=csrf,
     )
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.get("/api/auth/csrf")
@@ -55,7 +51,7 @@ def signup(
 @router.post("/api/auth/login")
 def login(
     body: LoginRequest,
-    request: Request,
+    client: ClientAddress,
     state: StateDep,
     db: DbSession,
     current: MaybeLogin,
@@ -63,9 +59,7 @@ def login(
 ) -> Me:
     """Log in: a new session id every time (the old one, if any, is closed)."""
     try:
-        user = auth.authenticate(
-            db, state.settings.api, str(body.email), body.password, _client(request)
-        )
+        user = auth.authenticate(db, state.settings.api, str(body.email), body.password, client)
     except ApiError:
         state.metrics.logins.labels(outcome="refused").inc()
         raise

@@ -3,6 +3,10 @@
 The POST carries a CSRF token (a hidden form field; double-submit with the csrf
 cookie, or the session's token when logged in). A replayed, expired, altered or
 other-organisation link gets a page that says so, and nothing happens.
+
+A link is a bearer token in an e-mail (forwarded, archived, opened by a mail scanner), so a
+Stop link acts only for a logged-in member of its organisation: without a session the page
+asks to log in (and comes back here after); "Not idle" stays one click for anyone.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ router = APIRouter(include_in_schema=False)
 Token = Annotated[str, Path(min_length=10, max_length=2000)]
 
 STATUS = {"used": 410, "expired": 410, "wrong-tenant": 403}
+# What a link does only for a logged-in member of its tenant.
+NEEDS_LOGIN = frozenset({"stop"})
 WHAT = {
     "stop": ("Stop instance {i}?", "Stop it"),
     "not-idle": ("Mark {i} as not idle?", "It is not idle"),
@@ -38,6 +44,24 @@ def _failed(request: Request, err: LinkError) -> Response:
         heading="This link cannot be used",
         message=err.message,
         failed=True,
+    )
+
+
+def _log_in_first(
+    request: Request, claims: LinkClaims, login: MaybeLogin, token: str, status_code: int
+) -> Response | None:
+    """The page asking to log in (and coming back) when this link needs a session the
+    caller does not have; ``None`` otherwise."""
+    if login is not None or claims.action not in NEEDS_LOGIN:
+        return None
+    return render(
+        request,
+        "link.html",
+        status_code=status_code,
+        heading=f"Log in to stop {claims.instance_id}",
+        message="Stopping an instance needs a logged-in member of its organisation: "
+        "log in, and this link opens again.",
+        login_url=f"/login?next=/links/{token}",
     )
 
 
@@ -58,6 +82,8 @@ def confirm_page(
         claims = _claims(state, db, login, token)
     except LinkError as err:
         return _failed(request, err)
+    if (log_in := _log_in_first(request, claims, login, token, 200)) is not None:
+        return log_in
     csrf = login.csrf_token if login else state.keys.new_anonymous_csrf()
     heading, confirm = WHAT[claims.action]
     response = render(
@@ -84,6 +110,8 @@ def act(
     """Consume the link and do what it allows (stop, or mark not idle)."""
     try:
         claims = _claims(state, db, login, token)
+        if (log_in := _log_in_first(request, claims, login, token, 401)) is not None:
+            return log_in
         tenant = get_tenant(db, claims.tenant_id)
         actor = login.email if login else f"e-mail link ({tenant.alert_email if tenant else '?'})"
         consume(db, claims, actor)

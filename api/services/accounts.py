@@ -29,7 +29,7 @@ from api.schemas.accounts import (
 from spendsense.access import AccountRef, TenantSessions, new_external_id
 from spendsense.aws import AwsFactory
 from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
-from spendsense.customer_role import RoleSetup
+from spendsense.customer_role import DEFAULT_ROLE_NAME, RoleSetup
 from spendsense.errors import NotFound, ServiceError, TenantAccessError
 from spendsense.events import TenantSettingsRecord
 from spendsense.settings import ApiSettings
@@ -233,7 +233,8 @@ def check_connection(
 
 
 class VendorAccount:
-    """SpendSense's own AWS account id: the setting, else asked of STS once."""
+    """SpendSense's own AWS account id (the setting, else asked of STS once) and the role
+    set-up customers create, trusting SpendSense's service role there."""
 
     def __init__(self, settings: ApiSettings, factory: AwsFactory) -> None:
         self._id = settings.vendor_account_id
@@ -255,6 +256,15 @@ class VendorAccount:
                 self._id = str(ident["Account"])
             return self._id
 
+    def setup(self, external_id: str, role_name: str = DEFAULT_ROLE_NAME) -> RoleSetup:
+        """The role a customer creates: trusting this account's service role only."""
+        return RoleSetup(
+            vendor_account_id=self.get(),
+            external_id=external_id,
+            role_name=role_name,
+            service_role_name=self._factory.settings.service_role_name,
+        )
+
 
 def template_url(settings: ApiSettings) -> str:
     return settings.role_template_url or settings.public_url.rstrip("/") + TEMPLATE_PATH
@@ -269,10 +279,8 @@ def role_setup(
     region: str,
 ) -> RoleSetupDoc:
     account = get_account(db, tenant_id, account_id)
-    role_name = (account.role_arn or "").rsplit("/", 1)[-1] or "SpendSense"
-    setup = RoleSetup(
-        vendor_account_id=vendor.get(), external_id=account.external_id, role_name=role_name
-    )
+    role_name = (account.role_arn or "").rsplit("/", 1)[-1] or DEFAULT_ROLE_NAME
+    setup = vendor.setup(account.external_id, role_name)
     url = template_url(settings)
     return RoleSetupDoc(
         role_name=setup.role_name,
@@ -289,6 +297,6 @@ def role_setup(
 
 def generic_template(vendor: VendorAccount) -> dict[str, object]:
     """The template the console link launches: the ExternalId comes as a parameter."""
-    template = RoleSetup(vendor_account_id=vendor.get(), external_id="").cloudformation()
+    template = vendor.setup(external_id="").cloudformation()
     del template["Parameters"]["ExternalId"]["Default"]
     return template

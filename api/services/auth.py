@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.logins import LoginCache
 from api.security import DUMMY_HASH, Keys, hash_password, new_token, verify_password
 from spendsense.settings import ApiSettings
+from spendsense.store import throttle
 from spendsense.store.models import Tenant, User
-from spendsense.store.models.api import LoginAttempt, LoginSession
+from spendsense.store.models.api import LoginSession
 from spendsense.store.models.base import utcnow
 
-# Failures from one client address may reach this many times the per-e-mail limit.
+# Attempts from one client address may reach this many times the per-e-mail limit.
 CLIENT_LIMIT_FACTOR = 4
 
 
@@ -76,43 +78,40 @@ def create_user(db: Session, email: str, password: str, organisation: str | None
     return user
 
 
-def _recent_failures(
-    db: Session, column: InstrumentedAttribute[str], value: str, window_s: int
-) -> int:
-    since = utcnow() - timedelta(seconds=window_s)
-    query = select(func.count()).select_from(LoginAttempt)
-    return int(db.scalar(query.where(column == value, LoginAttempt.at > since)) or 0)
-
-
-def check_rate_limit(db: Session, settings: ApiSettings, email: str, client: str) -> None:
-    """429 when this e-mail or this client failed too often within the window."""
-    by_email = _recent_failures(db, LoginAttempt.email, email, settings.login_window_s)
-    by_client = _recent_failures(db, LoginAttempt.client, client, settings.login_window_s)
-    if (
-        by_email >= settings.login_max_failures
-        or by_client >= settings.login_max_failures * CLIENT_LIMIT_FACTOR
-    ):
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many failed log-ins: try again in {settings.login_window_s // 60 or 1} minutes",
-            headers={"Retry-After": str(settings.login_window_s)},
-        )
+def _login_budgets(
+    settings: ApiSettings, email: str, client: str
+) -> tuple[throttle.Budget, throttle.Budget]:
+    """The two limits a log-in counts against: its e-mail's and its client address's."""
+    return (
+        throttle.Budget("log-in e-mail", email, settings.login_max_failures),
+        throttle.Budget("log-in client", client, settings.login_max_failures * CLIENT_LIMIT_FACTOR),
+    )
 
 
 def authenticate(
     db: Session, settings: ApiSettings, email: str, password: str, client: str
 ) -> User:
-    """The user whose password matches; 401 otherwise (each failure is recorded)."""
+    """The user whose password matches; 401 otherwise, 429 past the limits.
+
+    The attempt is counted (and committed) before the password is checked, so guesses
+    sent in parallel are all counted; a success gives its attempt back to the client and
+    clears the e-mail's count.
+    """
     email = email.lower()
-    check_rate_limit(db, settings, email, client)
+    by_email, by_client = _login_budgets(settings, email, client)
+    wait = throttle.take(db, (by_email, by_client), settings.login_window_s)
+    if wait is not None:
+        seconds = math.ceil(wait)
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many failed log-ins: try again in {math.ceil(seconds / 60)} minutes",
+            headers={"Retry-After": str(seconds)},
+        )
     user = db.scalar(select(User).where(User.email == email))
     if not verify_password(user.password_hash if user else DUMMY_HASH, password) or user is None:
-        db.add(LoginAttempt(email=email, client=client))
-        db.commit()
         raise ApiError(401, "bad_credentials", "wrong e-mail or password")
-    db.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
-    cutoff = utcnow() - timedelta(seconds=settings.login_window_s)
-    db.execute(delete(LoginAttempt).where(LoginAttempt.at <= cutoff))
+    throttle.forget(db, by_email, settings.login_window_s)
+    throttle.give_back(db, by_client)
     db.commit()
     return user

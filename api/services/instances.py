@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from actions.stopping import managed_by
 from api.schemas.instances import Instance, InstancePage, InstanceSummary
 from spendsense.errors import NotFound
 from spendsense.store.models import InstanceAlertState
@@ -25,6 +26,9 @@ def not_stoppable_reason(row: InstanceView, protect_tag: str) -> str | None:
         return f"it carries the {protect_tag} tag"
     if row.asg_name:
         return f"it belongs to Auto Scaling group {row.asg_name}, which would replace it"
+    managed = managed_by(row.tags or {})
+    if managed is not None:
+        return managed[1]
     if row.root_device_type == "instance-store":
         return "its root device is instance store: stopping would lose it"
     if row.lifecycle == "spot":

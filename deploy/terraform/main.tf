@@ -1,6 +1,8 @@
 # The SpendSense host: one EC2 instance running the compose stack (deploy/ansible installs
 # Docker and the stack), its security group, an Elastic IP and an instance profile that
-# lets it assume customer roles and send alert mail. No long-lived AWS keys on the host.
+# lets it assume customer roles and send alert mail. No long-lived AWS keys on the host:
+# its processes run as the instance profile's role, SpendSense's service role, the one
+# principal customer roles trust (its name is SPENDSENSE_AWS__SERVICE_ROLE_NAME).
 
 data "aws_caller_identity" "current" {}
 
@@ -93,7 +95,7 @@ data "aws_iam_policy_document" "host" {
 }
 
 resource "aws_iam_role" "host" {
-  name               = "spendsense-host"
+  name               = var.service_role_name
   assume_role_policy = data.aws_iam_policy_document.ec2_trust.json
 }
 

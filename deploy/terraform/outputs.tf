@@ -9,6 +9,6 @@ output "vendor_account_id" {
 }
 
 output "host_role_arn" {
-  description = "The role the host's processes run as."
+  description = "The role the host's processes run as: SpendSense's service role, which customer roles trust."
   value       = aws_iam_role.host.arn
 }

@@ -32,6 +32,12 @@ variable "web_cidrs" {
   default     = ["0.0.0.0/0"]
 }
 
+variable "service_role_name" {
+  description = "The host's role, SpendSense's service role: customer roles trust it (SPENDSENSE_AWS__SERVICE_ROLE_NAME)."
+  type        = string
+  default     = "SpendSenseService"
+}
+
 variable "customer_role_name_prefix" {
   description = "The host may assume customer roles whose name starts with this."
   type        = string

@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     # moto is heavy to import: only this command needs it, not every `spendsense` call
     from sandbox.server import SandboxServer
 
-    server = SandboxServer(settings, fleet)
+    server = SandboxServer(settings, fleet, get_settings().aws.service_role_name)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

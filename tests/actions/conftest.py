@@ -16,7 +16,6 @@ from actions.alerts import AlertService
 from actions.links import LinkClaims, decode
 from actions.metrics import ActionsMetrics
 from actions.policy import AutoStopPolicy
-from actions.registry import customer_permissions
 from actions.runtime import ActionsRuntime
 from actions.stopping import StopExecutor
 from spendsense.access import TenantSessions
@@ -48,9 +47,7 @@ def tenant_accounts(sandbox: Sandbox) -> dict[str, TenantAccount]:
     """Two tenants, each with a role of its own in one sandbox account."""
     out = {}
     for tenant_id, account_id in zip(("acme", "globex"), sandbox.tenant_account_ids, strict=False):
-        arn, external_id = sandbox.create_role(
-            account_id, role_name=ROLE_NAME, stop_actions=customer_permissions()
-        )
+        arn, external_id = sandbox.create_role(account_id, role_name=ROLE_NAME)
         out[tenant_id] = TenantAccount(tenant_id, account_id, arn, external_id)
     return out
 

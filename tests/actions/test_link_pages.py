@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,10 +18,12 @@ from pydantic import SecretStr
 
 from actions.links import link_url, sign
 from api.app import create_app
+from api.security import hash_password
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import ApiSettings, KafkaSettings, Settings, StoreSettings
+from spendsense.store import create_user
 from tests.actions.conftest import KEY, Rig
-from tests.api.conftest import sign_up
+from tests.api.conftest import PASSWORD, sign_up
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -52,13 +55,29 @@ def _message(page: str) -> str:
     return html.unescape(found.group(1))
 
 
+def _log_in_to_acme(rig: Rig, client: TestClient) -> None:
+    """``client`` logged in as a (new) member of tenant acme."""
+    email = f"member-{uuid.uuid4().hex[:8]}@acme.example.com"
+    with rig.store.sessions.begin() as session:
+        create_user(session, "acme", email, hash_password(PASSWORD))
+    csrf = client.get("/api/auth/csrf").json()["csrf_token"]
+    logged_in = client.post(
+        "/api/auth/login",
+        json={"email": email, "password": PASSWORD},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert logged_in.status_code == 200, logged_in.text
+
+
 def test_stop_link_confirms_then_stops_once(rig: Rig, client: TestClient) -> None:
     iid = rig.run_instance()
     rig.runtime.handle(rig.detection(iid))
     (mail,) = rig.mail_to(rig.recipient)
     stop_url = next(u for u in (mail.text or "").split() if "/links/" in u)
     assert rig.claims(stop_url).action == "stop"
+    assert "Stop asks you to log in" in (mail.text or "")
 
+    _log_in_to_acme(rig, client)  # a Stop link acts for a member of its organisation only
     page = client.get(_path(stop_url))
     assert page.status_code == 200
     assert f"Stop instance {iid}?" in page.text

@@ -58,6 +58,15 @@ def test_expired_link_fails_after_its_ttl_only() -> None:
     assert "2026-11-27 10:00 UTC" in err.value.message
 
 
+def test_links_last_a_working_day_by_default() -> None:
+    """Issue 13, item 4: an e-mailed link is a bearer token; by default it dies after 8 h."""
+    ttl_s = ActionsSettings().link_ttl_s
+    assert ttl_s == 8 * 3600
+    token = _token(ttl_s=ttl_s)
+    assert verify(KEY, token, now=NOW + timedelta(hours=7, minutes=59)).action == "stop"
+    assert _reason(token, now=NOW + timedelta(hours=8)) == "expired"
+
+
 def test_tampered_payload_or_signature_or_key_fails() -> None:
     token = _token()
     payload, signature = token.split(".")

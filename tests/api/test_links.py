@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
-from actions.links import sign, signing_key
+from actions.links import LINK_ACTIONS, sign, signing_key
 from spendsense.settings import Settings
 from tests.api.conftest import (
     PASSWORD,
+    anonymous_csrf,
     connect,
     new_client,
     restart,
@@ -20,7 +24,9 @@ from tests.api.conftest import (
     state,
     stoppable_running,
 )
+from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.sandbox import Sandbox
+from tests.fixtures.served import LINK_KEY, served_api, served_nginx
 
 pytestmark = pytest.mark.kafka
 REGION = "us-east-1"
@@ -37,38 +43,61 @@ def form_token(html: str) -> str:
     return match.group(1)
 
 
-def test_stop_link_confirms_on_get_acts_once_on_post(app: FastAPI, sandbox: Sandbox) -> None:
+def test_email_stop_link_is_not_a_bearer_token(app: FastAPI, sandbox: Sandbox) -> None:
+    """Issue 13, item 4: a Stop link acts only for a logged-in member of its organisation
+    (once); "Not idle" from the same e-mail needs no session."""
     settings: Settings = app.state.spendsense.settings
-    owner = sign_up(app)
+    owner, stranger = sign_up(app), sign_up(app)
     account_id = sandbox.tenant_account_ids[1]
     ec2 = connect(owner, sandbox, account_id)
     iid = stoppable_running(ec2, settings.actions.protect_tag)
     key = signing_key(settings.actions, settings.var_dir)
-    token = sign(
-        key, owner.tenant_id, iid, "stop", ttl_s=3600, account_id=account_id, region=REGION
+    link = partial(
+        sign, key, owner.tenant_id, iid, ttl_s=3600, account_id=account_id, region=REGION
     )
+    token = link("stop")
 
-    # a person opening the e-mail, not logged in
+    # the e-mail opened without a session: the page asks to log in and comes back here
     browser = new_client(app)
     page = browser.get(f"/links/{token}")
-    assert page.status_code == 200 and f"Stop instance {iid}?" in page.text
-    assert state(ec2, iid) == "running"  # opening the link does nothing
-    assert browser.post(f"/links/{token}", data={}).status_code == 403  # no CSRF token: refused
+    assert page.status_code == 200 and f"Log in to stop {iid}" in page.text
+    assert f'href="/login?next=/links/{token}"' in page.text and 'id="confirm"' not in page.text
+    refused = browser.post(f"/links/{token}", data={"csrf_token": anonymous_csrf(browser)})
+    assert refused.status_code == 401 and f"Log in to stop {iid}" in refused.text
+    # another organisation's session: neither the page nor the action
+    assert stranger.client.get(f"/links/{token}").status_code == 403
+    other = stranger.client.post(f"/links/{token}", data={"csrf_token": stranger.csrf})
+    assert other.status_code == 403 and "another organisation" in other.text
     assert state(ec2, iid) == "running"
 
-    done = browser.post(f"/links/{token}", data={"csrf_token": form_token(page.text)})
+    # a member of the link's organisation: a confirmation page, then the stop, once
+    page = owner.client.get(f"/links/{token}")
+    assert page.status_code == 200 and f"Stop instance {iid}?" in page.text
+    assert state(ec2, iid) == "running"  # opening the link does nothing
+    done = owner.client.post(f"/links/{token}", data={"csrf_token": form_token(page.text)})
     assert done.status_code == 200 and "stopped" in done.text
     assert state(ec2, iid) in {"stopping", "stopped"}
     audit = owner.client.get("/api/audit").json()["items"]
-    assert [(a["action"], a["instance_id"], a["result"]) for a in audit][:1] == [
-        ("stop", iid, "stopped")
+    assert [(a["action"], a["instance_id"], a["result"], a["actor"]) for a in audit][:1] == [
+        ("stop", iid, "stopped", owner.email)
     ]
-
-    replay = browser.post(f"/links/{token}", data={"csrf_token": form_token(page.text)})
+    replay = owner.client.post(f"/links/{token}", data={"csrf_token": form_token(page.text)})
     assert replay.status_code == 410 and "already used" in replay.text
-    assert browser.get(f"/links/{token}").status_code == 410
     assert len(owner.client.get("/api/audit").json()["items"]) == len(audit)
     restart(ec2, iid)
+
+    # "Not idle" stays one click for whoever reads the e-mail
+    not_idle = link("not-idle")
+    page = browser.get(f"/links/{not_idle}")
+    assert page.status_code == 200 and f"Mark {iid} as not idle?" in page.text
+    done = browser.post(f"/links/{not_idle}", data={"csrf_token": form_token(page.text)})
+    assert done.status_code == 200 and "marked not idle" in done.text
+    newest = owner.client.get("/api/audit").json()["items"][0]
+    assert (newest["action"], newest["instance_id"], newest["result"]) == (
+        "not-idle",
+        iid,
+        "recorded",
+    )
 
 
 def test_expired_altered_and_other_tenant_links_fail_clearly(app: FastAPI) -> None:
@@ -123,3 +152,31 @@ def test_login_page_sets_a_signed_csrf_cookie_that_login_accepts(app: FastAPI) -
 
 def settings_cookie(app: FastAPI) -> str:
     return str(app.state.spendsense.settings.api.csrf_cookie)
+
+
+def test_link_tokens_stay_out_of_the_access_logs(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    """Issue 13, item 4: neither uvicorn's access log nor any log nginx writes shows a
+    link's token: in the path, in the log-in page's ?next=, or in a Referer."""
+    key = LINK_KEY.encode()
+    tokens = [sign(key, "t-any", "i-0123456789abcdef0", a, ttl_s=3600) for a in LINK_ACTIONS]
+    stop = tokens[LINK_ACTIONS.index("stop")]
+    nginx_dir = tmp_path / "nginx"
+    with (
+        served_api(tmp_path, postgres_server.create_database(), {}) as api,
+        served_nginx(nginx_dir, api.url) as nginx,
+        httpx.Client(base_url=nginx.url) as browser,
+    ):
+        for token in tokens:
+            assert browser.get(f"/links/{token}").status_code == 200
+        assert browser.get(f"/login?next=/links/{stop}").status_code == 200
+        browser.get("/static/app.css", headers={"Referer": f"{nginx.url}/links/{stop}"})
+    logs = {path: path.read_text() for path in (api.log, *nginx_dir.glob("*.log"))}
+    for path, text in logs.items():
+        for token in tokens:
+            payload, signature = token.split(".")
+            assert payload not in text and signature not in text, (path, text[-2000:])
+    # the requests are logged all the same, with the token masked
+    assert 'GET /links/**** HTTP/1.1" 200' in logs[api.log]
+    assert "GET /links/**** HTTP/1.1" in logs.get(nginx.log, "")

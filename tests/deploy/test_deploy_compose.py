@@ -19,21 +19,10 @@ import pytest
 import yaml
 
 from spendsense.cli import build_parser
+from tests.fixtures.compose import COMPOSE, REQUIRED_ENV, ROOT, interpolate
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = ROOT / "docker-compose.yml"
 PYTHON_SERVICES = {"collector", "detector", "model", "actions", "api", "projector"}
 OTHER_SERVICES = {"kafka", "postgres", "prometheus", "grafana", "node-exporter", "nginx"}
-# what `docker compose config` needs set (the file refuses to start without them)
-REQUIRED_ENV = {
-    "POSTGRES_PASSWORD": "pw",
-    "SPENDSENSE_PUBLIC_URL": "https://spendsense.example.com",
-    "SPENDSENSE_SENDER": "alerts@example.com",
-    "SPENDSENSE_LINK_SIGNING_KEY": "k" * 64,
-    "SPENDSENSE_SESSION_SECRET": "s" * 64,
-    "SPENDSENSE_VENDOR_ACCOUNT_ID": "123456789012",
-    "GRAFANA_ADMIN_PASSWORD": "pw",
-}
 
 
 @pytest.fixture(scope="module")
@@ -137,23 +126,6 @@ def test_dockerfile_copies_what_the_build_context_holds() -> None:
             assert (ROOT / path).exists(), f"Dockerfile copies {source}, which does not exist"
             assert not _ignored(path, ignore), f".dockerignore excludes {source}"
     assert os.access(ROOT / "deploy/docker/entrypoint.sh", os.X_OK)
-
-
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:\?|:-)([^}]*))?\}")
-
-
-def interpolate(text: str, env: dict[str, str]) -> str:
-    """Compose's variable substitution: ``${VAR}``, ``${VAR:-default}``, ``${VAR:?error}``."""
-
-    def value(match: re.Match[str]) -> str:
-        name, op, arg = match.group(1), match.group(2), match.group(3)
-        if env.get(name):
-            return env[name]
-        if op == ":?":
-            raise ValueError(f"required variable {name} is missing a value: {arg}")
-        return arg if op == ":-" else ""
-
-    return _VARIABLE.sub(value, text)
 
 
 def test_compose_file_is_valid_against_the_compose_spec() -> None:

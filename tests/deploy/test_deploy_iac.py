@@ -1,5 +1,6 @@
 """Ansible, Terraform and CloudFormation: syntax and lint pass, and the customer role grants
-exactly the permissions the collectors and actions declare (spendsense.customer_role)."""
+exactly the permissions the collectors and actions declare, with the guards and the trust
+spendsense.customer_role builds."""
 
 from __future__ import annotations
 
@@ -97,11 +98,28 @@ def test_terraform_host_and_security_group() -> None:
 
 def test_terraform_customer_role_module_matches_the_registries() -> None:
     variables = _tf_variables(TERRAFORM / "modules/customer-role/variables.tf")
+    grants = DECLARED.stop_grants()
     assert _unquote(variables["read_only_actions"]["default"]) == DECLARED.read_only_actions()
-    assert _unquote(variables["stop_actions"]["default"]) == DECLARED.stop_actions()
+    assert _unquote(variables["stop_read_actions"]["default"]) == grants.reads
+    assert _unquote(variables["stop_actions"]["default"]) == grants.instance
+    assert _unquote(variables["tag_actions"]["default"]) == grants.tagging
+    assert sorted(grants.reads + grants.instance + grants.tagging) == DECLARED.stop_actions()
+    assert _unquote(variables["vendor_role_name"]["default"]) == DECLARED.service_role_name
     role = (TERRAFORM / "modules/customer-role/main.tf").read_text()
+    assert '"arn:aws:iam::${var.vendor_account_id}:role/${var.vendor_role_name}"' in role
+    assert ":root" not in role
     assert '"sts:ExternalId" = var.external_id' in role
     assert "count = var.allow_stop ? 1 : 0" in role
+    sids = re.findall(r'Sid\s*=\s*"(\w+)"', role)
+    rendered = DECLARED.stop_policy("111111111111")["Statement"]
+    assert sids == ["SpendSenseReadOnly", *(s["Sid"] for s in rendered)]
+    for guard in (
+        'Null = { "aws:ResourceTag/${local.protect_tag}" = "false" }',
+        '"ForAllValues:StringLike" = { "aws:TagKeys" = ["spendsense:*"] }',
+        '"ForAnyValue:StringEquals" = { "aws:TagKeys" = [local.protect_tag] }',
+        'Null = { "aws:TagKeys" = "true" }',
+    ):
+        assert guard in role, guard
 
 
 def test_rendered_terraform_snippet_is_valid_hcl() -> None:
@@ -129,24 +147,50 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
 _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
-def _policy_actions(template: dict[str, Any], resource: str) -> list[str]:
-    statement = template["Resources"][resource]["Properties"]["PolicyDocument"]["Statement"]
-    assert len(statement) == 1 and statement[0]["Resource"] == "*"
-    return sorted(statement[0]["Action"])
+def _long_form(value: Any) -> Any:
+    """CloudFormation's short-form intrinsics ({"!Sub": x}) in long form ({"Fn::Sub": x})."""
+    if isinstance(value, dict):
+        return {
+            (f"Fn::{k[1:]}" if k.startswith("!") and k != "!Ref" else k.lstrip("!")): _long_form(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_long_form(v) for v in value]
+    return value
+
+
+def _document(template: dict[str, Any], resource: str) -> dict[str, Any]:
+    document: dict[str, Any] = template["Resources"][resource]["Properties"]["PolicyDocument"]
+    return _long_form(document)
+
+
+def _allowed(document: dict[str, Any]) -> list[str]:
+    return sorted(a for s in document["Statement"] if s["Effect"] == "Allow" for a in s["Action"])
 
 
 def test_cloudformation_template_grants_what_the_registries_declare() -> None:
     committed = yaml.load(CFN_TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 (SafeLoader subclass)
     rendered = DECLARED.cloudformation()
     for resource in ("ReadOnlyPolicy", "StopPolicy"):
-        assert _policy_actions(committed, resource) == _policy_actions(rendered, resource), resource
-    assert _policy_actions(committed, "ReadOnlyPolicy") == sorted(DECLARED.read_only_actions())
-    assert not set(_policy_actions(committed, "ReadOnlyPolicy")) & set(
-        _policy_actions(committed, "StopPolicy")
+        assert _document(committed, resource) == _document(rendered, resource), resource
+    assert _allowed(_document(committed, "ReadOnlyPolicy")) == sorted(DECLARED.read_only_actions())
+    assert _allowed(_document(committed, "StopPolicy")) == sorted(DECLARED.stop_actions())
+    assert not set(_allowed(_document(committed, "ReadOnlyPolicy"))) & set(
+        _allowed(_document(committed, "StopPolicy"))
     ), "read-only and stop policies must stay separate"
     trust = committed["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"]
     condition = trust["Statement"][0]["Condition"]["StringEquals"]
     assert condition == {"sts:ExternalId": {"!Ref": "ExternalId"}}
+    assert trust["Statement"][0]["Principal"] == {
+        "AWS": {
+            "!Sub": "arn:${AWS::Partition}:iam::${SpendSenseAccountId}:role/"
+            "${SpendSenseServiceRoleName}"
+        }
+    }
+    assert (
+        committed["Parameters"]["SpendSenseServiceRoleName"]["Default"]
+        == DECLARED.service_role_name
+    )
     assert committed["Resources"]["StopPolicy"]["Condition"] == "StopAllowed"
 
 

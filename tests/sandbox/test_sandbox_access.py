@@ -1,4 +1,5 @@
-"""STS AssumeRole into a sandbox tenant: trust policy and ExternalId enforced as AWS does."""
+"""STS AssumeRole into a sandbox tenant: trust policy and ExternalId enforced as AWS does;
+SpendSense reaches it through its service role, the one principal the customer role trusts."""
 
 from __future__ import annotations
 
@@ -6,11 +7,19 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox.accounts import TENANT_USER, user_credentials
+from sandbox.accounts import TENANT_USER, VENDOR_USER, user_credentials
 from tests.fixtures.sandbox import Sandbox
 
 # a role of these tests' own: rotating its ExternalId never breaks another suite's role
 ROLE = "SpendSenseTrustTest"
+
+
+def _service_caller(sandbox: Sandbox) -> str:
+    """The ARN STS names SpendSense's service-role session by."""
+    return (
+        sandbox.service_role_arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
+        + "/spendsense-test"
+    )
 
 
 def _denied(exc: ClientError, caller_arn: str, role_arn: str) -> None:
@@ -43,7 +52,7 @@ def test_wrong_or_missing_external_id_is_denied(sandbox: Sandbox, external_id: s
     role_arn, _ = sandbox.create_role(sandbox.tenant_account_ids[0], role_name=ROLE)
     with pytest.raises(ClientError) as info:
         sandbox.assume(role_arn, external_id)
-    _denied(info.value, f"arn:aws:iam::{sandbox.vendor_account_id}:user/spendsense", role_arn)
+    _denied(info.value, _service_caller(sandbox), role_arn)
 
 
 def test_untrusted_caller_and_missing_role_are_denied(sandbox: Sandbox) -> None:
@@ -62,7 +71,22 @@ def test_untrusted_caller_and_missing_role_are_denied(sandbox: Sandbox) -> None:
     missing = f"arn:aws:iam::{first}:role/NoSuchRole"
     with pytest.raises(ClientError) as info:
         sandbox.assume(missing, external_id)
-    _denied(info.value, f"arn:aws:iam::{sandbox.vendor_account_id}:user/spendsense", missing)
+    _denied(info.value, _service_caller(sandbox), missing)
+
+
+def test_only_spendsense_service_role_may_assume_the_customer_role(sandbox: Sandbox) -> None:
+    """Another principal of SpendSense's own account (its user, with the right ExternalId)
+    is refused: the customer role trusts the service role, not the whole account."""
+    role_arn, external_id = sandbox.create_role(sandbox.tenant_account_ids[0], role_name=ROLE)
+    with pytest.raises(ClientError) as info:
+        sandbox.client("sts", sandbox.vendor_session()).assume_role(
+            RoleArn=role_arn, RoleSessionName="vendor-user", ExternalId=external_id
+        )
+    vendor_user = f"arn:aws:iam::{sandbox.vendor_account_id}:user/{VENDOR_USER}"
+    _denied(info.value, vendor_user, role_arn)
+    session = sandbox.assume(role_arn, external_id)  # the service role: allowed
+    identity = sandbox.client("sts", session).get_caller_identity()
+    assert identity["Account"] == sandbox.tenant_account_ids[0]
 
 
 def test_a_new_external_id_replaces_the_old_one(sandbox: Sandbox) -> None:

@@ -50,6 +50,13 @@ function debounce(fn, ms) {
 }
 
 // ---- log-in and sign-up -------------------------------------------------------------
+// Where to go once logged in: ?next= when it is a path on this site (an e-mailed Stop link
+// sends people to log in and back), else the dashboard.
+function nextPath() {
+  const next = new URLSearchParams(window.location.search).get("next") || "";
+  return /^\/[\w-]/.test(next) ? next : "/"; // never "//host" nor "/\thost" (tabs are dropped)
+}
+
 function authForm(formId, url, fields) {
   const form = $(formId);
   if (!form) return;
@@ -61,7 +68,7 @@ function authForm(formId, url, fields) {
       if (v || f !== "organisation") body[f] = f === "password" ? $("#" + f, form).value : v;
     }
     const res = await api("POST", url, body);
-    if (res.ok) window.location.href = "/";
+    if (res.ok) window.location.href = nextPath();
     else $("#form-error").textContent = errorText(res);
   });
 }

@@ -8,7 +8,7 @@ from spendsense.store.models.actions import (
     StopDecision,
     UsedLink,
 )
-from spendsense.store.models.api import InstanceView, LoginAttempt, LoginSession
+from spendsense.store.models.api import AttemptCounter, InstanceView, LoginSession
 from spendsense.store.models.base import Base, UtcDateTime, utcnow
 from spendsense.store.models.ingest import (
     CostCache,
@@ -19,6 +19,7 @@ from spendsense.store.models.ingest import (
 
 __all__ = [
     "AlertCooldown",
+    "AttemptCounter",
     "AuditEntry",
     "AwsAccount",
     "Base",
@@ -28,7 +29,6 @@ __all__ = [
     "IngestCheckpoint",
     "InstanceAlertState",
     "InstanceView",
-    "LoginAttempt",
     "LoginSession",
     "MetricCursor",
     "StopDecision",

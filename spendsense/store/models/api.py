@@ -1,4 +1,4 @@
-"""What the API keeps: log-in sessions, log-in attempts, and the instances projection.
+"""What the API keeps: log-in sessions, attempt counters, and the instances projection.
 
 ``instances`` is a read model: the projector (``spendsense project``) folds the
 ``inventory``, ``detections`` and ``actions`` topics into one row per instance so the
@@ -38,19 +38,18 @@ class LoginSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
-class LoginAttempt(Base):
-    """One failed log-in, by e-mail and client address: the rate limit counts these."""
+class AttemptCounter(Base):
+    """Attempts counted in a fixed window (the log-in limits: per e-mail, per client).
 
-    __tablename__ = "login_attempts"
-    __table_args__ = (
-        Index("ix_login_attempts_email_at", "email", "at"),
-        Index("ix_login_attempts_client_at", "client", "at"),
-    )
+    ``key`` is a SHA-256 of what is counted, so every value fits and none is kept in clear;
+    ``spendsense.store.throttle`` takes and gives back attempts atomically.
+    """
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    email: Mapped[str] = mapped_column(String(320))
-    client: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    __tablename__ = "attempt_counters"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class InstanceView(Base):

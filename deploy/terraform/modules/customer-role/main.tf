@@ -1,6 +1,18 @@
 # The role a customer creates in their own account so SpendSense can watch it: trusted by
-# SpendSense's account only with the customer's ExternalId; read-only and stop policies
-# are separate so reading can be granted without stopping.
+# SpendSense's service role only, with the customer's ExternalId; read-only and stop
+# policies are separate so reading can be granted without stopping. The stop policy
+# enforces SpendSense's rails itself: stop and start only this account's instances and
+# never one tagged spendsense:protect; tag spendsense:* keys only, never removing
+# spendsense:protect (spendsense.customer_role builds the same documents; tests/deploy
+# keeps the actions equal).
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  instances   = "arn:${data.aws_partition.current.partition}:ec2:*:${data.aws_caller_identity.current.account_id}:instance/*"
+  protect_tag = "spendsense:protect"
+}
 
 resource "aws_iam_role" "spendsense" {
   name                 = var.role_name
@@ -10,7 +22,7 @@ resource "aws_iam_role" "spendsense" {
     Version = "2012-10-17"
     Statement = [{
       Effect    = "Allow"
-      Principal = { AWS = "arn:aws:iam::${var.vendor_account_id}:root" }
+      Principal = { AWS = "arn:aws:iam::${var.vendor_account_id}:role/${var.vendor_role_name}" }
       Action    = "sts:AssumeRole"
       Condition = { StringEquals = { "sts:ExternalId" = var.external_id } }
     }]
@@ -31,7 +43,38 @@ resource "aws_iam_role_policy" "stop" {
   name  = "SpendSenseStopIdle"
   role  = aws_iam_role.spendsense.id
   policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Sid = "SpendSenseStopIdle", Effect = "Allow", Action = var.stop_actions, Resource = "*" }]
+    Version = "2012-10-17"
+    Statement = [
+      { Sid = "SpendSenseDescribe", Effect = "Allow", Action = var.stop_read_actions, Resource = "*" },
+      { Sid = "SpendSenseStopStart", Effect = "Allow", Action = var.stop_actions, Resource = local.instances },
+      {
+        Sid       = "SpendSenseNeverProtected"
+        Effect    = "Deny"
+        Action    = var.stop_actions
+        Resource  = "*"
+        Condition = { Null = { "aws:ResourceTag/${local.protect_tag}" = "false" } }
+      },
+      {
+        Sid       = "SpendSenseOwnTagsOnly"
+        Effect    = "Allow"
+        Action    = var.tag_actions
+        Resource  = local.instances
+        Condition = { "ForAllValues:StringLike" = { "aws:TagKeys" = ["spendsense:*"] } }
+      },
+      {
+        Sid       = "SpendSenseKeepProtectTag"
+        Effect    = "Deny"
+        Action    = ["ec2:DeleteTags"]
+        Resource  = "*"
+        Condition = { "ForAnyValue:StringEquals" = { "aws:TagKeys" = [local.protect_tag] } }
+      },
+      {
+        Sid       = "SpendSenseNoUntagAll"
+        Effect    = "Deny"
+        Action    = ["ec2:DeleteTags"]
+        Resource  = "*"
+        Condition = { Null = { "aws:TagKeys" = "true" } }
+      },
+    ]
   })
 }

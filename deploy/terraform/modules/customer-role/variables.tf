@@ -1,10 +1,16 @@
 variable "vendor_account_id" {
-  description = "SpendSense's AWS account id (the account allowed to assume this role)."
+  description = "SpendSense's AWS account id (the account of the service role trusted)."
   type        = string
   validation {
     condition     = can(regex("^[0-9]{12}$", var.vendor_account_id))
     error_message = "vendor_account_id must be a 12-digit AWS account id."
   }
+}
+
+variable "vendor_role_name" {
+  description = "The role SpendSense runs as in its account: the only principal trusted."
+  type        = string
+  default     = "SpendSenseService"
 }
 
 variable "external_id" {
@@ -40,15 +46,31 @@ variable "read_only_actions" {
   ]
 }
 
-# The IAM actions the customer-account actions declare (actions registry).
+# The IAM actions the customer-account actions declare (actions registry), as
+# spendsense.customer_role.StopGrants groups them; kept equal to it by tests/deploy.
+variable "stop_read_actions" {
+  description = "Reads the stop rails need (on every resource)."
+  type        = list(string)
+  default = [
+    "ec2:DescribeInstanceAttribute",
+    "ec2:DescribeInstanceTypes",
+  ]
+}
+
 variable "stop_actions" {
-  description = "Actions of the stop policy."
+  description = "Stop and start: on this account's instances, never one tagged spendsense:protect."
+  type        = list(string)
+  default = [
+    "ec2:StartInstances",
+    "ec2:StopInstances",
+  ]
+}
+
+variable "tag_actions" {
+  description = "Tagging: spendsense:* keys only, never removing spendsense:protect."
   type        = list(string)
   default = [
     "ec2:CreateTags",
     "ec2:DeleteTags",
-    "ec2:DescribeInstanceAttribute",
-    "ec2:StartInstances",
-    "ec2:StopInstances",
   ]
 }
