@@ -92,6 +92,10 @@ def collect_once(settings: Settings, sessions: sessionmaker[Session], sandbox: S
         producer.close(timeout=10)
 
 
+EBS_ONLY_FAMILIES = {"t3", "m5", "c5", "r5"}
+"""Families without instance-store volumes (the stop rails refuse those: they would lose data)."""
+
+
 def publish_idle(settings: Settings, row: InstanceView, when: datetime) -> None:
     """The detector's verdict that ``row``'s instance is idle."""
     record = DetectionRecord(
@@ -180,7 +184,11 @@ def test_sign_up_connect_see_costs_and_instances_stop_an_idle_one(
             )
             protect = settings.actions.protect_tag
             target = next(
-                r for r in rows if r.state == "running" and not_stoppable_reason(r, protect) is None
+                r
+                for r in rows
+                if r.state == "running"
+                and not_stoppable_reason(r, protect) is None
+                and r.instance_type.split(".")[0] in EBS_ONLY_FAMILIES
             )
 
         # the dashboard: cost chart, stat cards, instances
