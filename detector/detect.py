@@ -235,6 +235,7 @@ class BatchDetector:
         self.metrics.model_seconds.observe(time.perf_counter() - started)
         self.metrics.batches.inc()
         self.metrics.batch_records.observe(sum(len(i.points) for i in items))
+        now = datetime.now(UTC)  # the live edge is judged once per batch
         for item, result in zip(items, results, strict=True):
             records = by_instance[item.key]
             st = instance_states[item.key]
@@ -252,7 +253,6 @@ class BatchDetector:
             st.model = result.state
             st.last_period = records[-1][1].timestamp
             outcome.states[item.key] = st.to_json()
-            now = datetime.now(UTC)
             for (_, record), verdict in zip(records, result.verdicts, strict=True):
                 outcome.detections.append(self._detection(record, verdict, now))
         counts = Counter((d.tenant_id, d.status) for d in outcome.detections)
