@@ -100,7 +100,8 @@ def find_login_now(state: AppState, request: Request) -> Login | None:
         return find_login(state, conn, token)
 
 
-def _read_login_now(state: AppState, token_hash: str) -> tuple[Login, datetime] | None:
+def read_login_now(state: AppState, token_hash: str) -> tuple[Login, datetime] | None:
+    """:func:`read_login` on a pooled connection of its own, returned at once."""
     with state.engine.connect() as conn:
         return read_login(conn, token_hash)
 
@@ -123,7 +124,7 @@ async def optional_login(request: Request, state: StateDep) -> Login | None:
         if hit is not None:
             return hit
         epoch = kept.epoch()  # before the read: a log-out committed after it bumps it
-    found = await state.store_reads.run(_read_login_now, state, token_hash)
+    found = await state.store_reads.run(read_login_now, state, token_hash)
     if found is None:
         return None
     if kept is not None:

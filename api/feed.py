@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -50,6 +50,7 @@ class FeedHub:
         self.kafka = kafka
         self.metrics = metrics
         self._subscribers: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
+        self._per_user: Counter[int] = Counter()
         self._task: asyncio.Task[None] | None = None
         self._models: dict[str, tuple[str, type[Event]]] = {
             topic_name(kafka, DETECTIONS): ("detection", DetectionRecord),
@@ -62,8 +63,12 @@ class FeedHub:
         """One Server-Sent Event."""
         return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
 
-    def subscribe(self, tenant_id: str) -> asyncio.Queue[str]:
-        """A queue receiving ``tenant_id``'s events; starts the consumer on first use."""
+    def subscribe(self, tenant_id: str, user_id: int, limit: int) -> asyncio.Queue[str] | None:
+        """A queue receiving ``tenant_id``'s events, or ``None`` when ``user_id`` has
+        ``limit`` open already (in this process); starts the consumer on first use."""
+        if self._per_user[user_id] >= limit:
+            return None
+        self._per_user[user_id] += 1
         queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers[tenant_id].add(queue)
         self.metrics.feed_subscribers.inc()
@@ -71,7 +76,10 @@ class FeedHub:
             self._task = asyncio.create_task(self._run(), name="feed-hub")
         return queue
 
-    def unsubscribe(self, tenant_id: str, queue: asyncio.Queue[str]) -> None:
+    def unsubscribe(self, tenant_id: str, user_id: int, queue: asyncio.Queue[str]) -> None:
+        self._per_user[user_id] -= 1
+        if self._per_user[user_id] <= 0:
+            del self._per_user[user_id]
         self._subscribers[tenant_id].discard(queue)
         if not self._subscribers[tenant_id]:
             del self._subscribers[tenant_id]

@@ -4,10 +4,12 @@ Accounts come from the store. Each cycle runs the registered collectors for ever
 account on a bounded thread pool; an account whose role cannot be assumed, whose
 regions refuse SpendSense, or one of whose regions fails (throttling beyond retries, a
 5xx answer, a timeout: :mod:`ingest.faults`) gets an ``error`` status naming the region
-and the AWS error code, and is retried next cycle, without touching any other account
-or the account's other regions. On start, and after any failed producer
-flush, the ``metrics`` records published since the last checkpoint are read back
-(:mod:`ingest.recovery`) so nothing is published twice.
+and the AWS error code, without touching any other account or the account's other
+regions. A region's failure is retried next cycle; an account that cannot be reached at
+all (its role cannot be assumed) is tried again with exponential backoff
+(:func:`retry_delay`), its next attempt kept in the store and shown on the settings page.
+On start, and after any failed producer flush, the ``metrics`` records published since
+the last checkpoint are read back (:mod:`ingest.recovery`) so nothing is published twice.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.context import AccountJob, IngestContext
@@ -37,11 +39,22 @@ from spendsense.counters import cost_changes
 from spendsense.errors import ConfigError, TenantAccessError
 from spendsense.metrics import CollectorRegistry
 from spendsense.producer import DeliveryFailed, Publisher
-from spendsense.settings import Settings
+from spendsense.settings import IngestSettings, Settings
 from spendsense.store.models import AwsAccount, MetricCursor
 from spendsense.store.tenants import list_tenants, set_account_status
 
 log = logging.getLogger(__name__)
+
+
+def retry_delay(settings: IngestSettings, failures: int) -> timedelta:
+    """How long to leave an account alone after ``failures`` failed attempts in a row.
+
+    >>> s = IngestSettings(retry_initial_s=300, retry_max_s=3600)
+    >>> [retry_delay(s, n).total_seconds() for n in (1, 2, 3, 4, 5, 60)]
+    [300.0, 600.0, 1200.0, 2400.0, 3600.0, 3600.0]
+    """
+    doublings = min(max(failures - 1, 0), 32)
+    return timedelta(seconds=min(settings.retry_max_s, settings.retry_initial_s * 2**doublings))
 
 
 @dataclass
@@ -106,13 +119,19 @@ class CollectorService:
         return self.ctx.stop
 
     def accounts(self) -> list[tuple[AccountRef, list[str]]]:
-        """Every connected account with the regions to collect."""
+        """Every connected account with the regions to collect, but those backing off."""
         out = []
+        now = self.ctx.clock()
         with self.ctx.store() as session:
             for tenant in list_tenants(session):
                 rows = session.scalars(
                     select(AwsAccount)
-                    .where(AwsAccount.tenant_id == tenant.id)
+                    .where(
+                        AwsAccount.tenant_id == tenant.id,
+                        or_(
+                            AwsAccount.next_attempt_at.is_(None), AwsAccount.next_attempt_at <= now
+                        ),
+                    )
                     .order_by(AwsAccount.id)
                 )
                 for row in rows:
@@ -155,9 +174,11 @@ class CollectorService:
             publisher=Publisher(self.producer, self.settings.kafka, on_confirmed=confirmed),
         )
         started = time.monotonic()
+        assumed = False
         try:
             with aws_faults(None, "AssumeRole"):
                 self.ctx.sessions.credentials(account)
+            assumed = True
             for collector in self.collectors:
                 if self.stop.is_set():
                     break
@@ -179,7 +200,7 @@ class CollectorService:
         with self.ctx.store.begin() as session:
             touch_checkpoint(session, account.tenant_id, account.account_id)
         if result.status != "retry":
-            self._record_status(job, result)
+            self._record_status(job, result, assumed=assumed)
         return result
 
     def _failed(self, result: AccountResult, kind: str, message: str) -> AccountResult:
@@ -188,7 +209,7 @@ class CollectorService:
         result.status, result.message = "retry", message
         return result
 
-    def _record_status(self, job: AccountJob, result: AccountResult) -> None:
+    def _record_status(self, job: AccountJob, result: AccountResult, *, assumed: bool) -> None:
         acct = job.account
         status, code, message = "ok", None, None
         if job.errors:
@@ -204,8 +225,15 @@ class CollectorService:
             log.warning("%s/%s: %s", acct.tenant_id, acct.account_id, message)
         result.status, result.message = status, message or ""
         with self.ctx.store.begin() as session:
-            set_account_status(
+            row = set_account_status(
                 session, acct.tenant_id, acct.account_id, status, code=code, message=message
+            )
+            # A role that cannot be assumed backs off; anything else is retried next cycle.
+            row.failures = 0 if assumed else row.failures + 1
+            row.next_attempt_at = (
+                None
+                if assumed
+                else self.ctx.clock() + retry_delay(self.settings.ingest, row.failures)
             )
             oldest = session.scalar(
                 select(func.min(MetricCursor.cursor_at)).where(

@@ -121,6 +121,16 @@ class ApiSettings(BaseModel):
     session_cache: bool = True
     login_max_failures: int = Field(5, ge=1, le=1000)
     login_window_s: int = Field(900, ge=1)
+    # Tenant limits (docs/security.md): every log-in from one client address, successful or
+    # not, in login_window_s (an argon2 hash each); sign-ups per address in signup_window_s;
+    # open live feeds per user (per API process), each re-checking its session every
+    # feed_recheck_s; AWS accounts per tenant.
+    login_max_per_client: int = Field(60, ge=1, le=100_000)
+    signup_max_per_client: int = Field(10, ge=1, le=10_000)
+    signup_window_s: int = Field(3600, ge=1)
+    feed_max_per_user: int = Field(5, ge=1, le=100)
+    feed_recheck_s: float = Field(30.0, ge=0.1, le=3600)
+    accounts_max_per_tenant: int = Field(25, ge=1, le=10_000)
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, JSON list);
     # none by default: every other caller is counted by its socket address.
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
@@ -218,6 +228,10 @@ class IngestSettings(BaseModel):
     late_s: int = Field(3600, ge=0)  # empty periods are asked for again this long
     policy: str = "adaptive"  # ingest.polling: naive, hourly, adaptive, tiered
     assume_duration_s: int = Field(3600, ge=900, le=43200)
+    # An account SpendSense cannot reach is tried again after retry_initial_s, then twice as
+    # long after each failure in a row, at most retry_max_s (Test connection resets it).
+    retry_initial_s: float = Field(300.0, gt=0, le=86400)
+    retry_max_s: float = Field(6 * 3600.0, gt=0, le=7 * 86400)
     ce_calls_per_day: int = Field(4, ge=0, le=100)  # Cost Explorer: $0.01 per request
     ce_refresh_h: float = Field(8.0, gt=0)  # CE data refreshes up to 3 times a day
     cost_days: int = Field(30, ge=1, le=365)

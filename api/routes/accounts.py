@@ -33,9 +33,12 @@ def list_accounts(login: CurrentLogin, db: DbSession) -> list[Account]:
 
 
 @router.post("/api/accounts", status_code=201)
-def connect_account(body: AccountCreate, login: CurrentLogin, db: DbSession) -> Account:
-    """Connect the account of ``role_arn``; SpendSense generates its ExternalId."""
-    return svc.connect_account(db, login.tenant_id, body)
+def connect_account(
+    body: AccountCreate, login: CurrentLogin, state: StateDep, db: DbSession
+) -> Account:
+    """Connect the account of ``role_arn``; SpendSense generates its ExternalId (409 past
+    the organisation's limit of accounts)."""
+    return svc.connect_account(db, state.settings.api, login.tenant_id, body)
 
 
 @router.get("/api/accounts/{account_id}")

@@ -36,10 +36,18 @@ def csrf_token(state: StateDep, login: MaybeLogin, response: Response) -> CsrfTo
 
 @router.post("/api/auth/signup", status_code=201)
 def signup(
-    body: SignupRequest, state: StateDep, db: DbSession, login: MaybeLogin, response: Response
+    body: SignupRequest,
+    client: ClientAddress,
+    state: StateDep,
+    db: DbSession,
+    login: MaybeLogin,
+    response: Response,
 ) -> Me:
-    """Create an organisation and its first user, and log in."""
-    user = auth.create_user(db, str(body.email), body.password, body.organisation)
+    """Create an organisation and its first user, and log in (429 past the client address's
+    sign-ups)."""
+    user = auth.create_user(
+        db, state.settings.api, str(body.email), body.password, body.organisation, client
+    )
     if login is not None:
         auth.close_session(db, login.token_hash, state.logins)
     opened = auth.open_session(db, state.keys, state.settings.api, user)

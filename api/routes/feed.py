@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import StateDep, find_login_now
+from api.deps import StateDep, find_login_now, read_login_now
 from api.errors import ERROR_RESPONSES, ApiError
 
 router = APIRouter(tags=["feed"], responses=ERROR_RESPONSES)
@@ -28,15 +29,27 @@ async def feed(request: Request, state: StateDep) -> StreamingResponse:
     """``event: detection`` and ``event: action`` records of your tenant, as they happen.
 
     The first event, ``ready``, says whether the feed is reading Kafka
-    (``{"kafka": true}``): from then on nothing published is missed.
+    (``{"kafka": true}``): from then on nothing published is missed. The session is
+    checked again every ``feed_recheck_s``: once it is closed (logged out, expired) the
+    feed sends ``event: end`` and ends. 429 past ``feed_max_per_user`` open feeds.
     """
     # No request-scoped store session: it would hold a pooled connection for the
-    # stream's whole life. The login is looked up once in a session of its own.
+    # stream's whole life. The login is looked up in short sessions of its own.
     login = await run_in_threadpool(find_login_now, state, request)
     if login is None:
         raise ApiError(401, "not_authenticated", "log in first (no valid session cookie)")
+    settings = state.settings.api
     hub = state.feed
-    queue = hub.subscribe(login.tenant_id)
+    queue = hub.subscribe(login.tenant_id, login.user_id, settings.feed_max_per_user)
+    if queue is None:
+        raise ApiError(
+            429,
+            "too_many_feeds",
+            f"{settings.feed_max_per_user} live feeds are open for you: close a dashboard tab "
+            "and reload",
+            headers={"Retry-After": str(math.ceil(KEEPALIVE_S))},
+        )
+    loop = asyncio.get_running_loop()
 
     async def events() -> AsyncIterator[str]:
         try:
@@ -45,16 +58,23 @@ async def feed(request: Request, state: StateDep) -> StreamingResponse:
                 await asyncio.wait_for(hub.ready.wait(), READY_WAIT_S)
             reading = hub.ready.is_set()
             yield hub.format_event("ready", {"kafka": reading})
+            check_at = loop.time() + settings.feed_recheck_s
             while not await request.is_disconnected():
+                if loop.time() >= check_at:
+                    if await run_in_threadpool(read_login_now, state, login.token_hash) is None:
+                        yield hub.format_event("end", {"reason": "session closed: log in again"})
+                        return
+                    check_at = loop.time() + settings.feed_recheck_s
                 try:
-                    yield await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    wait = min(KEEPALIVE_S, max(0.0, check_at - loop.time()))
+                    yield await asyncio.wait_for(queue.get(), wait)
                 except TimeoutError:
                     yield ": keepalive\n\n"
                 if hub.ready.is_set() != reading:  # Kafka came (back) or went: say so
                     reading = hub.ready.is_set()
                     yield hub.format_event("ready", {"kafka": reading})
         finally:
-            hub.unsubscribe(login.tenant_id, queue)
+            hub.unsubscribe(login.tenant_id, login.user_id, queue)
 
     return StreamingResponse(
         events(),

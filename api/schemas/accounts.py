@@ -152,6 +152,10 @@ class Account(BaseModel):
     status_code: str | None
     status_message: str | None
     status_at: datetime | None
+    # Failed attempts to reach the account in a row; when the collector tries it again
+    # (None: at its next cycle).
+    failures: int
+    next_attempt_at: datetime | None
     created_at: datetime
 
 

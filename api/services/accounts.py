@@ -146,14 +146,26 @@ def get_account(db: Session, tenant_id: str, account_id: str) -> AwsAccount:
     return account
 
 
-def connect_account(db: Session, tenant_id: str, body: AccountCreate) -> Account:
-    """Connect the role's account with a fresh ExternalId; 409 if already connected."""
+def connect_account(
+    db: Session, settings: ApiSettings, tenant_id: str, body: AccountCreate
+) -> Account:
+    """Connect the role's account with a fresh ExternalId; 409 if already connected or when
+    the tenant has ``accounts_max_per_tenant`` (its row locked: parallel connects count)."""
+    _tenant(db, tenant_id, for_update=True)
     account_id = account_of(body.role_arn)
     if get_aws_account(db, tenant_id, account_id) is not None:
         raise ApiError(
             409,
             "account_connected",
             f"AWS account {account_id} is already connected: change its role ARN instead",
+        )
+    limit = settings.accounts_max_per_tenant
+    if len(list_aws_accounts(db, tenant_id)) >= limit:
+        raise ApiError(
+            409,
+            "account_limit",
+            f"your organisation has connected {limit} AWS accounts, the most allowed: "
+            "disconnect one first",
         )
     try:
         account = add_aws_account(

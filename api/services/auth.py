@@ -60,8 +60,34 @@ def close_session(db: Session, token_hash: str, logins: LoginCache[Any] | None) 
         logins.revoke()
 
 
-def create_user(db: Session, email: str, password: str, organisation: str | None) -> User:
-    """A new tenant with its first user; 409 when the e-mail is taken."""
+def _limited(wait: float | None, what: str) -> None:
+    """429 with ``Retry-After`` when a :func:`throttle.take` returned a wait."""
+    if wait is None:
+        return
+    seconds = math.ceil(wait)
+    raise ApiError(
+        429,
+        "rate_limited",
+        f"too many {what}: try again in {math.ceil(seconds / 60)} minutes",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def create_user(
+    db: Session,
+    settings: ApiSettings,
+    email: str,
+    password: str,
+    organisation: str | None,
+    client: str,
+) -> User:
+    """A new tenant with its first user; 409 when the e-mail is taken, 429 past the client
+    address's sign-ups (counted before anything else, never given back)."""
+    by_client = throttle.Budget("sign-up client", client, settings.signup_max_per_client)
+    _limited(
+        throttle.take(db, (by_client,), settings.signup_window_s),
+        "sign-ups from your address",
+    )
     email = email.lower()
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise ApiError(409, "email_taken", f"an account with {email} exists: log in instead")
@@ -80,11 +106,13 @@ def create_user(db: Session, email: str, password: str, organisation: str | None
 
 def _login_budgets(
     settings: ApiSettings, email: str, client: str
-) -> tuple[throttle.Budget, throttle.Budget]:
-    """The two limits a log-in counts against: its e-mail's and its client address's."""
+) -> tuple[throttle.Budget, throttle.Budget, throttle.Budget]:
+    """The limits a log-in counts against: its e-mail's and its client address's failures,
+    and its client address's log-ins (successful ones too: each costs an argon2 hash)."""
     return (
         throttle.Budget("log-in e-mail", email, settings.login_max_failures),
         throttle.Budget("log-in client", client, settings.login_max_failures * CLIENT_LIMIT_FACTOR),
+        throttle.Budget("log-ins client", client, settings.login_max_per_client),
     )
 
 
@@ -98,16 +126,9 @@ def authenticate(
     clears the e-mail's count.
     """
     email = email.lower()
-    by_email, by_client = _login_budgets(settings, email, client)
-    wait = throttle.take(db, (by_email, by_client), settings.login_window_s)
-    if wait is not None:
-        seconds = math.ceil(wait)
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many failed log-ins: try again in {math.ceil(seconds / 60)} minutes",
-            headers={"Retry-After": str(seconds)},
-        )
+    by_email, by_client, logins = _login_budgets(settings, email, client)
+    wait = throttle.take(db, (by_email, by_client, logins), settings.login_window_s)
+    _limited(wait, "log-ins")
     user = db.scalar(select(User).where(User.email == email))
     if not verify_password(user.password_hash if user else DUMMY_HASH, password) or user is None:
         raise ApiError(401, "bad_credentials", "wrong e-mail or password")

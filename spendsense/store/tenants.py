@@ -149,10 +149,13 @@ def set_account_status(
     message: str | None = None,
     at: datetime | None = None,
 ) -> AwsAccount:
-    """Record whether SpendSense could reach the account (``ok``) or why not (``error``)."""
+    """Record whether SpendSense could reach the account (``ok``: the next attempt is the
+    next cycle's, without backoff) or why not (``error``)."""
     if status not in ACCOUNT_STATUSES:
         raise ValueError(f"account status must be one of {', '.join(ACCOUNT_STATUSES)}")
     account = _account_or_raise(session, tenant_id, account_id)
+    if status == "ok":
+        account.failures, account.next_attempt_at = 0, None
     account.status = status
     account.status_code = code
     account.status_message = message

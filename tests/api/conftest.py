@@ -45,7 +45,10 @@ def api_settings(
         var_dir=var,
         store=StoreSettings(url=postgres_server.create_database()),
         api=ApiSettings(
-            session_secret=SecretStr("s" * 48), login_max_failures=5, vendor_account_id=VENDOR
+            session_secret=SecretStr("s" * 48),
+            login_max_failures=5,
+            vendor_account_id=VENDOR,
+            signup_max_per_client=10_000,  # every test signs up from TestClient's address
         ),
     )
 

@@ -166,7 +166,7 @@ def test_link_tokens_stay_out_of_the_access_logs(
     with (
         served_api(tmp_path, postgres_server.create_database(), {}) as api,
         served_nginx(nginx_dir, api.url) as nginx,
-        httpx.Client(base_url=nginx.url) as browser,
+        httpx.Client(base_url=nginx.url, verify=nginx.verify()) as browser,
     ):
         for token in tokens:
             assert browser.get(f"/links/{token}").status_code == 200

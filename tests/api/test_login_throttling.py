@@ -12,6 +12,7 @@ the proxy matters), so these check the shipped configuration:
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
@@ -35,9 +36,11 @@ def _limit(failures: int) -> dict[str, str]:
 
 
 @contextmanager
-def _browser(url: str) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+def _browser(
+    url: str, verify: ssl.SSLContext | bool = True
+) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
     """A browser-like client and the CSRF header its log-ins carry."""
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with httpx.Client(base_url=url, timeout=60, verify=verify) as client:
         yield client, {"X-CSRF-Token": client.get("/api/auth/csrf").json()["csrf_token"]}
 
 
@@ -80,7 +83,7 @@ def test_nginx_sets_the_client_address_and_limits_auth_posts(
     with (
         served_api(tmp_path, postgres_server.create_database(), settings) as api,
         served_nginx(tmp_path / "nginx", api.url) as nginx,
-        _browser(nginx.url) as (client, csrf),
+        _browser(nginx.url, nginx.verify()) as (client, csrf),
     ):
         # the API believes nginx, and nginx says who connected, whatever the caller wrote
         codes = [

@@ -381,7 +381,7 @@ async function renderAccount(a) {
   $(".account-regions", node).textContent = a.regions.join(", ");
   if (a.status === "error" && a.status_message) {
     $(".test-result", node).className = "test-result text-sm text-rose-700";
-    $(".test-result", node).textContent = a.status_message;
+    $(".test-result", node).textContent = a.status_message + (a.next_attempt_at ? ` (next attempt at ${when(a.next_attempt_at)})` : "");
   }
   const setup = await api("GET", `/api/accounts/${a.account_id}/setup`);
   if (setup.ok) {

@@ -59,6 +59,10 @@ class AwsAccount(Base):
     status_code: Mapped[str | None] = mapped_column(String(100))
     status_message: Mapped[str | None] = mapped_column(Text)
     status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Failed attempts to reach the account in a row, and when the collector tries again
+    # (None: at its next cycle); see ingest.runner.retry_delay.
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -100,6 +100,8 @@ def upgrade() -> None:
         sa.Column("status_code", sa.String(length=100), nullable=True),
         sa.Column("status_message", sa.Text(), nullable=True),
         sa.Column("status_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failures", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
