@@ -241,7 +241,11 @@ class AlertService:
     # -- 2. reserving an email --------------------------------------------------------
 
     def recipients(self, session: Session, tenant: Tenant) -> list[str]:
-        """The tenant's alert address, else every user's address."""
+        """The tenant's confirmed alert address, else every user's (confirmed at sign-up).
+
+        ``alert_email`` holds only a confirmed address: one set on the settings page waits
+        in ``alert_email_pending`` until its mailed link is used, and never gets a digest.
+        """
         if tenant.alert_email:
             return [tenant.alert_email.strip().lower()]
         return sorted({u.email for u in list_users(session, tenant.id)})

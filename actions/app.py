@@ -1,6 +1,6 @@
 """The actions worker's one Faust app: ``faust -A actions.app worker -l info --web-port 6067``.
 
-Faust finds the module attribute ``app``, built from :func:`spendsense.settings.get_settings`
+Faust finds the module attribute ``app``, built from :func:`spendsense.settings.settings_or_exit`
 (the process edge); :func:`create_app` builds the same from any settings (tests give their
 own topic prefix, which the app id carries, so consumer groups are isolated too).
 
@@ -28,10 +28,11 @@ from faust.types import EventT, StreamT
 
 from actions.coalesce import coalesce
 from actions.runtime import ActionsRuntime, build_runtime
-from spendsense.errors import ConfigError, PoisonRecord
+from spendsense.errors import PoisonRecord
 from spendsense.events import DeadLetter, DetectionRecord, parse_event
+from spendsense.faust_worker import Worker
 from spendsense.metrics import CollectorRegistry, serve_metrics
-from spendsense.settings import Settings, get_settings
+from spendsense.settings import Settings, settings_or_exit
 from spendsense.topics import DEADLETTER, DETECTIONS, topic_name
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         web_port=cfg.web_port,
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
+        Worker=Worker,  # its log handlers redact secrets
     )
     detections = app.topic(
         topic_name(kafka, DETECTIONS), key_serializer="raw", value_serializer="raw"
@@ -150,8 +152,5 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     return ActionsWorker(app=app, agent=alerts, registry=reg, slot=slot)
 
 
-try:
-    worker = create_app(get_settings())
-except ConfigError as exc:  # bad settings: one line saying what to fix, no stack trace
-    raise SystemExit(f"actions worker: {exc}") from None
+worker = create_app(settings_or_exit("actions worker"))
 app = worker.app

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import OperationalError
@@ -23,7 +22,7 @@ from actions.metrics import ActionsMetrics
 from actions.policy import AutoStopPolicy, PolicyOutcome
 from actions.stopping import StopExecutor
 from spendsense.access import TenantSessions
-from spendsense.aws import AwsFactory
+from spendsense.aws import AwsFactory, SesClient
 from spendsense.errors import TenantAccessError
 from spendsense.events import DetectionRecord
 from spendsense.metrics import CollectorRegistry
@@ -118,14 +117,7 @@ def build_runtime(settings: Settings, registry: CollectorRegistry) -> ActionsRun
         metrics,
         default_region=settings.aws.region,
     )
-    ses_region = settings.actions.ses_region or settings.aws.region
-    ses_client: list[Any] = []
-
-    def ses() -> Any:
-        if not ses_client:
-            ses_client.append(factory.client("ses", region=ses_region))
-        return ses_client[0]
-
+    ses = SesClient(factory, settings.actions.ses_region)
     alerts = AlertService(settings.actions, store.sessions, ses, key, sink, metrics)
     policy = AutoStopPolicy(settings.actions, store.sessions, executor, sink)
 

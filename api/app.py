@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
 from actions.audit import KafkaEventSink
-from api import logfilter
 from api.deps import csrf_protect
 from api.errors import install_error_handlers
 from api.feed import FeedHub
@@ -129,7 +128,6 @@ def create_app(
         dependencies=[Depends(csrf_protect)],
     )
     app.state.spendsense = state
-    logfilter.install()
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -69,9 +69,11 @@ class Keys:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
-    def token_hash(self, token: str) -> str:
-        """The stored form of a session token."""
-        return hmac.new(self._secret, b"session:" + token.encode(), hashlib.sha256).hexdigest()
+    def token_hash(self, token: str, kind: str = "session") -> str:
+        """The stored form of a token: a session's, or a mailed link's (``kind`` keeps
+        the two apart, so one never opens the other)."""
+        message = kind.encode() + b":" + token.encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def _sign(self, nonce: str) -> str:
         return hmac.new(self._secret, b"csrf:" + nonce.encode(), hashlib.sha256).hexdigest()[:32]

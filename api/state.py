@@ -20,7 +20,7 @@ from api.metrics import ApiMetrics
 from api.security import Keys
 from api.services.instance_actions import InstanceActions
 from api.services.metric_history import MetricHistory
-from spendsense.aws import AwsFactory
+from spendsense.aws import AwsFactory, SesClient
 from spendsense.counters import SharedCounter
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
@@ -56,3 +56,8 @@ class AppState:
     figures: TenantCache = field(default_factory=lambda: TenantCache(ttl_s=2.0))
     costs: TenantCache = field(default_factory=lambda: TenantCache(ttl_s=600.0))
     extras: dict[str, object] = field(default_factory=dict)
+    # SpendSense's own SES client for account mail (api.mail), built on first use
+    ses: SesClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ses = SesClient(self.aws, self.settings.actions.ses_region)

@@ -1,6 +1,6 @@
 """The detector worker's one Faust app: ``faust -L uvloop -A detector.app worker -l info``.
 
-Faust finds the module attribute ``app``, built from :func:`spendsense.settings.get_settings`
+Faust finds the module attribute ``app``, built from :func:`spendsense.settings.settings_or_exit`
 (the process edge). :func:`create_app` builds the same thing from any settings, which is how
 tests and the pipeline benchmark get an app with their own topic prefix. The app id carries
 the prefix, so the state table's changelog topic is isolated too.
@@ -25,8 +25,9 @@ from detector.detect import BatchDetector
 from detector.output import ChannelOutput, KafkaOutput, Output
 from detector.tables import DetectorChannels, declare_channels
 from detector.worker_metrics import WorkerMetrics
+from spendsense.faust_worker import Worker
 from spendsense.metrics import CollectorRegistry, serve_metrics
-from spendsense.settings import Settings, get_settings
+from spendsense.settings import Settings, settings_or_exit
 from spendsense.topics import DEADLETTER, DETECTIONS, METRICS, topic_name
 
 
@@ -69,6 +70,7 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
         stream_buffer_maxsize=max(4096, 2 * det.batch_size),
+        Worker=Worker,  # its log handlers redact secrets
     )
 
 
@@ -142,5 +144,5 @@ def create_app(
     return DetectorWorker(app, channels, output, view, metrics, detector, agent)
 
 
-worker = create_app(get_settings())
+worker = create_app(settings_or_exit("detector worker"))
 app = worker.app

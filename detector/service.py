@@ -38,9 +38,13 @@ from detector.protocol import (
     SeriesResult,
 )
 from detector.warm import WarmModels
+from spendsense.logs import redact_handlers
 from spendsense.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+# BentoML's server processes configure their logging before they import this module.
+redact_handlers()
 
 _settings = get_settings().detector
 

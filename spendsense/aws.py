@@ -88,3 +88,25 @@ class AwsFactory:
                 aws_secret_access_key=secret_access_key,
                 aws_session_token=session_token,
             )
+
+
+class SesClient:
+    """SpendSense's own SES client, built on first use and kept (thread-safe).
+
+    The actions worker's alert digests and the API's account mail (sign-up, password
+    reset, alert-address confirmation) both send through it: region ``region`` (the
+    actions settings' ``ses_region``), else the factory's default region.
+    """
+
+    def __init__(self, factory: AwsFactory, region: str | None = None) -> None:
+        self.factory = factory
+        self.region = region or factory.settings.region
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        """The client (one per process, built on the first call)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self.factory.client("ses", region=self.region)
+            return self._client

@@ -2,7 +2,11 @@
 
 Nested groups use ``__``: ``SPENDSENSE_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092``.
 Validation happens at start; :func:`load_settings` turns a validation error into
-one :class:`~spendsense.errors.ConfigError` line that names the variable to fix.
+one :class:`~spendsense.errors.ConfigError` line that names the variable to fix and why,
+never the value it was given (it may be a secret).
+
+``SPENDSENSE_ENVIRONMENT=production`` (the compose stack sets it) refuses what only a local
+run may use: the demo, an AWS endpoint override, a session cookie without ``Secure``.
 
 >>> s = Settings(_env_file=None)
 >>> s.kafka.bootstrap_servers
@@ -13,24 +17,42 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     Field,
     IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from spendsense.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVICE_ROLE_NAME = "SpendSenseService"
+MIN_KEY_LENGTH = 32
+
+
+def _long_enough(value: SecretStr) -> SecretStr:
+    """A signing key's check: at least :data:`MIN_KEY_LENGTH` characters."""
+    if len(value.get_secret_value()) < MIN_KEY_LENGTH:
+        raise ValueError(
+            f"must be at least {MIN_KEY_LENGTH} characters (e.g. `openssl rand -hex 32`)"
+        )
+    return value
+
+
+# An HMAC key (the session secret, the link-signing key): long enough not to be guessed.
+SigningKey = Annotated[SecretStr, AfterValidator(_long_enough)]
 
 
 class KafkaSettings(BaseModel):
@@ -110,7 +132,7 @@ class ApiSettings(BaseModel):
     port: int = Field(8000, ge=1, le=65535)
     public_url: str = "http://127.0.0.1:8000"
     # None: a random key generated once and kept in var/api-session-secret (local runs).
-    session_secret: SecretStr | None = None
+    session_secret: SigningKey | None = None
     session_cookie: str = "spendsense_session"
     csrf_cookie: str = "spendsense_csrf"
     cookie_secure: bool = False
@@ -154,7 +176,7 @@ class ActionsSettings(BaseModel):
     link_ttl_s: int = Field(8 * 3600, ge=60)
     # HMAC key for Stop / Not idle links. Unset: a random key is generated once and kept in
     # ``<var_dir>/secrets/link-signing.key`` (local runs); production sets it.
-    link_signing_key: SecretStr | None = None
+    link_signing_key: SigningKey | None = None
     sender: str = "alerts@spendsense.example"
     public_base_url: str = "http://127.0.0.1:8000"
     protect_tag: str = "spendsense:protect"
@@ -172,13 +194,6 @@ class ActionsSettings(BaseModel):
     # How soon the group notices a dead worker and hands its partitions to another.
     session_timeout_s: float = Field(30.0, ge=6.0, le=300.0)
     heartbeat_interval_s: float = Field(3.0, gt=0, le=60.0)
-
-    @field_validator("link_signing_key")
-    @classmethod
-    def _long_key(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and len(v.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
-        return v
 
 
 class DetectorSettings(BaseModel):
@@ -237,6 +252,26 @@ class IngestSettings(BaseModel):
     cost_days: int = Field(30, ge=1, le=365)
 
 
+# What a production stack refuses: (variable, whether the settings use it, why not).
+PRODUCTION_REFUSES: tuple[tuple[str, Callable[[Settings], bool], str], ...] = (
+    (
+        "SPENDSENSE_API__DEMO_MODE",
+        lambda s: s.api.demo_mode,
+        "must be false in production (the demo's mail view is for the sandbox)",
+    ),
+    (
+        "SPENDSENSE_AWS__ENDPOINT_URL",
+        lambda s: s.aws.endpoint_url is not None,
+        "must be unset in production (AWS is reached at its own endpoints only)",
+    ),
+    (
+        "SPENDSENSE_API__COOKIE_SECURE",
+        lambda s: not s.api.cookie_secure,
+        "must be true in production (the session cookie goes over HTTPS only)",
+    ),
+)
+
+
 class Settings(BaseSettings):
     """Everything configurable, validated at start."""
 
@@ -247,6 +282,8 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
+    # production: the deployed stack (refuses PRODUCTION_REFUSES); development: local runs
+    environment: Literal["development", "production"] = "development"
     var_dir: Path = ROOT / "var"
     log_level: str = "INFO"
     # where every process's /metrics listens (0.0.0.0 in containers: Prometheus scrapes them)
@@ -268,13 +305,24 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
 
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.environment == "production":
+            for variable, used, why in PRODUCTION_REFUSES:
+                if used(self):
+                    raise PydanticCustomError(
+                        "production", "{variable}: {why}", {"variable": variable, "why": why}
+                    )
+        return self
+
 
 def _env_name(loc: tuple[object, ...]) -> str:
     return "SPENDSENSE_" + "__".join(str(p).upper() for p in loc)
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build and validate settings; a bad value becomes one line naming its variable.
+    """Build and validate settings; a bad value becomes one line naming its variable and
+    why, without the value (pydantic's own message would quote it, secrets included).
 
     >>> import os
     >>> os.environ["SPENDSENSE_KAFKA__PARTITIONS"] = "0"
@@ -282,19 +330,29 @@ def load_settings(**overrides: object) -> Settings:
     ...     load_settings()
     ... except ConfigError as e:
     ...     print(e)
-    SPENDSENSE_KAFKA__PARTITIONS: Input should be greater than or equal to 1 (got '0')
+    SPENDSENSE_KAFKA__PARTITIONS: Input should be greater than or equal to 1
     >>> del os.environ["SPENDSENSE_KAFKA__PARTITIONS"]
     """
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(
-            f"{_env_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})"
-        ) from None
+        err = exc.errors(include_input=False, include_url=False)[0]
+        where = f"{_env_name(err['loc'])}: " if err["loc"] else ""  # a rule across settings
+        raise ConfigError(where + err["msg"]) from None
+    except SettingsError as exc:  # a JSON-valued variable that is not JSON
+        raise ConfigError(f"{exc} (write the variable as JSON)") from None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, loaded once."""
     return load_settings()
+
+
+def settings_or_exit(process: str) -> Settings:
+    """:func:`get_settings` at a process's entry point (uvicorn's or Faust's app module):
+    bad settings end the process with one line, ``<process>: <variable>: <why>``."""
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"{process}: {exc}") from None

@@ -13,6 +13,7 @@ from api.routes import (
     health,
     instances,
     links,
+    mail_links,
     monitoring,
     pages,
     settings,
@@ -30,5 +31,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     feed.router,
     monitoring.router,
     links.router,
+    mail_links.router,
     pages.router,
 )

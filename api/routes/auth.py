@@ -1,4 +1,10 @@
-"""Sign up, log in, log out, who am I, and a CSRF token for clients without a page."""
+"""Sign up, log in, log out (here or everywhere), passwords, who am I, and a CSRF token
+for clients without a page.
+
+Sign-up and "forgot password" answer the same 202 for every address (each sends one
+e-mail: a link, or a notice); the mailed links open pages in ``api.routes.mail_links``.
+A password reset or change, and "log out everywhere", end every session of the user.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,22 @@ from fastapi import APIRouter, Response
 
 from api.cookies import clear_session, set_csrf, set_session
 from api.deps import ClientAddress, CurrentLogin, DbSession, MaybeLogin, StateDep
-from api.errors import ERROR_RESPONSES, ApiError
-from api.schemas.auth import CsrfToken, LoginRequest, Me, SignupRequest
+from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from api.schemas.auth import (
+    CsrfToken,
+    ForgotPassword,
+    LoginRequest,
+    Me,
+    PasswordChange,
+    PasswordReset,
+    SignupRequest,
+)
 from api.schemas.common import Ok
-from api.services import auth
-from spendsense.store.models import Tenant
+from api.services import auth, passwords
+from api.services import signup as signups
+from api.services.email_tokens import TokenError
+from api.state import AppState
+from spendsense.store.models import Tenant, User
 
 router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -34,26 +51,24 @@ def csrf_token(state: StateDep, login: MaybeLogin, response: Response) -> CsrfTo
     return CsrfToken(csrf_token=token)
 
 
-@router.post("/api/auth/signup", status_code=201)
-def signup(
-    body: SignupRequest,
-    client: ClientAddress,
-    state: StateDep,
-    db: DbSession,
-    login: MaybeLogin,
-    response: Response,
-) -> Me:
-    """Create an organisation and its first user, and log in (429 past the client address's
-    sign-ups)."""
-    user = auth.create_user(
-        db, state.settings.api, str(body.email), body.password, body.organisation, client
-    )
-    if login is not None:
-        auth.close_session(db, login.token_hash, state.logins)
+MAIL_ERRORS: dict[int | str, dict[str, object]] = {503: {"model": ErrorBody}}
+
+
+def log_in_fresh(db: DbSession, state: AppState, user: User, response: Response) -> Me:
+    """Open a new session for ``user`` (cookies set on ``response``) and describe it."""
     opened = auth.open_session(db, state.keys, state.settings.api, user)
     set_session(response, state.settings.api, opened.token, opened.csrf_token)
-    state.metrics.logins.labels(outcome="signup").inc()
     return _me(db, user.id, user.email, user.tenant_id, opened.csrf_token)
+
+
+@router.post("/api/auth/signup", status_code=202, responses=MAIL_ERRORS)
+def signup(body: SignupRequest, client: ClientAddress, state: StateDep, db: DbSession) -> Ok:
+    """Mail a link that confirms the address and creates the organisation and its first
+    user. The same answer for every address (one that has an account is mailed a notice
+    instead); 429 past the client address's or the address's sign-ups, 503 when the
+    e-mail cannot be sent."""
+    signups.request_signup(db, state, str(body.email), body.password, body.organisation, client)
+    return Ok(message=signups.CHECK_MAIL)
 
 
 @router.post("/api/auth/login")
@@ -73,19 +88,72 @@ def login(
         raise
     if current is not None:
         auth.close_session(db, current.token_hash, state.logins)
-    opened = auth.open_session(db, state.keys, state.settings.api, user)
-    set_session(response, state.settings.api, opened.token, opened.csrf_token)
     state.metrics.logins.labels(outcome="ok").inc()
-    return _me(db, user.id, user.email, user.tenant_id, opened.csrf_token)
+    return log_in_fresh(db, state, user, response)
+
+
+def _logged_out(state: AppState, response: Response, message: str) -> Ok:
+    """No session cookie any more, an anonymous CSRF token for the log-in form."""
+    clear_session(response, state.settings.api)
+    set_csrf(response, state.settings.api, state.keys.new_anonymous_csrf())
+    return Ok(message=message)
 
 
 @router.post("/api/auth/logout")
 def logout(login: CurrentLogin, state: StateDep, db: DbSession, response: Response) -> Ok:
     """Close this session."""
     auth.close_session(db, login.token_hash, state.logins)
-    clear_session(response, state.settings.api)
-    set_csrf(response, state.settings.api, state.keys.new_anonymous_csrf())
-    return Ok(message="logged out")
+    return _logged_out(state, response, "logged out")
+
+
+@router.post("/api/auth/logout-all")
+def logout_all(login: CurrentLogin, state: StateDep, db: DbSession, response: Response) -> Ok:
+    """Close every session of this user, on every device (this one too)."""
+    auth.end_sessions(db, login.user_id, state.logins)
+    return _logged_out(state, response, "logged out everywhere")
+
+
+@router.post("/api/auth/password/forgot", status_code=202, responses=MAIL_ERRORS)
+def forgot_password(
+    body: ForgotPassword, client: ClientAddress, state: StateDep, db: DbSession
+) -> Ok:
+    """Mail a reset link (valid 1 hour, once) if the address has an account; the same
+    answer either way. 429 past the client address's or the address's requests."""
+    passwords.forgot_password(db, state, str(body.email), client)
+    return Ok(message=passwords.FORGOT_ANSWER)
+
+
+@router.post("/api/auth/password/reset")
+def reset_password(
+    body: PasswordReset, state: StateDep, db: DbSession, current: MaybeLogin, response: Response
+) -> Me:
+    """Set a new password with a mailed reset link's token: every session of the user
+    ends, and this caller is logged in afresh (410 for a used or expired link)."""
+    try:
+        user = passwords.reset_password(db, state, body.token, body.password)
+    except TokenError as err:
+        raise ApiError(err.status, f"link_{err.reason}", err.message) from None
+    if current is not None:
+        auth.close_session(db, current.token_hash, state.logins)
+    state.metrics.logins.labels(outcome="reset").inc()
+    return log_in_fresh(db, state, user, response)
+
+
+@router.post("/api/auth/password")
+def change_password(
+    body: PasswordChange,
+    login: CurrentLogin,
+    client: ClientAddress,
+    state: StateDep,
+    db: DbSession,
+    response: Response,
+) -> Me:
+    """Change your password (the current one is checked, counted like a log-in): every
+    session of yours ends, and this one is replaced by a fresh one."""
+    user = passwords.change_password(
+        db, state, login, body.current_password, body.new_password, client
+    )
+    return log_in_fresh(db, state, user, response)
 
 
 @router.get("/api/auth/me")

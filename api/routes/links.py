@@ -18,9 +18,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from actions.feedback import not_idle
 from actions.links import LinkClaims, LinkError, consume, signing_key, verify
-from api.cookies import set_csrf
 from api.deps import DbSession, MaybeLogin, StateDep
-from api.pages import render
+from api.pages import failed_link_page, link_page, render
 from spendsense.store import get_tenant
 
 router = APIRouter(include_in_schema=False)
@@ -37,14 +36,7 @@ WHAT = {
 
 
 def _failed(request: Request, err: LinkError) -> Response:
-    return render(
-        request,
-        "link.html",
-        status_code=STATUS.get(err.reason, 400),
-        heading="This link cannot be used",
-        message=err.message,
-        failed=True,
-    )
+    return failed_link_page(request, STATUS.get(err.reason, 400), err.message)
 
 
 def _log_in_first(
@@ -84,11 +76,11 @@ def confirm_page(
         return _failed(request, err)
     if (log_in := _log_in_first(request, claims, login, token, 200)) is not None:
         return log_in
-    csrf = login.csrf_token if login else state.keys.new_anonymous_csrf()
     heading, confirm = WHAT[claims.action]
-    response = render(
+    return link_page(
         request,
-        "link.html",
+        state,
+        login,
         heading=heading.format(i=claims.instance_id),
         message=f"Instance {claims.instance_id} in AWS account {claims.account_id or '?'} "
         f"({claims.region or '?'}). This link works once, until "
@@ -96,11 +88,7 @@ def confirm_page(
         confirm=confirm,
         action=claims.action,
         token=token,
-        csrf_token=csrf,
     )
-    if login is None:
-        set_csrf(response, state.settings.api, csrf)
-    return response
 
 
 @router.post("/links/{token}", response_class=HTMLResponse)

@@ -24,7 +24,13 @@ def monitoring(login: CurrentLogin, db: DbSession, state: StateDep) -> Monitorin
 
 @router.get("/api/demo/mail")
 def demo_mail(login: CurrentLogin, db: DbSession, state: StateDep) -> MailBox:
-    """Demo mode only: the e-mails the sandbox received for you or your alert address."""
+    """Demo mode only: the e-mails the sandbox received for your own address or your
+    organisation's confirmed alert address.
+
+    Only verified addresses: yours (confirmed at sign-up) and the alert address once its
+    link was used. Mail to a pending alert address, its confirmation link included, is
+    never shown: showing that link would let an organisation confirm an address it does
+    not own."""
     if not state.settings.api.demo_mode:
         raise ApiError(404, "not_found", "the mail view exists in demo mode only")
     from sandbox.mail import sent_messages
@@ -36,6 +42,7 @@ def demo_mail(login: CurrentLogin, db: DbSession, state: StateDep) -> MailBox:
     except httpx.HTTPError as exc:
         raise ApiError(502, "sandbox_unreachable", f"the sandbox does not answer: {exc}") from None
     tenant = get_tenant(db, login.tenant_id)
+    # Tenant.alert_email holds a confirmed address only (the pending one is apart)
     mine = {login.email.lower(), (tenant.alert_email or "").lower() if tenant else ""}
     return MailBox(
         messages=[

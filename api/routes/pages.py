@@ -18,9 +18,9 @@ from spendsense.errors import NotFound
 router = APIRouter(include_in_schema=False)
 
 
-def _anonymous_page(request: Request, state: StateDep, template: str) -> Response:
+def anonymous_page(request: Request, state: StateDep, template: str, **context: Any) -> Response:
     """A page used before logging in: it carries a signed double-submit CSRF cookie."""
-    response = render(request, template)
+    response = render(request, template, **context)
     cookie = request.cookies.get(state.settings.api.csrf_cookie)
     if not cookie or not state.keys.anonymous_csrf_valid(cookie):
         set_csrf(response, state.settings.api, state.keys.new_anonymous_csrf())
@@ -88,11 +88,19 @@ def mail_page(request: Request, login: MaybeLogin) -> Response:
 def login_page(request: Request, state: StateDep, login: MaybeLogin) -> Response:
     if login is not None:
         return RedirectResponse("/", status_code=303)
-    return _anonymous_page(request, state, "login.html")
+    return anonymous_page(request, state, "login.html")
 
 
 @router.get("/signup", response_class=HTMLResponse)
 def signup_page(request: Request, state: StateDep, login: MaybeLogin) -> Response:
     if login is not None:
         return RedirectResponse("/", status_code=303)
-    return _anonymous_page(request, state, "signup.html")
+    return anonymous_page(request, state, "signup.html")
+
+
+@router.get("/forgot", response_class=HTMLResponse)
+def forgot_page(request: Request, state: StateDep, login: MaybeLogin) -> Response:
+    """Ask for a password reset link."""
+    if login is not None:
+        return RedirectResponse("/settings", status_code=303)
+    return anonymous_page(request, state, "forgot.html")

@@ -18,10 +18,14 @@ def read_settings(login: CurrentLogin, db: DbSession) -> TenantSettings:
     return svc.read_settings(db, login.tenant_id)
 
 
-@router.put("/api/settings")
-def write_settings(body: TenantSettings, login: CurrentLogin, db: DbSession) -> TenantSettings:
-    """Change the profile and auto-stop policy."""
-    return svc.write_settings(db, login.tenant_id, body)
+@router.put("/api/settings", responses={503: {"model": ErrorBody}})
+def write_settings(
+    body: TenantSettings, login: CurrentLogin, db: DbSession, state: StateDep
+) -> TenantSettings:
+    """Change the profile and auto-stop policy. A new alert address is mailed a
+    confirmation link and stays pending (digests keep going to the confirmed one) until
+    it is used; 503 when that mail cannot be sent (nothing is saved then)."""
+    return svc.write_settings(db, state, login.tenant_id, body)
 
 
 @router.get("/api/settings/ceilings")

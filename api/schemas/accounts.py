@@ -69,7 +69,14 @@ class TenantSettings(BaseModel):
     """The organisation's profile and policy."""
 
     organisation: str = Field(min_length=1, max_length=200)
-    alert_email: EmailStr | None = None
+    alert_email: EmailStr | None = Field(
+        None,
+        description="where alert digests go; a new address is kept pending, and mailed a "
+        "confirmation link, until confirmed (read back: the confirmed address)",
+    )
+    alert_email_pending: EmailStr | None = Field(
+        None, description="read-only: the address waiting for its confirmation link"
+    )
     autostop: AutostopPolicy
 
 

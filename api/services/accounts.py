@@ -26,6 +26,8 @@ from api.schemas.accounts import (
     TenantSettings,
     account_of,
 )
+from api.services import alert_address
+from api.state import AppState
 from spendsense.access import AccountRef, TenantSessions, new_external_id
 from spendsense.aws import AwsFactory
 from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
@@ -62,6 +64,7 @@ def read_settings(db: Session, tenant_id: str) -> TenantSettings:
     return TenantSettings(
         organisation=t.name,
         alert_email=t.alert_email,
+        alert_email_pending=t.alert_email_pending,
         autostop=AutostopPolicy(
             enabled=t.autostop_enabled,
             scope=t.autostop_scope,
@@ -72,10 +75,22 @@ def read_settings(db: Session, tenant_id: str) -> TenantSettings:
     )
 
 
-def write_settings(db: Session, tenant_id: str, body: TenantSettings) -> TenantSettings:
+def write_settings(
+    db: Session, state: AppState, tenant_id: str, body: TenantSettings
+) -> TenantSettings:
+    """Save the profile and policy; a new alert address waits for its mailed link
+    (``api.services.alert_address``: 429 past the organisation's confirmation mails, 503
+    when the mail cannot be sent, nothing saved then)."""
+    wanted = str(body.alert_email).lower() if body.alert_email else None
+    if alert_address.needs_mail(db, _tenant(db, tenant_id), wanted):
+        alert_address.count_mail(db, state, tenant_id)
     t = _tenant(db, tenant_id)
     t.name = body.organisation.strip()
-    t.alert_email = str(body.alert_email).lower() if body.alert_email else None
+    try:
+        alert_address.set_alert_address(db, state, t, wanted)
+    except ApiError:
+        db.rollback()
+        raise
     t.autostop_enabled = body.autostop.enabled
     t.autostop_scope = body.autostop.scope
     t.autostop_dry_run = body.autostop.dry_run

@@ -1,9 +1,8 @@
-"""Sign-up, log-in (rate limited), log-out and server-side sessions."""
+"""Log-in (rate limited), log-out, ending every session of a user, and server-side sessions."""
 
 from __future__ import annotations
 
 import math
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,15 +12,17 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.logins import LoginCache
-from api.security import DUMMY_HASH, Keys, hash_password, new_token, verify_password
+from api.security import DUMMY_HASH, Keys, new_token, verify_password
 from spendsense.settings import ApiSettings
 from spendsense.store import throttle
-from spendsense.store.models import Tenant, User
+from spendsense.store.models import User
 from spendsense.store.models.api import LoginSession
 from spendsense.store.models.base import utcnow
 
 # Attempts from one client address may reach this many times the per-e-mail limit.
 CLIENT_LIMIT_FACTOR = 4
+# Account mails (sign-up, password reset) one address may be sent per sign-up window.
+MAILS_PER_ADDRESS = 5
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def close_session(db: Session, token_hash: str, logins: LoginCache[Any] | None) 
         logins.revoke()
 
 
-def _limited(wait: float | None, what: str) -> None:
+def limited(wait: float | None, what: str) -> None:
     """429 with ``Retry-After`` when a :func:`throttle.take` returned a wait."""
     if wait is None:
         return
@@ -73,35 +74,28 @@ def _limited(wait: float | None, what: str) -> None:
     )
 
 
-def create_user(
-    db: Session,
-    settings: ApiSettings,
-    email: str,
-    password: str,
-    organisation: str | None,
-    client: str,
-) -> User:
-    """A new tenant with its first user; 409 when the e-mail is taken, 429 past the client
-    address's sign-ups (counted before anything else, never given back)."""
-    by_client = throttle.Budget("sign-up client", client, settings.signup_max_per_client)
-    _limited(
-        throttle.take(db, (by_client,), settings.signup_window_s),
-        "sign-ups from your address",
-    )
-    email = email.lower()
-    if db.scalar(select(User.id).where(User.email == email)) is not None:
-        raise ApiError(409, "email_taken", f"an account with {email} exists: log in instead")
-    tenant = Tenant(
-        id=f"t-{secrets.token_hex(8)}",
-        name=organisation or email.split("@", 1)[1],
-        alert_email=email,
-    )
-    user = User(tenant_id=tenant.id, email=email, password_hash=hash_password(password))
-    db.add(tenant)
-    db.flush()
-    db.add(user)
+def end_sessions(db: Session, user_id: int, logins: LoginCache[Any] | None) -> None:
+    """Delete every session of ``user_id`` (password change or reset, "log out
+    everywhere"); once committed, every API process forgets the logins it kept."""
+    db.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
     db.commit()
-    return user
+    if logins is not None:
+        logins.revoke()
+
+
+def take_mail_budgets(
+    db: Session, settings: ApiSettings, kind: str, email: str, client: str
+) -> None:
+    """Count a request that mails ``email`` (a sign-up, a forgotten password) against the
+    client address's and the address's budgets, before anything else; 429 past either."""
+    budgets = (
+        throttle.Budget(f"{kind} client", client, settings.signup_max_per_client),
+        throttle.Budget(f"{kind} e-mail", email, MAILS_PER_ADDRESS),
+    )
+    limited(
+        throttle.take(db, budgets, settings.signup_window_s),
+        f"{kind}s from your address or for this e-mail address",
+    )
 
 
 def _login_budgets(
@@ -128,7 +122,7 @@ def authenticate(
     email = email.lower()
     by_email, by_client, logins = _login_budgets(settings, email, client)
     wait = throttle.take(db, (by_email, by_client, logins), settings.login_window_s)
-    _limited(wait, "log-ins")
+    limited(wait, "log-ins")
     user = db.scalar(select(User).where(User.email == email))
     if not verify_password(user.password_hash if user else DUMMY_HASH, password) or user is None:
         raise ApiError(401, "bad_credentials", "wrong e-mail or password")

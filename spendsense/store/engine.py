@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,7 +36,7 @@ def normalise_url(url: str) -> URL:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(
-            f"SPENDSENSE_STORE__URL: {url!r} is not a database URL "
+            "SPENDSENSE_STORE__URL: the value is not a database URL "
             "(use sqlite:///path/to/file.db or postgresql+psycopg://user:pass@host/db)"
         ) from None
     if parsed.drivername in {"postgres", "postgresql"}:
@@ -60,23 +60,49 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _primary_message_only(context: ExceptionContext) -> None:
+    """PostgreSQL's error text quotes the values a statement failed on (``DETAIL: Key
+    (email)=(...)``, ``Failing row contains (...)``, ``CONTEXT: ... parameter $1 = ...``):
+    the error keeps its primary message only; ``orig.diag`` still has every field."""
+    orig, wrapped = context.original_exception, context.sqlalchemy_exception
+    primary = getattr(getattr(orig, "diag", None), "message_primary", None)
+    if not primary:
+        return
+    full = str(orig)
+    orig.args = (primary,)
+    if wrapped is not None and wrapped.args and isinstance(wrapped.args[0], str):
+        wrapped.args = (wrapped.args[0].replace(full, primary), *wrapped.args[1:])
+
+
 def make_engine(settings: StoreSettings) -> Engine:
-    """An engine for the configured store (creates the SQLite file's folder)."""
+    """An engine for the configured store (creates the SQLite file's folder).
+
+    Its errors and logs never carry a statement's parameters (``hide_parameters``; on
+    PostgreSQL also :func:`_primary_message_only`): they are e-mail addresses, password
+    hashes, token hashes.
+    """
     url = normalise_url(settings.url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url,
+            hide_parameters=True,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
+        hide_parameters=True,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 10},
     )
+    event.listen(engine, "handle_error", _primary_message_only)
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -17,8 +17,9 @@ import tempfile
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import create_engine
 
+from spendsense.settings import StoreSettings
+from spendsense.store.engine import make_engine
 from spendsense.store.migrate import MIGRATIONS, alembic_config
 
 INITIAL = "0001"
@@ -34,7 +35,7 @@ def regenerate(out_dir: Path) -> Path:
         for old in (scripts / "versions").glob("*.py"):
             if old.name != "__init__.py":
                 old.unlink()
-        engine = create_engine(f"sqlite:///{Path(tmp) / 'empty.db'}")
+        engine = make_engine(StoreSettings(url=f"sqlite:///{Path(tmp) / 'empty.db'}"))
         config = alembic_config(engine)
         config.set_main_option("script_location", str(scripts))
         with engine.begin() as conn:

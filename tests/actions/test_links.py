@@ -136,5 +136,5 @@ def test_worker_with_a_short_key_stops_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         "actions worker: SPENDSENSE_ACTIONS__LINK_SIGNING_KEY: Value error, must be at least "
-        "32 characters (e.g. `openssl rand -hex 32`) (got 'short')"
+        "32 characters (e.g. `openssl rand -hex 32`)"
     ]

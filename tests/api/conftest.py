@@ -6,6 +6,7 @@ the app and its database are shared and every test makes fresh users.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.projector import Projector, ProjectorMetrics, make_consumer
+from sandbox.mail import sent_messages
 from spendsense.counters import projection_changes
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import ActionsSettings, ApiSettings, KafkaSettings, Settings, StoreSettings
@@ -37,12 +40,13 @@ VENDOR = "210987654321"
 
 @pytest.fixture(scope="session")
 def api_settings(
-    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+    postgres_server: PostgresServer, sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     var = tmp_path_factory.mktemp("api-var")
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         var_dir=var,
+        aws=sandbox.aws_settings(),  # account mail goes through the sandbox's SES
         store=StoreSettings(url=postgres_server.create_database()),
         api=ApiSettings(
             session_secret=SecretStr("s" * 48),
@@ -90,17 +94,77 @@ def anonymous_csrf(client: TestClient) -> str:
     return token
 
 
+# A link in an account e-mail, and the CSRF field of the page it opens.
+MAILED_LINK = re.compile(r"https?://[^/\s]+(/(?:verify|reset)/[A-Za-z0-9_-]+)")
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def mailed_links(endpoint: str, email: str, kind: str = "/verify/") -> list[str]:
+    """The paths of the ``kind`` links mailed to ``email``, oldest first, read from the
+    sandbox SES's mail log (the inbox: the API sends account mail before it answers)."""
+    return [
+        found.group(1)
+        for m in sent_messages(endpoint)
+        if email.lower() in {t.lower() for t in m.to}
+        for found in MAILED_LINK.finditer(m.text or "")
+        if found.group(1).startswith(kind)
+    ]
+
+
+def mailed_link(endpoint: str, email: str, kind: str = "/verify/") -> str:
+    """The newest ``kind`` link mailed to ``email`` (see :func:`mailed_links`)."""
+    links = mailed_links(endpoint, email, kind)
+    assert links, f"no {kind} link was mailed to {email}"
+    return links[-1]
+
+
+def mail_endpoint(app: FastAPI) -> str:
+    """Where the app's SES is: the sandbox, whose mail log is the inbox."""
+    endpoint = app.state.spendsense.settings.aws.endpoint_url
+    assert endpoint, "the app sends account mail to the sandbox only with aws.endpoint_url set"
+    return str(endpoint)
+
+
+def open_link(client: httpx.Client, path: str) -> httpx.Response:
+    """Open a mailed confirmation link as a person does: the page (GET), then its button
+    (POST with the page's CSRF field); the POST's answer, redirects not followed."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    token = CSRF_INPUT.search(page.text)
+    assert token is not None, page.text
+    return client.post(path, data={"csrf_token": token.group(1)}, follow_redirects=False)
+
+
+def request_signup(client: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    """``POST /api/auth/signup`` with the client's anonymous CSRF token."""
+    csrf = client.get("/api/auth/csrf").json()["csrf_token"]
+    return client.post(
+        "/api/auth/signup",
+        json={"email": email, "password": password, "organisation": "Acme"},
+        headers={"X-CSRF-Token": csrf},
+    )
+
+
+def confirmed_signup(
+    client: httpx.Client, endpoint: str, email: str, password: str = PASSWORD
+) -> dict[str, Any]:
+    """Sign ``email`` up the way a person does (request, mailed link, confirm); the
+    client is then logged in: returns ``/api/auth/me``."""
+    asked = request_signup(client, email, password)
+    assert asked.status_code == 202, asked.text
+    confirmed = open_link(client, mailed_link(endpoint, email))
+    assert confirmed.status_code == 303, confirmed.text
+    me = client.get("/api/auth/me")
+    assert me.status_code == 200, me.text
+    body: dict[str, Any] = me.json()
+    return body
+
+
 def sign_up(app: FastAPI, email: str | None = None) -> User:
     client = new_client(app)
     email = email or f"u{uuid.uuid4().hex[:10]}@example.com"
-    resp = client.post(
-        "/api/auth/signup",
-        json={"email": email, "password": PASSWORD, "organisation": "Acme"},
-        headers={"X-CSRF-Token": anonymous_csrf(client)},
-    )
-    assert resp.status_code == 201, resp.text
-    body = resp.json()
-    return User(client=client, email=email, tenant_id=body["tenant_id"], csrf=body["csrf_token"])
+    me = confirmed_signup(client, mail_endpoint(app), email)
+    return User(client=client, email=email, tenant_id=me["tenant_id"], csrf=me["csrf_token"])
 
 
 @pytest.fixture

@@ -73,7 +73,12 @@ def test_profile_and_policy_round_trip(alice: User) -> None:
     }
     resp = alice.client.put("/api/settings", json=body, headers={"X-CSRF-Token": alice.csrf})
     assert resp.status_code == 200
-    assert alice.client.get("/api/settings").json() == {**body, "alert_email": "finops@example.com"}
+    # the new alert address waits for its mailed link; alerts keep going to the confirmed one
+    assert alice.client.get("/api/settings").json() == {
+        **body,
+        "alert_email": alice.email,
+        "alert_email_pending": "finops@example.com",
+    }
     bad = alice.client.put(
         "/api/settings",
         json={**body, "autostop": {**body["autostop"], "max_per_hour": 0}},

@@ -109,7 +109,8 @@ def test_demo_mail_view_shows_the_alerts_sent_to_you(
             },
         )
     mail = alice.client.get("/api/demo/mail").json()["messages"]
-    assert [m["subject"] for m in mail] == ["2 idle instances"]
+    # newest first: the alert, then the link that confirmed her address at sign-up
+    assert [m["subject"] for m in mail] == ["2 idle instances", "Confirm your SpendSense sign-up"]
     assert mail[0]["html"] == "<p>Stop?</p>" and mail[0]["to"] == [alice.email]
     sandbox_app.state.spendsense.settings.api.demo_mode = False
     try:

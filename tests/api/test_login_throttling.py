@@ -23,8 +23,9 @@ from pathlib import Path
 import httpx
 
 from api.services.auth import CLIENT_LIMIT_FACTOR
-from tests.api.conftest import PASSWORD
+from tests.api.conftest import PASSWORD, confirmed_signup
 from tests.fixtures.postgres import PostgresServer
+from tests.fixtures.sandbox import Sandbox
 from tests.fixtures.served import served_api, served_nginx
 
 MAX_FAILURES = 2
@@ -122,20 +123,18 @@ def test_overlong_forwarded_header_is_still_counted(
 
 
 def test_parallel_wrong_passwords_are_limited_to_the_configured_number(
-    tmp_path: Path, postgres_server: PostgresServer
+    tmp_path: Path, postgres_server: PostgresServer, sandbox: Sandbox
 ) -> None:
     max_failures, parallel = 3, 12
     email = _someone()
     database = postgres_server.create_database()
+    settings = _limit(max_failures) | sandbox.aws_environment()  # mails the sign-up link
     with (
-        served_api(tmp_path, database, _limit(max_failures), workers=2) as api,
+        served_api(tmp_path, database, settings, workers=2) as api,
         ExitStack() as stack,
     ):
-        owner, csrf = stack.enter_context(_browser(api.url))
-        signed_up = owner.post(
-            "/api/auth/signup", json={"email": email, "password": PASSWORD}, headers=csrf
-        )
-        assert signed_up.status_code == 201, signed_up.text
+        owner, _ = stack.enter_context(_browser(api.url))
+        confirmed_signup(owner, sandbox.endpoint_url, email)
         browsers = [stack.enter_context(_browser(api.url)) for _ in range(parallel)]
         start = threading.Barrier(parallel)
 

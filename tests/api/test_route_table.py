@@ -35,7 +35,16 @@ PUBLIC = {
     ("GET", "/signup"),
     ("GET", "/links/{token}"),
     ("POST", "/links/{token}"),
+    ("POST", "/api/auth/password/forgot"),
+    ("POST", "/api/auth/password/reset"),
+    ("GET", "/forgot"),
+    ("GET", "/verify/{token}"),
+    ("POST", "/verify/{token}"),
+    ("GET", "/reset/{token}"),
 }
+# Pages of account e-mails' links: the token is the credential, of no tenant (another
+# tenant's Stop link is just an unknown token there: 404).
+MAIL_LINKS = ("/verify/", "/reset/")
 LOGIN_PAGES = {"/", "/settings", "/monitoring", "/mail", "/instances/{instance_id}"}
 PARAM = re.compile(r"{(\w+)}")
 
@@ -165,6 +174,9 @@ def test_user_a_gets_404_for_every_id_of_user_b(
         resp = a.user.client.request(method, b.fill(path), headers=headers, json={})
         expected = 403 if path.startswith("/links/") else 404
         assert resp.status_code == expected, (method, path, resp.status_code, resp.text[:200])
+        if path.startswith(MAIL_LINKS):
+            assert "This link cannot be used" in resp.text
+            continue
         if not path.startswith("/links/"):
             # indistinguishable from an id that exists nowhere: nothing of B's leaks
             nowhere = Tenant(a.user, random_instance_id(), "999999999999", "")

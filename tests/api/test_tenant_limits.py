@@ -28,6 +28,7 @@ from spendsense.settings import ApiSettings, KafkaSettings, Settings, StoreSetti
 from spendsense.store import set_account_status
 from tests.api.conftest import PASSWORD, User, anonymous_csrf, live_api, new_client, sign_up
 from tests.fixtures.postgres import PostgresServer
+from tests.fixtures.sandbox import Sandbox
 
 FEEDS = 2
 SIGNUPS = 3
@@ -36,10 +37,13 @@ RECHECK_S = 1.0
 
 
 @pytest.fixture
-def limited_app(postgres_server: PostgresServer, tmp_path: Path) -> Iterator[FastAPI]:
+def limited_app(
+    postgres_server: PostgresServer, sandbox: Sandbox, tmp_path: Path
+) -> Iterator[FastAPI]:
     settings = Settings(
         _env_file=None,
         var_dir=tmp_path,
+        aws=sandbox.aws_settings(),  # sign-ups are confirmed by mail (the sandbox's SES)
         kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),  # none: never the shared broker
         store=StoreSettings(url=postgres_server.create_database()),
         api=ApiSettings(
@@ -120,7 +124,7 @@ def signup(app: FastAPI, n: int) -> httpx.Response:
 
 def test_signups_from_one_address_are_limited(limited_app: FastAPI) -> None:
     for n in range(SIGNUPS):
-        assert signup(limited_app, n).status_code == 201
+        assert signup(limited_app, n).status_code == 202
     refused = signup(limited_app, SIGNUPS)
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0

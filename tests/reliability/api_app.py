@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from api.deps import CSRF_HEADER
 from spendsense.settings import ActionsSettings, ApiSettings, KafkaSettings, Settings, StoreSettings
+from tests.api.conftest import confirmed_signup, mail_endpoint
 from tests.fixtures.sandbox import Sandbox
 from tests.reliability.conftest import LINK_KEY, SESSION_SECRET
 
@@ -63,17 +64,12 @@ def _logged_in(
 
 
 def sign_up(app: FastAPI, settings: ApiSettings, email: str | None = None) -> Login:
-    """Sign a new organisation's first user up (as a browser would) and return its login."""
+    """Sign a new organisation's first user up (as a browser would: the request, then the
+    link mailed through the sandbox's SES) and return its login."""
     email = email or f"u{uuid.uuid4().hex[:10]}@example.com"
     client = TestClient(app)
-    csrf = client.get("/api/auth/csrf").json()["csrf_token"]
-    resp = client.post(
-        "/api/auth/signup",
-        json={"email": email, "password": PASSWORD, "organisation": "Fuzz"},
-        headers={CSRF_HEADER: csrf},
-    )
-    assert resp.status_code == 201, resp.text
-    return _logged_in(client, settings, email, resp.json())
+    me = confirmed_signup(client, mail_endpoint(app), email, PASSWORD)
+    return _logged_in(client, settings, email, me)
 
 
 def log_in(app: FastAPI, settings: ApiSettings, email: str) -> Login:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from spendsense.settings import ROOT
-from tests.api.conftest import sandbox_app
+from tests.api.conftest import mailed_link, sandbox_app
 
 __all__ = ["sandbox_app"]  # the API suite's fixture, shared with the browser tests
 
@@ -52,3 +52,19 @@ def browser() -> Iterator[Any]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def browser_sign_up(
+    page: Any, base: str, mail_endpoint: str, email: str, organisation: str = "Acme"
+) -> None:
+    """Sign up in the browser as a person does: the form ("check your e-mail"), the link
+    mailed through the sandbox's SES, its confirm button; the page ends on the dashboard."""
+    page.goto(f"{base}/signup")
+    page.fill("#organisation", organisation)
+    page.fill("#email", email)
+    page.fill("#password", "a long enough password")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#form-ok:has-text('check your e-mail')")
+    page.goto(base + mailed_link(mail_endpoint, email))
+    page.click("#confirm")
+    page.wait_for_url(f"{base}/")

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures.postgres import PostgresServer
+from tests.fixtures.sandbox import Sandbox
 from tests.fixtures.served import served_api, served_nginx
+from tests.ui.conftest import browser_sign_up
 
 pytestmark = [pytest.mark.browser]
 
@@ -19,9 +21,14 @@ PAGES = ("/", "/settings", "/monitoring")
 
 
 def test_the_dashboard_passes_the_content_security_policy(
-    tmp_path: Path, postgres_server: PostgresServer, browser: Any, ui_assets: Path
+    tmp_path: Path,
+    postgres_server: PostgresServer,
+    sandbox: Sandbox,
+    browser: Any,
+    ui_assets: Path,
 ) -> None:
-    secure = {"SPENDSENSE_API__COOKIE_SECURE": "true"}  # as compose sets it
+    # cookies Secure as compose sets them; account mail through the sandbox's SES
+    secure = {"SPENDSENSE_API__COOKIE_SECURE": "true"} | sandbox.aws_environment()
     with (
         served_api(tmp_path, postgres_server.create_database(), secure) as api,
         served_nginx(tmp_path / "nginx", api.url) as nginx,
@@ -41,11 +48,9 @@ def test_the_dashboard_passes_the_content_security_policy(
 
         page.goto(f"{nginx.http_url}/signup")  # plain HTTP: redirected
         assert page.url == f"{nginx.url}/signup"
-        page.fill("#organisation", "Acme")
-        page.fill("#email", f"csp{uuid.uuid4().hex[:8]}@example.com")
-        page.fill("#password", "a long enough password")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{nginx.url}/")
+        # the sign-up form, the mailed link's confirm page, then the dashboard
+        email = f"csp{uuid.uuid4().hex[:8]}@example.com"
+        browser_sign_up(page, nginx.url, sandbox.endpoint_url, email)
         cookies = {c["name"]: c for c in context.cookies()}
         assert cookies and all(c["secure"] for c in cookies.values()), cookies
         for path in PAGES:

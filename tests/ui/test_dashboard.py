@@ -34,6 +34,7 @@ from spendsense.topics import DETECTIONS, topic_name
 from tests.api.conftest import live_api, restart, running_projector
 from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.sandbox import Sandbox
+from tests.ui.conftest import browser_sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
@@ -141,12 +142,7 @@ def test_sign_up_connect_see_costs_and_instances_stop_an_idle_one(
         page.on("pageerror", lambda exc: errors.append(str(exc)))
 
         # sign up
-        page.goto(f"{base}/signup")
-        page.fill("#organisation", "Acme UI")
-        page.fill("#email", email)
-        page.fill("#password", "a long enough password")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/")
+        browser_sign_up(page, base, sandbox.endpoint_url, email, "Acme UI")
 
         # connect the sandbox account: SpendSense shows the ExternalId and the templates
         page.goto(f"{base}/settings")

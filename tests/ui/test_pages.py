@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from spendsense.settings import get_settings
 from tests.api.conftest import live_api
 from tests.fixtures.sandbox import Sandbox
+from tests.ui.conftest import browser_sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
@@ -22,11 +23,7 @@ def test_monitoring_and_mail_pages(
     email = f"m{uuid.uuid4().hex[:8]}@example.com"
     with live_api(sandbox_app) as base:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{base}/signup")
-        page.fill("#email", email)
-        page.fill("#password", "a long enough password")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/")
+        browser_sign_up(page, base, sandbox.endpoint_url, email)
 
         page.goto(f"{base}/monitoring")
         page.wait_for_selector("#figures .card:has-text('Instances tracked')")

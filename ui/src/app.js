@@ -26,7 +26,7 @@ async function api(method, url, body) {
   });
   let data = null;
   try { data = await resp.json(); } catch (_) { data = null; }
-  if (resp.status === 401 && !["login", "signup"].includes(document.body.dataset.page)) {
+  if (resp.status === 401 && !["login", "signup", "forgot", "reset"].includes(document.body.dataset.page)) {
     window.location.href = "/login";
   }
   return { ok: resp.ok, status: resp.status, data };
@@ -67,8 +67,23 @@ function authForm(formId, url, fields) {
       const v = $("#" + f, form).value.trim();
       if (v || f !== "organisation") body[f] = f === "password" ? $("#" + f, form).value : v;
     }
+    $("#form-error").textContent = "";
     const res = await api("POST", url, body);
-    if (res.ok) window.location.href = nextPath();
+    const done = $("#form-ok", form);
+    // sign-up answers 202 "check your e-mail": nothing is logged in until the link is used
+    if (res.ok && res.status === 202 && done) { done.textContent = res.data.message; form.reset(); }
+    else if (res.ok) window.location.href = nextPath();
+    else $("#form-error").textContent = errorText(res);
+  });
+}
+
+// The reset page's form: the token comes from the mailed link (the page's data-token).
+function initReset() {
+  const form = $("#reset-form");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const res = await api("POST", "/api/auth/password/reset", { token: form.dataset.token, password: $("#password").value });
+    if (res.ok) window.location.href = "/";
     else $("#form-error").textContent = errorText(res);
   });
 }
@@ -343,7 +358,10 @@ async function loadProfile() {
   if (!res.ok) return;
   const s = res.data;
   $("#organisation").value = s.organisation;
-  $("#alert_email").value = s.alert_email || "";
+  $("#alert_email").value = s.alert_email_pending || s.alert_email || "";
+  $("#alert-email-pending").textContent = s.alert_email_pending
+    ? `${s.alert_email_pending}: pending confirmation (open the link we e-mailed it). Until then alerts go to ${s.alert_email || "your users' addresses"}.`
+    : "";
   $("#autostop_enabled").checked = s.autostop.enabled;
   $("#autostop_scope").value = s.autostop.scope;
   $("#autostop_dry_run").checked = s.autostop.dry_run;
@@ -438,8 +456,25 @@ function initSettings() {
       },
     };
     const res = await api("PUT", "/api/settings", body);
-    if (res.ok) $("#profile-ok").textContent = "Saved.";
-    else $("#profile-error").textContent = errorText(res);
+    if (res.ok) {
+      $("#profile-ok").textContent = "Saved.";
+      loadProfile();
+    } else $("#profile-error").textContent = errorText(res);
+  });
+  $("#password-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("#password-error").textContent = "";
+    $("#password-ok").textContent = "";
+    const res = await api("POST", "/api/auth/password", { current_password: $("#current_password").value, new_password: $("#new_password").value });
+    if (res.ok) {
+      ev.target.reset();
+      $("#password-ok").textContent = "Password changed: every other session is logged out.";
+    } else $("#password-error").textContent = errorText(res);
+  });
+  $("#logout-all").addEventListener("click", async () => {
+    if (!window.confirm("Log out every session of yours, this one too?")) return;
+    await api("POST", "/api/auth/logout-all");
+    window.location.href = "/login";
   });
   $("#ceilings-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -504,6 +539,8 @@ document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   if (page === "login") authForm("#login-form", "/api/auth/login", ["email", "password"]);
   if (page === "signup") authForm("#signup-form", "/api/auth/signup", ["organisation", "email", "password"]);
+  if (page === "forgot") authForm("#forgot-form", "/api/auth/password/forgot", ["email"]);
+  if (page === "reset") initReset();
   if (page === "dashboard") initDashboard();
   if (page === "instance") initInstance();
   if (page === "settings") initSettings();

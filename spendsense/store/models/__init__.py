@@ -8,7 +8,7 @@ from spendsense.store.models.actions import (
     StopDecision,
     UsedLink,
 )
-from spendsense.store.models.api import AttemptCounter, InstanceView, LoginSession
+from spendsense.store.models.api import AttemptCounter, EmailToken, InstanceView, LoginSession
 from spendsense.store.models.base import Base, UtcDateTime, utcnow
 from spendsense.store.models.ingest import (
     CostCache,
@@ -26,6 +26,7 @@ __all__ = [
     "CostCache",
     "CostExplorerCall",
     "EmailOutbox",
+    "EmailToken",
     "IngestCheckpoint",
     "InstanceAlertState",
     "InstanceView",

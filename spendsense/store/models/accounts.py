@@ -18,7 +18,10 @@ class Tenant(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Where alert digests go: only ever an address confirmed by a mailed link (or the
+    # sign-up's own); a new one waits in alert_email_pending until its link is used.
     alert_email: Mapped[str | None] = mapped_column(String(320))
+    alert_email_pending: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Auto-stop policy: off and dry-run by default (see actions/).
     autostop_enabled: Mapped[bool] = mapped_column(Boolean, default=False)

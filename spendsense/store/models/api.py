@@ -1,4 +1,5 @@
-"""What the API keeps: log-in sessions, attempt counters, and the instances projection.
+"""What the API keeps: log-in sessions, mailed tokens, attempt counters, and the instances
+projection.
 
 ``instances`` is a read model: the projector (``spendsense project``) folds the
 ``inventory``, ``detections`` and ``actions`` topics into one row per instance so the
@@ -36,6 +37,29 @@ class LoginSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class EmailToken(Base):
+    """A single-use link mailed to an address: confirm a sign-up, reset a password, or
+    confirm a tenant's new alert address (``purpose``).
+
+    The row keeps the keyed hash of the token, never the token. A pending sign-up keeps
+    its argon2 password hash and organisation here, so no user exists (and no address is
+    taken) until the link is used.
+    """
+
+    __tablename__ = "email_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # signup | reset | alert
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class AttemptCounter(Base):

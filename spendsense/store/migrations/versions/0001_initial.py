@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("alert_email", sa.String(length=320), nullable=True),
+        sa.Column("alert_email_pending", sa.String(length=320), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("autostop_enabled", sa.Boolean(), nullable=False),
         sa.Column("autostop_scope", sa.String(length=10), nullable=False),
@@ -371,6 +372,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_users_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
+        "email_tokens",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=20), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=True),
+        sa.Column("organisation", sa.String(length=200), nullable=True),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("tenant_id", sa.String(length=40), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_email_tokens_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_email_tokens_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_email_tokens")),
+    )
+    with op.batch_alter_table("email_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_email_tokens_email"), ["email"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_email_tokens_expires_at"), ["expires_at"], unique=False
+        )
+
+    op.create_table(
         "login_sessions",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -408,6 +441,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_login_sessions_expires_at"))
 
     op.drop_table("login_sessions")
+    with op.batch_alter_table("email_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_email_tokens_expires_at"))
+        batch_op.drop_index(batch_op.f("ix_email_tokens_email"))
+
+    op.drop_table("email_tokens")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_users_tenant_id"))
 
