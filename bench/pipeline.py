@@ -19,7 +19,7 @@ Run by ``spendsense bench pipeline`` (``make bench-pipeline``). In one run it me
 :func:`median_run` folds several runs into their medians (``--runs``, default 3).
 
 Topics get their own prefix (and are deleted afterwards); the model service and the worker are
-started with the user's commands (:mod:`detector.launch`).
+started with the user's commands (:mod:`devstack.launch`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from detector.context import assign_from_start
-from detector.launch import Child, detector_worker, model_service
 from detector.scoring import InstanceModel, Point
-from spendsense import broker
+from devstack.launch import Child, detector_worker, model_service
+from spendsense import topic_admin
 from spendsense.events import InventoryRecord, MetricRecord
 from spendsense.ports import free_port
 from spendsense.settings import Settings
@@ -368,7 +368,7 @@ def run_benchmark(
     sample = list(workload.records(max(1, 20000 // instances), datetime(2026, 1, 1, tzinfo=UTC)))
     bare, bare_cpu = in_process_rate(sample)
 
-    broker.create_topics(kafka)
+    topic_admin.create_topics(kafka)
     service_port, metrics_port = free_port(), free_port()
     service = model_service(
         service_port,
@@ -398,7 +398,7 @@ def run_benchmark(
     finally:
         worker.stop()
         service.stop()
-        broker.delete_topics(kafka)
+        topic_admin.delete_topics(kafka)
     figures["in_process_records_per_second"] = round(bare)
     figures["in_process_records_per_cpu_second"] = round(bare_cpu)
     figures["pipeline_over_in_process_cpu"] = round(

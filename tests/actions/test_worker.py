@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from detector.launch import Child
+from devstack.launch import Child
 from spendsense.events import ActionRecord, DeadLetter, DetectionRecord, parse_event
 from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings

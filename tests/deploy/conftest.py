@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.launch import Child
+from devstack.launch import Child
 from spendsense.access import new_external_id
 from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings, StoreSettings

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from detector.launch import BIN, Child
+from devstack.launch import BIN, Child
 from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings
 from spendsense.topics import topic_name

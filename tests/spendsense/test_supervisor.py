@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.supervisor import ProcessSpec, Supervisor
 from spendsense.errors import ServiceError
-from spendsense.supervisor import ProcessSpec, Supervisor
 
 
 def _alive(pid: int) -> bool:

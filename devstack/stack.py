@@ -1,6 +1,6 @@
 """The local stack: every SpendSense process with its command line and readiness probe.
 
-``spendsense demo`` starts them in this order under :class:`~spendsense.supervisor.Supervisor`;
+``spendsense demo`` starts them in this order under :class:`~devstack.supervisor.Supervisor`;
 the chaos run and the metrics tests use the same table, so there is one description of
 how the pipeline starts.
 """
@@ -13,9 +13,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from spendsense import broker
+from devstack import broker
+from devstack.supervisor import ProcessSpec
 from spendsense.settings import Settings
-from spendsense.supervisor import ProcessSpec
 
 BIN = Path(sys.executable).parent
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from devstack.supervisor import kill_tree
 from spendsense.errors import ServiceError
-from spendsense.supervisor import kill_tree
 
 BIN = Path(sys.executable).parent
 
