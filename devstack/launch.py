@@ -1,50 +1,110 @@
-"""Start the model service and the detector worker as child processes and wait until ready.
+"""The one launcher: a child process in a session of its own, its output in a log file
+(or piped to the supervisor), stopped with its whole tree.
 
-The commands are the ones a user runs (``bentoml serve detector.service:ModelService`` and
-``faust -A detector.app worker``); settings reach them as ``SPENDSENSE_*`` environment
-variables. Used by the pipeline benchmark and the tests.
+:func:`launch` starts a process from the table (:mod:`devstack.stack`) and waits for its
+readiness probe; the supervisor, the benchmarks and the tests all start processes this way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import psutil
 
-from devstack.supervisor import kill_tree
-from spendsense.errors import ServiceError
+from devstack.readiness import Readiness, wait_ready
 
-BIN = Path(sys.executable).parent
+
+@dataclass
+class ProcessSpec:
+    """One process to start: its name, command, readiness probe and extra environment."""
+
+    name: str
+    argv: Sequence[str]
+    ready: Readiness | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    # processes stop tier by tier, highest first: the pipeline (1) before the broker (0)
+    tier: int = 1
+
+
+def kill_tree(pid: int, sig: signal.Signals) -> None:
+    """Signal a process, its group and every descendant: some (bentoml's workers) run in
+    sessions of their own, so the group alone does not reach them, as a container runtime
+    stopping the process's container would."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        children = []
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.send_signal(sig)
 
 
 class Child:
-    """One child process with its log file; stopped with SIGTERM (SIGKILL after a grace)."""
+    """One child process: its output goes to ``log_path``, or to a pipe (``log_path`` None)
+    that its owner reads and keeps the tail of in :attr:`tail`."""
 
-    def __init__(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> None:
-        self.argv = argv
-        self.env = {**os.environ, **env}
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        log_path: Path | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.argv = list(argv)
+        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.log_path = log_path
+        self.name = name or Path(self.argv[0]).name
         self.proc: subprocess.Popen[bytes] | None = None
+        self.tail: deque[str] = deque(maxlen=20)
+
+    @classmethod
+    def of(cls, spec: ProcessSpec, log_path: Path | None = None) -> Child:
+        """A child for one row of the table of processes (not yet started)."""
+        return cls(spec.argv, spec.env, log_path, name=spec.name)
 
     def start(self) -> None:
+        if self.log_path is None:
+            self.proc = self._popen(subprocess.PIPE)
+            return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            self.proc = self._popen(log)
+
+    def _popen(self, out: int | object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdout=out,  # type: ignore[arg-type]
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def last_output(self, lines: int = 15) -> str:
+        """The last lines it wrote (from its log file, or the piped tail)."""
+        if self.log_path is not None and self.log_path.exists():
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(list(self.tail)[-lines:]) or "no output"
+
+    def wait_ready(self, readiness: Readiness) -> None:
+        """Wait for ``readiness``; kill the child and raise with its last output if it fails."""
+        try:
+            wait_ready(self.name, readiness, readiness.timeout_s, self.alive, self.last_output)
+        except Exception:
+            self.stop(signal.SIGKILL)
+            raise
 
     def stop(self, sig: int = signal.SIGTERM, grace_s: float = 20.0) -> int | None:
         """Signal the process tree; wait up to ``grace_s``, then kill it."""
@@ -59,32 +119,11 @@ class Child:
                 self.proc.wait()
         return self.proc.returncode
 
-    def wait_http(self, url: str, timeout_s: float) -> None:
-        """Wait until ``url`` answers 200, or raise with the log's last lines."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.alive():
-                break
-            try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        tail = self.log_path.read_text(errors="replace").splitlines()[-15:]
-        self.stop(signal.SIGKILL)
-        raise ServiceError(f"{self.argv[0]} not ready at {url}:\n" + "\n".join(tail))
 
-
-def model_service(port: int, env: Mapping[str, str], log_path: Path) -> Child:
-    """``bentoml serve detector.service:ModelService --port PORT`` (not yet started)."""
-    argv = [str(BIN / "bentoml"), "serve", "detector.service:ModelService", "--port", str(port)]
-    return Child(argv, env, log_path)
-
-
-def detector_worker(env: Mapping[str, str], log_path: Path, app: str = "detector.app") -> Child:
-    """``faust -L uvloop -A detector.app worker -l info`` (not yet started); ``app``: another
-    Faust app module with the same command line."""
-    return Child(
-        [str(BIN / "faust"), "-L", "uvloop", "-A", app, "worker", "-l", "info"], env, log_path
-    )
+def launch(spec: ProcessSpec, log_path: Path) -> Child:
+    """Start one process of the table and wait until it is ready."""
+    child = Child.of(spec, log_path)
+    child.start()
+    if spec.ready is not None:
+        child.wait_ready(spec.ready)
+    return child

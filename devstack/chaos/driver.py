@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,8 @@ from typing import IO
 from devstack.chaos import checks
 from devstack.chaos.environment import chaos_environment
 from devstack.chaos.plan import ChaosPlan
-from devstack.supervisor import Running, kill_tree
+from devstack.launch import kill_tree
+from devstack.supervisor import Running
 from sandbox import control
 from sandbox.fleet import load_fleet, write_fleet
 from sandbox.fleet.generator import FleetSpec, generate_fleet
@@ -93,7 +94,9 @@ def environment(values: dict[str, str]) -> Iterator[Settings]:
 class Watcher:
     """Notes each restart the supervisor makes and times the new process's readiness."""
 
-    def __init__(self, running: dict[str, Running], probes: dict[str, Callable[[], bool]]) -> None:
+    def __init__(
+        self, running: dict[str, Running], probes: Mapping[str, Callable[[], bool]]
+    ) -> None:
         self.running = running
         self.probes = probes
         self.seen = dict(running)
