@@ -38,7 +38,7 @@ COPY ingest/ ingest/
 COPY detector/ detector/
 COPY actions/ actions/
 COPY api/ api/
-COPY sandbox/ sandbox/
+COPY projector/ projector/
 COPY ui/templates/ ui/templates/
 COPY --from=ui /src/ui/dist/ ui/dist/
 COPY deploy/docker/ deploy/docker/

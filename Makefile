@@ -29,7 +29,7 @@ sysdeps:
 	@bash deploy/scripts/sysdeps.sh $(APT_PACKAGES)
 
 jars: $(STAMP)
-	@$(BIN)/python -c 'from spendsense.broker import BrokerPaths, ensure_jars; from spendsense.settings import get_settings; ensure_jars(BrokerPaths(get_settings().kafka.home))'
+	@$(BIN)/python -c 'from devstack.broker import BrokerPaths, ensure_jars; from spendsense.settings import get_settings; ensure_jars(BrokerPaths(get_settings().kafka.home))'
 
 ui:
 	@if [ -f ui/package.json ]; then bash deploy/scripts/build-ui.sh; fi
@@ -38,7 +38,7 @@ demo: sysdeps install jars ui
 	$(BIN)/spendsense demo
 
 test: sysdeps install jars ui
-	$(BIN)/python -m pytest -p no:cacheprovider --doctest-modules spendsense ingest detector actions api sandbox bench tests
+	$(BIN)/python -m pytest -p no:cacheprovider --doctest-modules spendsense ingest detector actions api projector sandbox bench devstack tests
 
 test-fast: install
 	$(BIN)/python -m pytest -x -q -m "not slow" tests
@@ -46,7 +46,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy spendsense ingest detector actions api sandbox bench
+	$(BIN)/mypy spendsense ingest detector actions api projector sandbox bench devstack
 
 # NAB (shared/nab beside the repo) and the idle benchmark on a seeded 480-instance, 21-day fleet
 # (at least 25 instances of every workload kind); the fleet is generated again when the

@@ -19,7 +19,7 @@ Run by ``spendsense bench pipeline`` (``make bench-pipeline``). In one run it me
 :func:`median_run` folds several runs into their medians (``--runs``, default 3).
 
 Topics get their own prefix (and are deleted afterwards); the model service and the worker are
-started with the user's commands (:mod:`detector.launch`).
+started with the user's commands (:mod:`devstack.launch`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from detector.context import assign_from_start
-from detector.launch import Child, detector_worker, model_service
 from detector.scoring import InstanceModel, Point
-from spendsense import broker
+from devstack import stack
+from devstack.launch import Child, launch
+from spendsense import topic_admin
 from spendsense.events import InventoryRecord, MetricRecord
 from spendsense.ports import free_port
 from spendsense.settings import Settings
@@ -289,31 +290,17 @@ def _produce_inventory(settings: Settings, workload: Workload) -> None:
     asyncio.run(run())
 
 
-def _worker_ready(port: int, child: Child, timeout_s: float = 120) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and child.alive():
-        try:
-            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
-            if "spendsense_detector_ready 1.0" in text:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("detector worker not ready; see " + str(child.log_path))
-
-
 def _faust_floor(
     env: dict[str, str], records: int, logs: Path, timeout_s: float = 600
 ) -> dict[str, int]:
     """Run :mod:`bench.faust_floor` over the ``records`` on the metrics topic; its figures."""
     out = logs / "faust-floor.json"
-    floor = detector_worker(
-        {**env, "BENCH_FLOOR_RECORDS": str(records), "BENCH_FLOOR_OUT": str(out)},
-        logs / "faust-floor.log",
-        app="bench.faust_floor",
+    worker = stack.spec(
+        "detector", env={**env, "BENCH_FLOOR_RECORDS": str(records), "BENCH_FLOOR_OUT": str(out)}
     )
+    # the detector's own command line, with the do-nothing app in place of detector.app
+    argv = ["bench.faust_floor" if arg == "detector.app" else arg for arg in worker.argv]
+    floor = Child(argv, worker.env, logs / "faust-floor.log", name="faust-floor")
     floor.start()
     try:
         deadline = time.monotonic() + timeout_s
@@ -368,13 +355,12 @@ def run_benchmark(
     sample = list(workload.records(max(1, 20000 // instances), datetime(2026, 1, 1, tzinfo=UTC)))
     bare, bare_cpu = in_process_rate(sample)
 
-    broker.create_topics(kafka)
+    topic_admin.create_topics(kafka)
     service_port, metrics_port = free_port(), free_port()
-    service = model_service(
-        service_port,
-        {"SPENDSENSE_DETECTOR__CHECKPOINT_PATH": str(logs / "model-service.json")},
-        logs / "service.log",
-    )
+    service_env = {
+        "SPENDSENSE_DETECTOR__CHECKPOINT_PATH": str(logs / "model-service.json"),
+        "SPENDSENSE_DETECTOR__MODEL_PORT": str(service_port),
+    }
     env = {
         "SPENDSENSE_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
         "SPENDSENSE_DETECTOR__MODEL_URL": f"http://127.0.0.1:{service_port}",
@@ -382,13 +368,12 @@ def run_benchmark(
         "SPENDSENSE_DETECTOR__WEB_PORT": str(free_port()),
         "SPENDSENSE_VAR_DIR": str(logs / "var"),
     }
-    worker = detector_worker(env, logs / "worker.log")
+    service: Child | None = None
+    worker: Child | None = None
     try:
         _produce_inventory(settings, workload)
-        service.start()
-        service.wait_http(f"http://127.0.0.1:{service_port}/readyz", timeout_s=90)
-        worker.start()
-        _worker_ready(metrics_port, worker)
+        service = launch(stack.spec("model", env=service_env), logs / "service.log")
+        worker = launch(stack.spec("detector", env=env), logs / "worker.log")
         pids = tuple(c.proc.pid for c in (service, worker) if c.proc is not None)
         figures = asyncio.run(_measure(settings, workload, backlog, steady_rate, steady_s, pids))
         worker.stop()
@@ -396,9 +381,10 @@ def run_benchmark(
         on_topic = figures["backlog_records"] + figures["steady_records"]
         figures |= _faust_floor(env, on_topic, logs)
     finally:
-        worker.stop()
-        service.stop()
-        broker.delete_topics(kafka)
+        for child in (worker, service):
+            if child is not None:
+                child.stop()
+        topic_admin.delete_topics(kafka)
     figures["in_process_records_per_second"] = round(bare)
     figures["in_process_records_per_cpu_second"] = round(bare_cpu)
     figures["pipeline_over_in_process_cpu"] = round(

@@ -1,11 +1,11 @@
 """The collector registry: each collector is a small class under a kebab-case name.
 
 Each declares the IAM actions it calls in the customer account, so the customer
-role's read-only policy is derived from what is registered (:func:`read_only_policy`).
+role's read-only policy is derived from what is registered (``api.customer_permissions``).
 
 >>> sorted(load_collectors())
 ['cloudwatch', 'cost-explorer', 'inventory']
->>> read_only_policy()["Statement"][0]["Action"]
+>>> load_collectors().permissions()
 ['ce:GetCostAndUsage', 'cloudwatch:GetMetricData', 'ec2:DescribeInstances']
 """
 
@@ -69,18 +69,3 @@ def ordered(ctx: IngestContext, names: list[str] | None = None) -> list[Collecto
     registry = load_collectors()
     chosen = [registry[n] for n in (names or list(registry))]
     return [cls(ctx) for cls in sorted(chosen, key=lambda c: (c.order, c.name))]
-
-
-def read_only_policy() -> dict[str, Any]:
-    """The IAM policy document the customer's SpendSense role needs (read-only)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "SpendSenseReadOnly",
-                "Effect": "Allow",
-                "Action": load_collectors().permissions(),
-                "Resource": "*",
-            }
-        ],
-    }

@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from sandbox.control import account_credentials
-from spendsense.customer_role import RoleSetup
+from spendsense.customer_role import RolePermissions, RoleSetup
 from spendsense.settings import DEFAULT_SERVICE_ROLE_NAME
 
 ROLE_NAME = "SpendSenseAccess"
@@ -27,13 +27,16 @@ def create_spendsense_role(
     account_id: str,
     external_id: str,
     vendor_account_id: str,
+    permissions: RolePermissions,
     role_name: str = ROLE_NAME,
     service_role_name: str = DEFAULT_SERVICE_ROLE_NAME,
 ) -> str:
-    """Create (or update) SpendSense's role in ``account_id``; returns the role's ARN."""
+    """Create (or update) SpendSense's role in ``account_id``, granting ``permissions`` (the
+    lists SpendSense declares: ``api.customer_permissions.declared``); returns its ARN."""
     setup = RoleSetup(
         vendor_account_id=vendor_account_id,
         external_id=external_id,
+        permissions=permissions,
         role_name=role_name,
         service_role_name=service_role_name,
     )

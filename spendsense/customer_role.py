@@ -1,9 +1,10 @@
 """The role a customer creates so SpendSense can read their account (and stop idle instances).
 
-Everything here is built from what the registries declare: the read-only policy
-from the collectors (``ingest.registry``), the stop policy from the actions that run in
-the customer's account (``actions.registry``). The two are separate policies so a
-customer can grant reading without stopping.
+Everything here is built from the permission lists it is given
+(:class:`RolePermissions`), which the callers take from what the registries declare
+(``api.customer_permissions.declared``): the read-only policy from the collectors, the
+stop policy from the actions that run in the customer's account. The two are separate
+policies so a customer can grant reading without stopping.
 
 The role enforces SpendSense's rails itself, whatever SpendSense's code does:
 
@@ -21,7 +22,12 @@ The role enforces SpendSense's rails itself, whatever SpendSense's code does:
 Rendered three ways: IAM policy documents, a CloudFormation template (with the
 console's quick-create link) and a Terraform snippet.
 
->>> setup = RoleSetup(vendor_account_id="210987654321", external_id="abc-123")
+>>> grants = RolePermissions(
+...     read=("cloudwatch:GetMetricData", "ec2:DescribeInstances"),
+...     act=("ec2:CreateTags", "ec2:DeleteTags", "ec2:DescribeInstanceTypes",
+...          "ec2:DescribeInstances", "ec2:StartInstances", "ec2:StopInstances"),
+... )
+>>> setup = RoleSetup(vendor_account_id="210987654321", external_id="abc-123", permissions=grants)
 >>> setup.trust_policy()["Statement"][0]["Principal"]
 {'AWS': 'arn:aws:iam::210987654321:role/SpendSenseService'}
 >>> setup.trust_policy()["Statement"][0]["Condition"]
@@ -63,19 +69,24 @@ TF_INSTANCES = (
 """The account's instances, as the Terraform snippet names them."""
 
 
-def read_only_permissions() -> list[str]:
-    """Every IAM action a registered collector declares."""
-    from ingest.registry import load_collectors
+@dataclass(frozen=True)
+class RolePermissions:
+    """The IAM actions the role grants: what the collectors read (``read``) and what the
+    actions run in the customer's account need (``act``).
 
-    return load_collectors().permissions()
+    >>> RolePermissions(read=("ec2:DescribeInstances",),
+    ...                 act=("ec2:DescribeInstances", "ec2:StopInstances")).stop
+    ['ec2:StopInstances']
+    """
 
+    read: tuple[str, ...]
+    act: tuple[str, ...]
 
-def stop_permissions() -> list[str]:
-    """IAM actions the customer-account actions declare, less those the read-only policy grants."""
-    from actions.registry import customer_permissions
-
-    read = set(read_only_permissions())
-    return [p for p in customer_permissions() if p not in read]
+    @property
+    def stop(self) -> list[str]:
+        """The actions' permissions less those the read-only policy grants already."""
+        read = set(self.read)
+        return [p for p in self.act if p not in read]
 
 
 def instance_arn(account_id: str) -> str:
@@ -165,6 +176,7 @@ class RoleSetup:
 
     vendor_account_id: str
     external_id: str
+    permissions: RolePermissions
     role_name: str = DEFAULT_ROLE_NAME
     service_role_name: str = DEFAULT_SERVICE_ROLE_NAME
 
@@ -174,10 +186,10 @@ class RoleSetup:
         return f"arn:aws:iam::{self.vendor_account_id}:role/{self.service_role_name}"
 
     def read_only_actions(self) -> list[str]:
-        return read_only_permissions()
+        return list(self.permissions.read)
 
     def stop_actions(self) -> list[str]:
-        return stop_permissions()
+        return self.permissions.stop
 
     def stop_grants(self) -> StopGrants:
         return StopGrants.of(self.stop_actions())
@@ -219,7 +231,7 @@ class RoleSetup:
     def cloudformation(self) -> dict[str, Any]:
         """A CloudFormation template: the role, its read-only policy and (optional) stop policy.
 
-        >>> t = RoleSetup("210987654321", "abc-123").cloudformation()
+        >>> t = RoleSetup("210987654321", "abc-123", RolePermissions((), ())).cloudformation()
         >>> sorted(t["Resources"]), t["Parameters"]["ExternalId"]["Default"]
         (['ReadOnlyPolicy', 'Role', 'StopPolicy'], 'abc-123')
         """
@@ -277,7 +289,7 @@ class RoleSetup:
     def console_url(self, template_url: str, region: str = "us-east-1") -> str:
         """The AWS console's quick-create link that launches the template with this ExternalId.
 
-        >>> url = RoleSetup("210987654321", "a/b").console_url("https://t.example/r.json")
+        >>> url = RoleSetup("2109", "a/b", RolePermissions((), ())).console_url("https://t.example/r.json")
         >>> url.split("#")[1].split("?")[0], "param_ExternalId=a%2Fb" in url
         ('/stacks/quickcreate', True)
         """

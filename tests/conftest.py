@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from spendsense import broker
+from devstack import broker
+from spendsense import topic_admin
 from spendsense.settings import KafkaSettings, get_settings
 
 # `make test` runs --doctest-modules over tests/ too: conftest files are loaded as conftests,
@@ -44,7 +45,7 @@ def kafka_broker() -> Iterator[KafkaSettings]:
         broker.start(settings)
         started = True
     yield settings
-    broker.delete_topics(settings, TEST_TOPIC)
+    topic_admin.delete_topics(settings, TEST_TOPIC)
     if started:
         broker.stop(settings)
 
@@ -54,5 +55,5 @@ def kafka(kafka_broker: KafkaSettings) -> KafkaSettings:
     """Broker settings with a topic prefix of this test's own, its topics created."""
     prefix = f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}-"
     settings = kafka_broker.model_copy(update={"topic_prefix": prefix})
-    broker.create_topics(settings)
+    topic_admin.create_topics(settings)
     return settings

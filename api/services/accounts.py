@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from actions.audit import EventSink
+from api.customer_permissions import declared
 from api.errors import ApiError
 from api.schemas.accounts import (
     Account,
@@ -288,6 +289,7 @@ class VendorAccount:
         return RoleSetup(
             vendor_account_id=self.get(),
             external_id=external_id,
+            permissions=declared(),
             role_name=role_name,
             service_role_name=self._factory.settings.service_role_name,
         )

@@ -1,6 +1,6 @@
 """A new customer's first alert emails, end to end on the real pipeline.
 
-A fresh local stack (:class:`spendsense.demo.LocalStack` in the chaos run's isolated
+A fresh local stack (:class:`devstack.demo.LocalStack` in the chaos run's isolated
 environment: its own broker, sandbox, store and ports under ``tmp_path``) serves a small
 trace fleet of chosen kinds: weekly jobs and nightly batches (quiet most of the time, never
 idle) and instances idle at their agents' rest level (since launch, or after a busy period).
@@ -27,16 +27,16 @@ from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import select
 
 from actions.app import APP_ID as ACTIONS_APP_ID
+from devstack.broker import BrokerPaths, ensure_jars
+from devstack.chaos.checks import read_topic
+from devstack.chaos.driver import environment
+from devstack.chaos.environment import chaos_environment
+from devstack.demo import LocalStack
 from sandbox import control
 from sandbox.fleet import Fleet, write_fleet
 from sandbox.fleet.generator import FleetSpec, generate_fleet
 from sandbox.fleet.workloads import AGENT_KINDS, KINDS
 from sandbox.mail import SentMail, sent_messages
-from spendsense.broker import BrokerPaths, ensure_jars
-from spendsense.chaos.checks import read_topic
-from spendsense.chaos.driver import environment
-from spendsense.chaos.environment import chaos_environment
-from spendsense.demo import LocalStack
 from spendsense.settings import Settings, get_settings
 from spendsense.store import open_store
 from spendsense.store.models.ingest import MetricCursor

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from detector.launch import Child
+from devstack import stack
+from devstack.launch import Child, launch
 from spendsense.events import ActionRecord, DeadLetter, DetectionRecord, parse_event
 from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings
@@ -73,12 +74,10 @@ def start_worker(
         env = {
             **_env(kafka, sandbox, rig.store, tmp_path / "var"),
             "SPENDSENSE_ACTIONS__METRICS_PORT": str(metrics_port),
+            "SPENDSENSE_ACTIONS__WEB_PORT": str(free_port()),
         }
-        argv = [FAUST, "-A", "actions.app", "worker", "-l", "info", "--web-port", str(free_port())]
-        child = Child(argv, env, tmp_path / f"worker{len(children)}.log")
+        child = launch(stack.spec("actions", env=env), tmp_path / f"worker{len(children)}.log")
         children.append(child)
-        child.start()
-        child.wait_http(f"http://127.0.0.1:{metrics_port}/metrics", timeout_s=90)
         return child, metrics_port
 
     yield start

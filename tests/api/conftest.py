@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from api.projector import Projector, ProjectorMetrics, make_consumer
+from projector.projection import Projector, ProjectorMetrics, make_consumer
 from sandbox.mail import sent_messages
 from spendsense.counters import projection_changes
 from spendsense.metrics import CollectorRegistry

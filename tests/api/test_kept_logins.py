@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.cache import TenantCache
-from api.projector import Projector, ProjectorMetrics
+from projector.projection import Projector, ProjectorMetrics
 from spendsense.counters import cost_changes, projection_changes
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings

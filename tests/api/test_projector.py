@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from api.projector import Projector, ProjectorMetrics
+from projector.projection import Projector, ProjectorMetrics
 from spendsense.events import ActionRecord, DetectionRecord, InventoryRecord
 from spendsense.metrics import CollectorRegistry
 from spendsense.producer import make_producer

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from detector.launch import Child
+from devstack import stack as stack_table
+from devstack.launch import Child
+from devstack.readiness import Readiness
 from spendsense.access import new_external_id
 from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings, StoreSettings
@@ -103,27 +105,26 @@ def stack_targets(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
         },
         api_url=f"http://127.0.0.1:{ports['api']}",
     )
-    argv = {
-        "node": [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{ports['node']}"],
-        "collector": [str(BIN / "spendsense"), "collect"],
-        "projector": [str(BIN / "spendsense"), "project"],
-        "api": [str(BIN / "uvicorn"), "api.main:app", "--port", str(ports["api"])],
+    node = Child(
+        [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{ports['node']}"],
+        {},
+        tmp_path / "node.log",
+        name="node",
+    )
+    specs = {
+        name: stack_table.spec(name, env=detector_env if name == "detector" else env)
+        for name in ("collector", "projector", "api", "detector", "actions")
     }
-    for name, app, web_port in (
-        ("detector", "detector.app", detector_env["SPENDSENSE_DETECTOR__WEB_PORT"]),
-        ("actions", "actions.app", env["SPENDSENSE_ACTIONS__WEB_PORT"]),
-    ):
-        loop = ["-L", "uvloop"] if name == "detector" else []
-        argv[name] = [str(BIN / "faust"), *loop, "-A", app, "worker", "-l", "info"]
-        argv[name] += ["--web-port", web_port]
     try:
-        for name, args in argv.items():
-            child_env = detector_env if name == "detector" else env
-            stack.children[name] = Child(args, child_env, tmp_path / f"{name}.log")
+        node.start()
+        stack.children["node"] = node
+        for name, spec in specs.items():
+            stack.children[name] = Child.of(spec, tmp_path / f"{name}.log")
             stack.children[name].start()
-        for name, child in stack.children.items():
-            path = "/readyz" if name == "api" else "/metrics"
-            child.wait_http(f"http://127.0.0.1:{ports[name]}{path}", timeout_s=90)
+        node.wait_ready(Readiness(url=f"http://127.0.0.1:{ports['node']}/metrics"))
+        for name, spec in specs.items():
+            assert spec.ready is not None
+            stack.children[name].wait_ready(spec.ready)
         yield stack
     finally:
         for child in stack.children.values():  # signal all first: they stop side by side

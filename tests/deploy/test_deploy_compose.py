@@ -18,9 +18,11 @@ import jsonschema
 import pytest
 import yaml
 
+from devstack import stack
 from spendsense.cli import build_parser
-from tests.fixtures.compose import COMPOSE, REQUIRED_ENV, ROOT, interpolate
+from tests.fixtures.compose import COMPOSE, REQUIRED_ENV, ROOT, compose_service, interpolate
 
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (inside a container)
 PYTHON_SERVICES = {"collector", "detector", "model", "actions", "api", "projector"}
 OTHER_SERVICES = {"kafka", "postgres", "prometheus", "grafana", "node-exporter", "nginx"}
 
@@ -90,6 +92,16 @@ def test_commands_exist_in_the_tree(compose: dict[str, Any]) -> None:
             assert spec is not None and spec.origin is not None
             tree = ast.parse(Path(spec.origin).read_text())
             assert attr in {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+
+
+def test_compose_runs_the_table_s_commands() -> None:
+    """Each Python service runs the command the table of processes gives for the settings
+    its environment sets, listening on every interface."""
+    for name in PYTHON_SERVICES:
+        service = compose_service(name)
+        environment = {k: str(v) for k, v in (service.get("environment") or {}).items()}
+        settings = stack.settings_for(environment, inherit=False)
+        assert service["command"] == stack.command(name, settings, host=ALL_INTERFACES), name
 
 
 def test_prometheus_scrapes_each_process_on_its_health_checked_port(

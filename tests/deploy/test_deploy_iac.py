@@ -15,6 +15,7 @@ import hcl2
 import pytest
 import yaml
 
+from api.customer_permissions import declared
 from spendsense.customer_role import RoleSetup
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +23,9 @@ BIN = Path(sys.executable).parent
 ANSIBLE = ROOT / "deploy" / "ansible"
 TERRAFORM = ROOT / "deploy" / "terraform"
 CFN_TEMPLATE = ROOT / "deploy" / "cloudformation" / "customer-role.yaml"
-DECLARED = RoleSetup(vendor_account_id="210987654321", external_id="abc-123")
+DECLARED = RoleSetup(
+    vendor_account_id="210987654321", external_id="abc-123", permissions=declared()
+)
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -95,7 +95,7 @@ def test_local_prometheus_config_scrapes_the_default_ports() -> None:
 def _defined_metric_names() -> set[str]:
     """Every ``"spendsense_..."`` string literal in the packages (where metrics are defined)."""
     names: set[str] = set()
-    for package in ("spendsense", "ingest", "detector", "actions", "api"):
+    for package in ("spendsense", "ingest", "detector", "actions", "api", "projector"):
         for path in (ROOT / package).rglob("*.py"):
             names.update(re.findall(r"[\"'](spendsense_[a-z0-9_]+)[\"']", path.read_text()))
     return names

@@ -18,7 +18,8 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from detector.launch import BIN, Child
+from devstack import stack
+from devstack.launch import Child
 from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings
 from spendsense.topics import topic_name
@@ -90,16 +91,13 @@ class Processes:
         self.name = name
         self.children: list[Child] = []
 
-    def start(self, label: str, argv: list[str], env: Mapping[str, str]) -> Child:
-        child = Child(
-            argv, {"SPENDSENSE_LOG_LEVEL": "INFO", **env}, self.logs / f"{self.name}-{label}.log"
-        )
+    def start(self, name: str, env: Mapping[str, str]) -> Child:
+        """Start process ``name`` of the table (:mod:`devstack.stack`) with ``env``."""
+        spec = stack.spec(name, env={"SPENDSENSE_LOG_LEVEL": "INFO", **env})
+        child = Child.of(spec, self.logs / f"{self.name}-{name}.log")
         child.start()
         self.children.append(child)
         return child
-
-    def cli(self, label: str, args: list[str], env: Mapping[str, str]) -> Child:
-        return self.start(label, [str(BIN / "spendsense"), *args], env)
 
     def stop_all(self) -> None:
         for child in reversed(self.children):

@@ -1,6 +1,6 @@
 """The chaos run, short: ~2 minutes of kills, a broker restart and AWS faults, then every check.
 
-It runs ``spendsense chaos``'s own code (:func:`spendsense.chaos.driver.run_chaos`) on an
+It runs ``spendsense chaos``'s own code (:func:`devstack.chaos.driver.run_chaos`) on an
 isolated stack (its own broker, sandbox, store and ports under ``tmp_path``), so the
 shared broker is never touched. Its processes' output is kept under ``logs_dir`` for the
 session's secret scan.
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.chaos.driver import ChaosOptions, run_chaos
+from devstack.chaos.plan import MIN_KILLS, make_plan
 from sandbox.accounts import VENDOR_USER, user_credentials
-from spendsense.chaos.driver import ChaosOptions, run_chaos
-from spendsense.chaos.plan import MIN_KILLS, make_plan
 from spendsense.settings import KafkaSettings, get_settings
 from tests.reliability.conftest import Secrets
 

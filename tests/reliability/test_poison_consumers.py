@@ -27,7 +27,6 @@ from spendsense.store import create_tenant, open_store
 from spendsense.store.models.api import InstanceView
 from spendsense.topics import ACTIONS, DEADLETTER, DETECTIONS, INVENTORY
 from tests.reliability.conftest import (
-    BIN,
     LINK_KEY,
     Processes,
     consume,
@@ -112,9 +111,7 @@ def test_actions_worker_dead_letters_poison_and_goes_on(
         "SPENDSENSE_ACTIONS__METRICS_PORT": str(port),
         "SPENDSENSE_ACTIONS__WEB_PORT": str(free_port()),
     }
-    worker = processes.start(
-        "actions", [str(BIN / "faust"), "-A", "actions.app", "worker", "-l", "info"], env
-    )
+    worker = processes.start("actions", env)
     wait_metric(port, "spendsense_actions_records_total", 90, worker)
     records = [(GOOD_A, detection(GOOD_A).to_bytes()), *poison_detections()]
     records.append((GOOD_B, detection(GOOD_B, minutes=5).to_bytes()))
@@ -139,8 +136,9 @@ def test_projector_dead_letters_poison_on_every_topic_and_goes_on(
     env = {
         **base_env(kafka, store_url, tmp_path / "var"),
         "SPENDSENSE_API__PROJECTOR_GROUP_ID": f"projector-{kafka.topic_prefix}",
+        "SPENDSENSE_API__PROJECTOR_METRICS_PORT": str(port),
     }
-    projector = processes.cli("projector", ["project", "--metrics-port", str(port)], env)
+    projector = processes.start("projector", env)
     wait_metric(port, "spendsense_projector_batch_lag_seconds", 60, projector)
     produce(
         kafka,

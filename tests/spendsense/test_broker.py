@@ -9,7 +9,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource
 
-from spendsense import broker
+from devstack import broker
+from spendsense import topic_admin
 from spendsense.errors import ConfigError
 from spendsense.settings import KafkaSettings
 from spendsense.topics import INVENTORY, METRICS, TOPICS, topic_name
@@ -78,7 +79,7 @@ def test_topics_created_with_layout(kafka: KafkaSettings) -> None:
     assert len(described[topic_name(kafka, METRICS)]["partitions"]) == kafka.metrics_partitions
     assert len(described[topic_name(kafka, INVENTORY)]["partitions"]) == kafka.partitions
     assert configs["topic"][inventory]["cleanup.policy"]["value"] == "compact"
-    assert broker.create_topics(kafka) == []  # idempotent
+    assert topic_admin.create_topics(kafka) == []  # idempotent
 
 
 def test_port_taken_is_one_clear_error(kafka_broker: KafkaSettings, tmp_path: object) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from api.customer_permissions import declared
 from sandbox.iam_policy import Decision, Request, evaluate
 from sandbox.trust import Caller, allows
 from spendsense.customer_role import RoleSetup
 
 VENDOR = "210987654321"
 CUSTOMER = "111111111111"
-SETUP = RoleSetup(vendor_account_id=VENDOR, external_id="ss-external-id")
+SETUP = RoleSetup(vendor_account_id=VENDOR, external_id="ss-external-id", permissions=declared())
 POLICIES = [SETUP.read_only_policy(), SETUP.stop_policy(CUSTOMER)]
 INSTANCE = f"arn:aws:ec2:us-east-1:{CUSTOMER}:instance/i-0abc1234def567890"
 

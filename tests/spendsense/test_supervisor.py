@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from devstack.launch import ProcessSpec
+from devstack.readiness import Readiness
+from devstack.supervisor import Supervisor
 from spendsense.errors import ServiceError
-from spendsense.supervisor import ProcessSpec, Supervisor
 
 
 def _alive(pid: int) -> bool:
@@ -38,7 +40,9 @@ def test_start_waits_for_readiness_and_stop_leaves_nothing(tmp_path: Path) -> No
     )
     out = io.StringIO()
     sup = Supervisor(out=out)
-    sup.start(ProcessSpec("svc", [sys.executable, "-c", script], ready=flag.exists))
+    sup.start(
+        ProcessSpec("svc", [sys.executable, "-c", script], ready=Readiness(check=flag.exists))
+    )
     assert flag.exists()
     pid = sup.running["svc"].proc.pid
     grandchild = int(child.read_text())
@@ -52,8 +56,14 @@ def test_start_waits_for_readiness_and_stop_leaves_nothing(tmp_path: Path) -> No
 def test_process_exiting_during_start_is_one_clear_error() -> None:
     sup = Supervisor(out=io.StringIO())
     script = "print('port 1234 taken'); raise SystemExit(3)"
-    with pytest.raises(ServiceError, match=r"svc exited during start .*port 1234 taken"):
-        sup.start(ProcessSpec("svc", [sys.executable, "-c", script], ready=lambda: False))
+    with pytest.raises(ServiceError, match=r"(?s)svc exited during start.*port 1234 taken"):
+        sup.start(
+            ProcessSpec(
+                "svc",
+                [sys.executable, "-c", script],
+                ready=Readiness(check=lambda: False, timeout_s=1),
+            )
+        )
     sup.stop_all(timeout_s=2)
 
 
@@ -86,7 +96,9 @@ def test_restart_kills_descendants_in_their_own_session(tmp_path: Path) -> None:
         "time.sleep(60)\n"
     )
     sup = Supervisor(out=io.StringIO(), restart_delay_s=0.1)
-    sup.start(ProcessSpec("svc", [sys.executable, "-c", script], ready=child.exists))
+    sup.start(
+        ProcessSpec("svc", [sys.executable, "-c", script], ready=Readiness(check=child.exists))
+    )
     first = sup.running["svc"].proc.pid
     orphan = int(child.read_text())
     watcher = threading.Thread(target=sup.watch, daemon=True)

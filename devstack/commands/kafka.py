@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from spendsense import broker
+from devstack import broker
+from spendsense import topic_admin
 from spendsense.settings import get_settings
 
 
 def _start(args: argparse.Namespace) -> int:
     settings = get_settings().kafka
     pid = broker.start(settings)
-    created = broker.create_topics(settings)
+    created = topic_admin.create_topics(settings)
     print(
         f"kafka ready at {settings.bootstrap_servers} (pid {pid}); log: {settings.home}/broker.log"
     )
@@ -44,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
 def _topics(args: argparse.Namespace) -> int:
     settings = get_settings().kafka
     broker.wait_ready(settings, broker.BrokerPaths(settings.home), None)
-    created = broker.create_topics(settings)
+    created = topic_admin.create_topics(settings)
     print("created topics: " + ", ".join(created) if created else "all topics exist")
     return 0
 

@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-# The pipeline processes a chaos run kills with SIGKILL (names from spendsense.stack).
+# The pipeline processes a chaos run kills with SIGKILL (names from devstack.stack).
 KILL_TARGETS = ("collector", "detector", "model", "actions")
 MIN_KILLS = 10
 

@@ -1,10 +1,10 @@
-"""Carry a :class:`~spendsense.chaos.plan.ChaosPlan` out on a running local stack and check it.
+"""Carry a :class:`~devstack.chaos.plan.ChaosPlan` out on a running local stack and check it.
 
-The stack is :class:`spendsense.demo.LocalStack` (the same start-up as ``spendsense demo``)
-in an isolated environment (:mod:`spendsense.chaos.environment`); its supervisor restarts
+The stack is :class:`devstack.demo.LocalStack` (the same start-up as ``spendsense demo``)
+in an isolated environment (:mod:`devstack.chaos.environment`); its supervisor restarts
 whatever exits. While the plan runs, a watcher notes every restart and how long the new
 process took to answer its readiness probe. After the schedule, AWS faults are cleared,
-the pipeline is given time to settle, and :mod:`spendsense.chaos.checks` runs.
+the pipeline is given time to settle, and :mod:`devstack.chaos.checks` runs.
 """
 
 from __future__ import annotations
@@ -16,22 +16,23 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from devstack.chaos import checks
+from devstack.chaos.environment import chaos_environment
+from devstack.chaos.plan import ChaosPlan
+from devstack.launch import kill_tree
+from devstack.supervisor import Running
 from sandbox import control
 from sandbox.fleet import load_fleet, write_fleet
 from sandbox.fleet.generator import FleetSpec, generate_fleet
-from spendsense.chaos import checks
-from spendsense.chaos.environment import chaos_environment
-from spendsense.chaos.plan import ChaosPlan
 from spendsense.settings import Settings, get_settings
 from spendsense.store import open_store
 from spendsense.store.models import Tenant
-from spendsense.supervisor import Running, kill_tree
 from spendsense.topics import ACTIONS, DETECTIONS, METRICS
 
 RECOVERY_LIMIT_S = 60.0
@@ -93,7 +94,9 @@ def environment(values: dict[str, str]) -> Iterator[Settings]:
 class Watcher:
     """Notes each restart the supervisor makes and times the new process's readiness."""
 
-    def __init__(self, running: dict[str, Running], probes: dict[str, Callable[[], bool]]) -> None:
+    def __init__(
+        self, running: dict[str, Running], probes: Mapping[str, Callable[[], bool]]
+    ) -> None:
         self.running = running
         self.probes = probes
         self.seen = dict(running)
@@ -178,7 +181,7 @@ def _wait_quiet(settings: Settings, limit_s: float, out: IO[str]) -> None:
 
 def run_chaos(plan: ChaosPlan, options: ChaosOptions, out: IO[str]) -> ChaosResult:
     """Start the stack, carry ``plan`` out, check, stop everything; never leaves a process."""
-    from spendsense.demo import LocalStack
+    from devstack.demo import LocalStack
 
     base = get_settings()
     var_dir = options.var_dir or base.var_dir / "chaos" / f"run-{plan.seed}-{int(time.time())}"

@@ -13,8 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from spendsense.chaos.driver import ChaosOptions, run_chaos
-from spendsense.chaos.plan import make_plan
+from devstack.chaos.driver import ChaosOptions, run_chaos
+from devstack.chaos.plan import make_plan
 from spendsense.errors import ConfigError
 
 

@@ -9,35 +9,19 @@ is left behind.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
 import psutil
 
-from spendsense.errors import ServiceError
-
-Probe = Callable[[], bool]
-
-
-@dataclass
-class ProcessSpec:
-    """One supervised process: its command, readiness probe and extra environment."""
-
-    name: str
-    argv: Sequence[str]
-    ready: Probe | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    ready_timeout_s: float = 90.0
-    # processes stop tier by tier, highest first: the pipeline (1) before the broker (0)
-    tier: int = 1
+from devstack.launch import Child, ProcessSpec, kill_tree
+from devstack.readiness import wait_ready
 
 
 @dataclass
@@ -45,12 +29,20 @@ class Running:
     """A started process with the tail of its output (for error messages)."""
 
     spec: ProcessSpec
-    proc: subprocess.Popen[bytes]
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+    child: Child
     restarts: int = 0
     # descendants seen while it ran (pid -> start time): some start sessions of their own
     # (bentoml's workers), so its process group does not reach them once it has died
     descendants: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        assert self.child.proc is not None
+        return self.child.proc
+
+    @property
+    def tail(self) -> deque[str]:
+        return self.child.tail
 
     def note_descendants(self) -> None:
         """Remember the process's current descendants."""
@@ -92,16 +84,9 @@ class Supervisor:
                 print(f"{run.spec.name:<{self._width}} | {line}", file=self.out, flush=True)
 
     def _spawn(self, spec: ProcessSpec) -> Running:
-        env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen(
-            list(spec.argv),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
-        run = Running(spec, proc)
+        child = Child.of(spec)
+        child.start()
+        run = Running(spec, child)
         threading.Thread(target=self._pump, args=(run,), daemon=True).start()
         return run
 
@@ -110,17 +95,10 @@ class Supervisor:
         self._width = max(self._width, len(spec.name))
         run = self._spawn(spec)
         self.running[spec.name] = run
-        if spec.ready is None:
-            return
-        deadline = time.monotonic() + spec.ready_timeout_s
-        while time.monotonic() < deadline:
-            if run.proc.poll() is not None:
-                last = run.tail[-1] if run.tail else "no output"
-                raise ServiceError(f"{spec.name} exited during start (last line: {last})")
-            if spec.ready():
-                return
-            time.sleep(0.3)
-        raise ServiceError(f"{spec.name} was not ready within {spec.ready_timeout_s:.0f}s")
+        if spec.ready is not None:
+            wait_ready(
+                spec.name, spec.ready, spec.ready.timeout_s, run.child.alive, run.child.last_output
+            )
 
     def watch(self) -> None:
         """Block until stopped, restarting any process that exits."""
@@ -176,18 +154,3 @@ class Supervisor:
             self.watch()
         finally:
             self.stop_all()
-
-
-def kill_tree(pid: int, sig: signal.Signals) -> None:
-    """Signal a process, its group and every descendant: some (bentoml's workers) run in
-    sessions of their own, so the group alone does not reach them, as a container runtime
-    stopping the process's container would."""
-    try:
-        children = psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        children = []
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
-    for child in children:
-        with contextlib.suppress(psutil.Error):
-            child.send_signal(sig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spendsense.demo import LocalStack
+from devstack.demo import LocalStack
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from spendsense import broker, stack
+from devstack import broker, stack
+from devstack.supervisor import Supervisor
+from spendsense import topic_admin
 from spendsense.errors import ConfigError
 from spendsense.settings import Settings, get_settings
-from spendsense.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from spendsense.store import Store
@@ -118,7 +119,7 @@ class LocalStack:
             for spec in stack.infrastructure(self.settings, self.fleet_dir):
                 self._say(f"starting {spec.name}")
                 self.supervisor.start(spec)
-            broker.create_topics(self.settings.kafka)
+            topic_admin.create_topics(self.settings.kafka)
             self._say("migrating the store and onboarding the demo tenants")
             logins = self.onboard()
             for spec in stack.pipeline(self.settings):
@@ -150,6 +151,7 @@ class LocalStack:
             store.dispose()
 
     def _onboard_one(self, store: Store, index: int, account_id: str) -> DemoLogin:
+        from api.customer_permissions import declared
         from api.security import hash_password
         from sandbox.customer import create_spendsense_role
         from spendsense.access import new_external_id
@@ -194,6 +196,7 @@ class LocalStack:
             account_id,
             external_id,
             self.settings.sandbox.vendor_account_id,
+            declared(),
             role_name="SpendSense",
             service_role_name=self.settings.aws.service_role_name,
         )

@@ -8,7 +8,7 @@ import signal
 import threading
 from types import FrameType
 
-from api.projector import Projector, ProjectorMetrics, make_consumer
+from projector.projection import Projector, ProjectorMetrics, make_consumer
 from spendsense.counters import projection_changes
 from spendsense.logs import setup_logging
 from spendsense.metrics import CollectorRegistry, serve_metrics

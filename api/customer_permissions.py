@@ -1,0 +1,22 @@
+"""The customer role's permission lists, as the registries declare them: the collectors'
+reads (``ingest.registry``) and what the actions run in the customer's account need
+(``actions.registry``). The API's role documents and the sandbox's customer role both
+take them from here.
+
+>>> grants = declared()
+>>> "ec2:StopInstances" in grants.stop, "cloudwatch:GetMetricData" in grants.read
+(True, True)
+"""
+
+from __future__ import annotations
+
+from actions.registry import customer_permissions
+from ingest.registry import load_collectors
+from spendsense.customer_role import RolePermissions
+
+
+def declared() -> RolePermissions:
+    """Every IAM action a registered collector or customer-account action declares."""
+    return RolePermissions(
+        read=tuple(load_collectors().permissions()), act=tuple(customer_permissions())
+    )

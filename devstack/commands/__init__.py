@@ -1,0 +1,1 @@
+"""Subcommands of local orchestration: demo, chaos, kafka, sandbox, fleet."""
