@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import cast
 
 import faust
@@ -29,11 +28,12 @@ from faust.types import EventT, StreamT
 from actions.coalesce import coalesce
 from actions.runtime import ActionsRuntime, build_runtime
 from spendsense.errors import PoisonRecord
-from spendsense.events import DeadLetter, DetectionRecord, parse_event
+from spendsense.events import DeadLetter, DetectionRecord
 from spendsense.faust_worker import Worker
+from spendsense.kafka_clients import faust_config
 from spendsense.metrics import CollectorRegistry, serve_metrics
-from spendsense.settings import Settings, settings_or_exit
-from spendsense.topics import DEADLETTER, DETECTIONS, topic_name
+from spendsense.settings import ActionsSettings, Settings, settings_or_exit
+from spendsense.topics import DEADLETTER, DEADLETTER_SPEC, DETECTIONS, DETECTIONS_SPEC, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,31 @@ class ActionsWorker:
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> ActionsWorker:
-    """Build the actions worker's Faust app (nothing connects until it starts)."""
+    """Build the actions worker's Faust app (nothing connects until it starts).
+
+    The steps, in order: the Faust app from the settings, its topics, the ``alerts`` agent,
+    the flush timer, and the service that builds the runtime (store, sinks, alert and stop
+    services) and serves the metrics when the worker starts.
+    """
+    app = faust_app(settings)
+    topics = declare_topics(app, settings)
+    reg = registry or CollectorRegistry()
+    slot = RuntimeSlot()
+    agent = alerts_agent(app, topics, settings.actions, slot)
+    flush_timer(app, settings.actions, slot)
+    runtime_service(app, settings, reg, slot)
+    return ActionsWorker(app=app, agent=agent, registry=reg, slot=slot)
+
+
+def faust_app(settings: Settings) -> faust.App:
+    """The actions worker's Faust app settings (broker, store, consumer and web server)."""
     kafka, cfg = settings.kafka, settings.actions
     app_id = f"{kafka.topic_prefix}{APP_ID}"
     datadir = settings.var_dir / "faust"
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    return faust.App(
         app_id,
-        broker=";".join(f"kafka://{hp}" for hp in kafka.bootstrap_servers.split(",")),
+        **faust_config(kafka),
         store="memory://",
         datadir=str(datadir / app_id),
         topic_disable_leader=True,
@@ -79,16 +96,33 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         web_host="127.0.0.1",
         Worker=Worker,  # its log handlers redact secrets
     )
-    detections = app.topic(
-        topic_name(kafka, DETECTIONS), key_serializer="raw", value_serializer="raw"
-    )
-    deadletter = app.topic(
-        topic_name(kafka, DEADLETTER), key_serializer="raw", value_serializer="raw"
-    )
-    reg = registry or CollectorRegistry()
-    slot = RuntimeSlot()
 
-    @app.agent(detections, name="alerts", concurrency=1)
+
+@dataclass(frozen=True)
+class Topics:
+    """The topics the worker reads (``detections``) and writes (``deadletter``)."""
+
+    detections: faust.types.TopicT
+    deadletter: faust.types.TopicT
+
+
+def declare_topics(app: faust.App, settings: Settings) -> Topics:
+    """Declare ``detections`` and ``deadletter`` on ``app`` (raw bytes, keys and values)."""
+
+    def raw(base: str) -> faust.types.TopicT:
+        return app.topic(
+            topic_name(settings.kafka, base), key_serializer="raw", value_serializer="raw"
+        )
+
+    return Topics(detections=raw(DETECTIONS), deadletter=raw(DEADLETTER))
+
+
+def alerts_agent(
+    app: faust.App, topics: Topics, cfg: ActionsSettings, slot: RuntimeSlot
+) -> faust.types.AgentT:
+    """Declare the ``alerts`` agent: parse, coalesce and handle each batch, then acknowledge."""
+
+    @app.agent(topics.detections, name="alerts", concurrency=1)
     async def alerts(stream: StreamT) -> None:
         await slot.ready.wait()
         batches = cast(Stream, stream).noack_take(
@@ -101,7 +135,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             parsed: list[tuple[EventT, DetectionRecord]] = []
             for event in events:
                 try:
-                    parsed.append((event, parse_event(DetectionRecord, event.value)))
+                    parsed.append((event, DETECTIONS_SPEC.parse(event.value)))
                 except PoisonRecord as exc:
                     runtime.metrics.records.labels(outcome="poison").inc()
                     await dead_letter(event, str(exc))
@@ -118,38 +152,46 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
                 await stream.ack(event)
 
     async def dead_letter(event: faust.types.EventT, reason: str) -> None:
-        letter = DeadLetter(
-            source_topic=event.message.topic,
-            partition=event.message.partition,
-            offset=event.message.offset,
-            reason=reason,
-            raw=(event.value or b"").decode(errors="replace")[:10_000],
-            at=datetime.now(UTC),
+        message = event.message
+        letter = DeadLetter.of(
+            message.topic, event.value, reason, message.partition, message.offset
         )
-        await deadletter.send(key=DETECTIONS.encode(), value=letter.to_bytes())
+        key, value = DEADLETTER_SPEC.encode(letter)
+        await topics.deadletter.send(key=key, value=value)
+
+    return alerts
+
+
+def flush_timer(app: faust.App, cfg: ActionsSettings, slot: RuntimeSlot) -> None:
+    """Every ``flush_interval_s``: reconcile, retry due emails, send digests out of cooldown."""
 
     @app.timer(interval=cfg.flush_interval_s)
     async def tick() -> None:
         if slot.runtime is not None:
             await asyncio.to_thread(slot.runtime.tick)
 
+
+def runtime_service(
+    app: faust.App, settings: Settings, registry: CollectorRegistry, slot: RuntimeSlot
+) -> None:
+    """At start: build the runtime, reconcile left-behind emails, serve metrics, open ``slot``."""
+    cfg = settings.actions
+
     @app.service
     class Runtime(mode.Service):
         """Builds the runtime and the metrics server when the worker starts."""
 
         async def on_start(self) -> None:
-            slot.runtime = await asyncio.to_thread(build_runtime, settings, reg)
+            slot.runtime = await asyncio.to_thread(build_runtime, settings, registry)
             await asyncio.to_thread(slot.runtime.alerts.reconcile)
             if cfg.metrics_port:
-                serve_metrics(reg, cfg.metrics_port)
+                serve_metrics(registry, cfg.metrics_port)
             slot.ready.set()
             log.info("actions worker ready (metrics on port %s)", cfg.metrics_port)
 
         async def on_stop(self) -> None:
             if slot.runtime is not None:
                 slot.runtime.close()
-
-    return ActionsWorker(app=app, agent=alerts, registry=reg, slot=slot)
 
 
 worker = create_app(settings_or_exit("actions worker"))

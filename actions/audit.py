@@ -3,7 +3,8 @@
 :func:`audit` appends the entry inside the caller's transaction (idempotent on its
 ``decision_key``); once that transaction committed, :func:`publish_action` puts the
 same facts on the ``actions`` topic (key: tenant id) for the API's live feed, through an
-:class:`EventSink` (:class:`KafkaEventSink` in the worker and the API).
+:class:`EventSink` (:class:`KafkaEventSink` in the worker and the API; wrapped in
+:class:`BestEffortSink` where a broker outage must not cost the action).
 
 >>> entry = AuditEntry(tenant_id="acme", actor="policy:auto-stop", action="stop",
 ...                    instance_id="i-0abc1234", reason="idle 3 days", result="dry-run",
@@ -29,7 +30,7 @@ from spendsense.producer import make_producer
 from spendsense.settings import KafkaSettings
 from spendsense.store import append_audit
 from spendsense.store.models import AuditEntry
-from spendsense.topics import ACTIONS, topic_name
+from spendsense.topics import ACTIONS, topic_name, topic_spec
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,14 @@ log = logging.getLogger(__name__)
 class EventSink(Protocol):
     """Where records go once the store transaction that decided them committed."""
 
-    def send(self, topic: str, key: str, record: Event) -> None:
-        """Put ``record`` on the project topic named ``topic`` (short name) under ``key``."""
+    def send(self, topic: str, record: Event) -> None:
+        """Put ``record`` on the project topic named ``topic`` (short name), keyed and
+        serialised as the topic's :class:`~spendsense.topics.TopicSpec` says."""
 
 
 def publish_action(sink: EventSink, record: ActionRecord) -> None:
-    """An action record on the ``actions`` topic, keyed by tenant."""
-    sink.send(ACTIONS, record.tenant_id, record)
+    """An action record on the ``actions`` topic (keyed by tenant)."""
+    sink.send(ACTIONS, record)
 
 
 def to_record(entry: AuditEntry) -> ActionRecord:
@@ -84,10 +86,11 @@ class KafkaEventSink:
                 self._producer = make_producer(self.kafka, client_id="spendsense-actions")
             return self._producer
 
-    def send(self, topic: str, key: str, record: Event) -> None:
-        self._get().send(
-            topic_name(self.kafka, topic), key=key.encode(), value=record.to_bytes()
-        ).get(timeout=self.timeout_s)
+    def send(self, topic: str, record: Event) -> None:
+        key, value = topic_spec(topic).encode(record)
+        self._get().send(topic_name(self.kafka, topic), key=key, value=value).get(
+            timeout=self.timeout_s
+        )
 
     def close(self) -> None:
         if self._producer is not None:
@@ -96,19 +99,22 @@ class KafkaEventSink:
 
 
 class BestEffortSink:
-    """Publishes through ``inner``; a broker error is logged and counted, never raised.
+    """Publishes through ``inner``; a broker error is logged (and counted through
+    ``on_error``, given the topic's short name), never raised.
 
     The store's audit log already holds every action when this is called, so a broker
-    outage costs the live feed an event, not the action (nor the worker its agent).
+    outage costs the live feed an event, not the action (nor the worker its agent, nor a
+    person's stop or start from the dashboard).
     """
 
-    def __init__(self, inner: EventSink, on_error: Callable[[str], None]) -> None:
+    def __init__(self, inner: EventSink, on_error: Callable[[str], None] | None = None) -> None:
         self.inner = inner
         self.on_error = on_error
 
-    def send(self, topic: str, key: str, record: Event) -> None:
+    def send(self, topic: str, record: Event) -> None:
         try:
-            self.inner.send(topic, key, record)
+            self.inner.send(topic, record)
         except (KafkaError, ServiceError) as exc:
-            self.on_error(topic)
+            if self.on_error is not None:
+                self.on_error(topic)
             log.warning("could not publish to %s (%s); the audit log has it", topic, exc)

@@ -63,6 +63,6 @@ def not_idle(
         state.not_idle_by = actor
         state.pending = False
         state.stop_after = None
-    sink.send(FEEDBACK, instance_id, feedback)
+    sink.send(FEEDBACK, feedback)
     publish_action(sink, record)
     return feedback

@@ -1,11 +1,13 @@
 """Signed links in alert emails: HMAC-SHA256, expiring, single use, bound to tenant,
 instance and action.
 
-A token is ``<payload>.<signature>``, both base64url: the payload is JSON with a random
-link id, the tenant, account, region, instance, action and expiry. :func:`verify` checks
-the signature, then what the link is bound to, then use and expiry, and raises
-:class:`LinkError` whose ``reason`` says which check failed (``malformed``, ``tampered``,
-``wrong-tenant``, ``wrong-instance``, ``wrong-action``, ``used``, ``expired``).
+A token is an ``itsdangerous`` timed token, ``<payload>.<timestamp>.<signature>``
+(base64url, keyed with the link-signing key): the payload is JSON with a random link id,
+the tenant, account, region, instance, action and lifetime. :func:`verify` checks the
+signature, then what the link is bound to, then use and expiry, and raises
+:class:`LinkError` whose ``reason`` says which check failed (``malformed``, ``tampered``
+for itsdangerous's ``BadSignature``/``BadTimeSignature``, ``wrong-tenant``,
+``wrong-instance``, ``wrong-action``, ``used``, ``expired`` for its ``SignatureExpired``).
 :func:`consume` marks the link used in the store (a unique key: two clicks racing, one
 wins). Opening a link (GET) only verifies; confirming (POST) consumes and acts.
 
@@ -32,23 +34,21 @@ actions.links.LinkError: tampered: this link was altered or was not made by Spen
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
-import json
 import logging
-import os
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from itsdangerous import BadData, BadSignature, SignatureExpired, TimestampSigner
+from itsdangerous.url_safe import URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from spendsense.errors import ConfigError, SpendSenseError
+from spendsense.errors import SpendSenseError
+from spendsense.secrets_file import configured_or_generated
 from spendsense.settings import ActionsSettings
 from spendsense.store.models import UsedLink
 
@@ -60,6 +60,7 @@ LinkReason = Literal[
     "malformed", "tampered", "wrong-tenant", "wrong-instance", "wrong-action", "used", "expired"
 ]
 KEY_FILE = Path("secrets") / "link-signing.key"
+SALT = "spendsense.link"
 
 
 class LinkError(SpendSenseError):
@@ -80,6 +81,7 @@ class LinkClaims:
     instance_id: str
     action: str
     expires_at: datetime
+    issued_at: datetime
     account_id: str | None = None
     region: str | None = None
 
@@ -95,39 +97,30 @@ def signing_key(settings: ActionsSettings, var_dir: Path) -> bytes:
     The generated key suits local runs only (one machine); production sets
     ``SPENDSENSE_ACTIONS__LINK_SIGNING_KEY`` so every API and worker process shares it.
     """
-    if settings.link_signing_key is not None:
-        return settings.link_signing_key.get_secret_value().encode()
-    path = var_dir / KEY_FILE
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise ConfigError(
-            f"SPENDSENSE_ACTIONS__LINK_SIGNING_KEY is not set and {path} cannot be written "
-            f"({exc.strerror}): set the variable to a random string of 32+ characters"
-        ) from None
-    else:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        log.warning("generated a link signing key in %s (set the setting in production)", path)
-    key = path.read_text().strip()
-    if len(key) < 32:
-        raise ConfigError(f"{path} holds no usable key: delete it or set the setting")
-    return key.encode()
+    return configured_or_generated(
+        settings.link_signing_key, var_dir / KEY_FILE, "SPENDSENSE_ACTIONS__LINK_SIGNING_KEY"
+    )
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+class _ClockSigner(TimestampSigner):
+    """itsdangerous's timestamp signer, reading the time the caller passes (the alerts
+    service signs at its own clock; tests verify at a chosen moment)."""
+
+    def __init__(self, *args: Any, now: datetime | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.now = now
+
+    def get_timestamp(self) -> int:
+        return int(self.now.timestamp()) if self.now is not None else super().get_timestamp()
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(key: bytes, payload: str) -> str:
-    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+def _serializer(key: bytes, now: datetime | None = None) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        key,
+        salt=SALT,
+        signer=_ClockSigner,
+        signer_kwargs={"now": now, "digest_method": hashlib.sha256},
+    )
 
 
 def sign(
@@ -144,19 +137,17 @@ def sign(
     """A new single-use token allowing ``action`` on ``instance_id`` for ``ttl_s`` seconds."""
     if action not in LINK_ACTIONS:
         raise ValueError(f"link action must be one of {', '.join(LINK_ACTIONS)}")
-    issued = now or datetime.now(UTC)
     body = {
-        "v": 1,
+        "v": 2,
         "lid": secrets.token_hex(12),
         "t": tenant_id,
         "acc": account_id,
         "r": region,
         "i": instance_id,
         "a": action,
-        "exp": int(issued.timestamp()) + ttl_s,
+        "ttl": ttl_s,
     }
-    payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
-    return f"{payload}.{_mac(key, payload)}"
+    return _serializer(key, now or datetime.now(UTC)).dumps(body)
 
 
 def link_url(base_url: str, token: str) -> str:
@@ -179,24 +170,44 @@ def detail_url(base_url: str, instance_id: str) -> str:
 
 def decode(key: bytes, token: str) -> LinkClaims:
     """The claims of a token whose signature is right (no binding, use or expiry checks)."""
-    payload, dot, signature = token.strip().partition(".")
-    if not dot or not payload or not signature:
+    token = token.strip()
+    if token.count(".") < 2:
         raise LinkError("malformed", "this is not a SpendSense link (copy the whole address)")
-    if not hmac.compare_digest(_mac(key, payload), signature):
-        raise LinkError("tampered", "this link was altered or was not made by SpendSense")
     try:
-        body = json.loads(_unb64(payload))
+        body, signed_at = _serializer(key).loads(token, return_timestamp=True)
+    except BadSignature:  # also a bad or missing timestamp (BadTimeSignature)
+        raise LinkError("tampered", "this link was altered or was not made by SpendSense") from None
+    except BadData:
+        raise LinkError("malformed", "this link's content cannot be read") from None
+    try:
         return LinkClaims(
             link_id=str(body["lid"]),
             tenant_id=str(body["t"]),
             instance_id=str(body["i"]),
             action=str(body["a"]),
-            expires_at=datetime.fromtimestamp(int(body["exp"]), UTC),
+            expires_at=signed_at + timedelta(seconds=int(body["ttl"])),
+            issued_at=signed_at,
             account_id=body.get("acc"),
             region=body.get("r"),
         )
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise LinkError("malformed", "this link's content cannot be read") from None
+
+
+def _check_expiry(key: bytes, token: str, claims: LinkClaims, now: datetime) -> None:
+    """Raise ``expired`` when itsdangerous finds the token older than its lifetime at ``now``."""
+    expires_at = claims.expires_at
+    try:
+        # itsdangerous refuses ages above max_age; a link dies at its expiry second
+        lifetime = int((expires_at - claims.issued_at).total_seconds())
+        _serializer(key, now).loads(token, max_age=lifetime - 1)
+    except SignatureExpired as exc:
+        if exc.date_signed is not None and exc.date_signed > now:
+            return  # signed on a clock ahead of this one (age < 0): good until it expires
+        when = expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        raise LinkError(
+            "expired", f"this link expired at {when}; use the newest alert email or the dashboard"
+        ) from None
 
 
 def verify(
@@ -224,11 +235,7 @@ def verify(
         raise LinkError("wrong-action", f"this link does not allow {action}")
     if session is not None and session.get(UsedLink, claims.link_id) is not None:
         raise LinkError("used", "this link was already used; each link works once")
-    if (now or datetime.now(UTC)) >= claims.expires_at:
-        when = claims.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-        raise LinkError(
-            "expired", f"this link expired at {when}; use the newest alert email or the dashboard"
-        )
+    _check_expiry(key, token, claims, now or datetime.now(UTC))
     return claims
 
 

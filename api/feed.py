@@ -25,9 +25,10 @@ from aiokafka.errors import KafkaError
 from api.metrics import ApiMetrics
 from api.schemas.feed import FeedDetection
 from spendsense.errors import PoisonRecord
-from spendsense.events import ActionRecord, DetectionRecord, Event, parse_event
+from spendsense.events import DetectionRecord, Event
+from spendsense.kafka_clients import aiokafka_config
 from spendsense.settings import KafkaSettings
-from spendsense.topics import ACTIONS, DETECTIONS, topic_name
+from spendsense.topics import ACTIONS_SPEC, DETECTIONS_SPEC, TopicSpec, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,9 @@ class FeedHub:
         self._subscribers: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
         self._per_user: Counter[int] = Counter()
         self._task: asyncio.Task[None] | None = None
-        self._models: dict[str, tuple[str, type[Event]]] = {
-            topic_name(kafka, DETECTIONS): ("detection", DetectionRecord),
-            topic_name(kafka, ACTIONS): ("action", ActionRecord),
+        self._specs: dict[str, tuple[str, TopicSpec[Any]]] = {
+            topic_name(kafka, DETECTIONS_SPEC.name): ("detection", DETECTIONS_SPEC),
+            topic_name(kafka, ACTIONS_SPEC.name): ("action", ACTIONS_SPEC),
         }
         self.ready = asyncio.Event()
 
@@ -94,9 +95,9 @@ class FeedHub:
 
     def dispatch(self, topic: str, raw: bytes | None) -> None:
         """Parse one record of ``topic`` and publish it to its tenant."""
-        kind, model = self._models[topic]
+        kind, spec = self._specs[topic]
         try:
-            record = parse_event(model, raw)
+            record: Event = spec.parse(raw)
         except PoisonRecord as exc:
             log.warning("live feed skipped a record on %s: %s", topic, exc)
             return
@@ -114,11 +115,10 @@ class FeedHub:
     async def _run(self) -> None:
         while True:
             consumer = AIOKafkaConsumer(
-                *self._models,
-                bootstrap_servers=self.kafka.bootstrap_servers,
-                group_id=None,
-                auto_offset_reset="latest",
-                enable_auto_commit=False,
+                *self._specs,
+                **aiokafka_config(
+                    self.kafka, group_id=None, auto_offset_reset="latest", enable_auto_commit=False
+                ),
             )
             try:
                 await consumer.start()

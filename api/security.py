@@ -3,14 +3,17 @@
 Passwords are hashed with argon2id. A session cookie carries a random token; the
 store keeps only its HMAC (keyed by the session secret), so a copy of the table opens
 no session. Anonymous forms (log-in, sign-up, e-mailed link pages) use a signed
-double-submit CSRF token; logged-in calls use the session's own synchronizer token.
+double-submit CSRF token (an ``itsdangerous`` signature of a random nonce); logged-in
+calls use the session's own synchronizer token.
 
 >>> keys = Keys(b"k" * 32)
 >>> token = keys.new_anonymous_csrf()
 >>> keys.anonymous_csrf_valid(token)
 True
->>> keys.anonymous_csrf_valid(token[:-1] + ("A" if token[-1] != "A" else "B"))
+>>> keys.anonymous_csrf_valid(("A" if token[0] != "A" else "B") + token[1:])
 False
+>>> Keys(b"o" * 32).anonymous_csrf_valid(token), keys.anonymous_csrf_valid("made-up.token")
+(False, False)
 >>> h = hash_password("correct horse")
 >>> verify_password(h, "correct horse"), verify_password(h, "wrong")
 (True, False)
@@ -20,17 +23,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadData, Signer
 
+from spendsense.secrets_file import configured_or_generated
 from spendsense.settings import ApiSettings
 
 _hasher = PasswordHasher()
 KEY_FILE_NAME = "api-session-secret"
+CSRF_SALT = "spendsense.anonymous-csrf"
 
 
 def hash_password(password: str) -> str:
@@ -52,15 +57,9 @@ DUMMY_HASH = hash_password(secrets.token_hex(16))
 
 def session_secret(settings: ApiSettings, var_dir: Path) -> bytes:
     """The configured session secret, or one generated once and kept under ``var_dir``."""
-    if settings.session_secret is not None:
-        return settings.session_secret.get_secret_value().encode()
-    path = var_dir / KEY_FILE_NAME
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-    return path.read_text().strip().encode()
+    return configured_or_generated(
+        settings.session_secret, var_dir / KEY_FILE_NAME, "SPENDSENSE_API__SESSION_SECRET"
+    )
 
 
 class Keys:
@@ -68,6 +67,7 @@ class Keys:
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
+        self._csrf = Signer(secret, salt=CSRF_SALT, digest_method=hashlib.sha256)
 
     def token_hash(self, token: str, kind: str = "session") -> str:
         """The stored form of a token: a session's, or a mailed link's (``kind`` keeps
@@ -75,18 +75,16 @@ class Keys:
         message = kind.encode() + b":" + token.encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
-    def _sign(self, nonce: str) -> str:
-        return hmac.new(self._secret, b"csrf:" + nonce.encode(), hashlib.sha256).hexdigest()[:32]
-
     def new_anonymous_csrf(self) -> str:
-        """A double-submit token for forms used before logging in."""
-        nonce = secrets.token_urlsafe(16)
-        return f"{nonce}.{self._sign(nonce)}"
+        """A double-submit token for forms used before logging in: ``<nonce>.<signature>``."""
+        return self._csrf.sign(secrets.token_urlsafe(16)).decode()
 
     def anonymous_csrf_valid(self, token: str) -> bool:
         """Whether ``token`` was made by :meth:`new_anonymous_csrf` with this secret."""
-        nonce, _, sig = token.partition(".")
-        return bool(nonce) and hmac.compare_digest(sig, self._sign(nonce))
+        try:
+            return bool(self._csrf.unsign(token))
+        except BadData:
+            return False
 
 
 def new_token() -> str:

@@ -45,9 +45,18 @@ from devstack import stack
 from devstack.launch import Child, launch
 from spendsense import topic_admin
 from spendsense.events import InventoryRecord, MetricRecord
+from spendsense.kafka_clients import aiokafka_config
 from spendsense.ports import free_port
-from spendsense.settings import Settings
-from spendsense.topics import DETECTIONS, INVENTORY, METRICS, topic_name
+from spendsense.settings import KafkaSettings, Settings
+from spendsense.topics import (
+    DETECTIONS,
+    DETECTIONS_SPEC,
+    INVENTORY,
+    INVENTORY_SPEC,
+    METRICS,
+    METRICS_SPEC,
+    topic_name,
+)
 
 ACCOUNT = "123456789012"
 TENANT = "bench"
@@ -142,9 +151,9 @@ def in_process_rate(records: list[MetricRecord]) -> tuple[float, float]:
 class Detections:
     """Reads ``detections`` from the start; keeps each one's CreateTime by (instance, period)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        self.topic = topic
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.consumer = AIOKafkaConsumer(**aiokafka_config(kafka, group_id=None))
+        self.topic = topic_name(kafka, DETECTIONS)
         self.seen: dict[tuple[str, str], int] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -158,8 +167,8 @@ class Detections:
             batches = await self.consumer.getmany(timeout_ms=200, max_records=10000)
             for records in batches.values():
                 for rec in records:
-                    body = json.loads(rec.value)
-                    self.seen[(body["instance_id"], body["timestamp"])] = rec.timestamp
+                    detection = DETECTIONS_SPEC.parse(rec.value)
+                    self.seen[_key(detection.instance_id, detection.timestamp)] = rec.timestamp
 
     async def wait_for(self, count: int, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -175,13 +184,15 @@ class Detections:
         await self.consumer.stop()
 
 
-def _key(r: MetricRecord) -> tuple[str, str]:
-    return r.instance_id, r.timestamp.isoformat().replace("+00:00", "Z")
+def _key(instance_id: str, timestamp: datetime) -> tuple[str, str]:
+    """A record's (instance, period), as metrics and detections both carry them."""
+    return instance_id, timestamp.astimezone(UTC).isoformat()
 
 
 async def _produce_all(producer: AIOKafkaProducer, topic: str, records: list[MetricRecord]) -> None:
     for r in records:
-        await producer.send(topic, key=r.instance_id.encode(), value=r.to_bytes())
+        key, value = METRICS_SPEC.encode(r)
+        await producer.send(topic, key=key, value=value)
     await producer.flush()
 
 
@@ -200,10 +211,9 @@ async def _produce_paced(
         while i < min(int(due), len(records)):
             r = records[i]
             now_ms = int(time.time() * 1000)
-            await producer.send(
-                topic, key=r.instance_id.encode(), value=r.to_bytes(), timestamp_ms=now_ms
-            )
-            sent[_key(r)] = now_ms
+            key, value = METRICS_SPEC.encode(r)
+            await producer.send(topic, key=key, value=value, timestamp_ms=now_ms)
+            sent[_key(r.instance_id, r.timestamp)] = now_ms
             i += 1
         next_at = started + tick * (len(sent) / per_tick)
         await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -235,8 +245,8 @@ async def _measure(
         records[: periods_backlog * workload.instances],
         records[periods_backlog * workload.instances :],
     )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=5, acks=1)
-    detections = Detections(kafka.bootstrap_servers, topic_name(kafka, DETECTIONS))
+    producer = AIOKafkaProducer(**aiokafka_config(kafka, linger_ms=5, acks=1))
+    detections = Detections(kafka)
     await producer.start()
     await detections.start()
     try:
@@ -245,7 +255,7 @@ async def _measure(
         await _produce_all(producer, metrics_topic, first)
         if not await detections.wait_for(len(first), timeout_s=600):
             raise RuntimeError(f"only {len(detections.seen)} of {len(first)} detections came out")
-        stamps = sorted(detections.seen[_key(r)] for r in first)
+        stamps = sorted(detections.seen[_key(r.instance_id, r.timestamp)] for r in first)
         lo, hi = stamps[len(stamps) // 10], stamps[(len(stamps) * 9) // 10]
         sustained = (len(stamps) * 0.8) / max((hi - lo) / 1000, 1e-3)
         cpu_used = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
@@ -277,12 +287,13 @@ async def _measure(
 
 def _produce_inventory(settings: Settings, workload: Workload) -> None:
     async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+        producer = AIOKafkaProducer(**aiokafka_config(settings.kafka))
         await producer.start()
         try:
             topic = topic_name(settings.kafka, INVENTORY)
             for rec in workload.inventory():
-                await producer.send(topic, key=rec.instance_id.encode(), value=rec.to_bytes())
+                key, value = INVENTORY_SPEC.encode(rec)
+                await producer.send(topic, key=key, value=value)
             await producer.flush()
         finally:
             await producer.stop()

@@ -6,19 +6,21 @@ not yet processed). It takes up to ``batch_size`` records or what arrived within
 batch even when the body is cancelled), hands them to :class:`~detector.detect.BatchDetector`,
 sends the detections and dead letters and stores the new states.
 
-Two batches overlap: while the model service scores one, the worker sends what the one
-before it produced (and Faust reads on). A batch is prepared from the states the batch before
-it left in the table's store; a scored batch whose successor has not arrived is sent at once.
-A batch's events are acknowledged only once the broker has all of that
-(:meth:`Output.deliver`); that wait runs in a third task (at most ``IN_FLIGHT`` batches
-wait). While the model service is down the batch waits inside the client's retry loop, so no
-offset moves past it, and a worker stopped meanwhile leaves the batch to be consumed again.
+Two batches overlap (:class:`BatchPipeline`, its stages named): while the model service
+scores one, the worker sends what the one before it produced (and Faust reads on). A batch
+is prepared from the states the batch before it left in the table's store; a scored batch
+whose successor has not arrived is sent at once. A batch's events are acknowledged only
+once the broker has all of that (:meth:`Output.deliver`); that wait runs in a third task
+(at most ``IN_FLIGHT`` batches wait). While the model service is down the batch waits
+inside the client's retry loop, so no offset moves past it, and a worker stopped meanwhile
+leaves the batch to be consumed again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import cast
 
 import faust
@@ -26,12 +28,11 @@ from faust import Stream
 from faust.types import EventT, StreamT
 
 from detector.context import ContextView
-from detector.detect import BatchDetector, BatchOutcome, Incoming
+from detector.detect import BatchDetector, BatchOutcome, Incoming, Prepared
 from detector.output import Output
 from detector.tables import DetectorChannels
 from detector.worker_metrics import WorkerMetrics
 from spendsense.settings import DetectorSettings
-from spendsense.topics import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,94 @@ IN_FLIGHT = 2
 
 async def publish(output: Output, outcome: BatchOutcome) -> None:
     """Send a batch's detections (key: instance) and dead letters (key: source topic)."""
-    await output.detections([(d.instance_id, d.to_bytes()) for d in outcome.detections])
-    await output.dead_letters([(METRICS, d.to_bytes()) for d in outcome.dead_letters])
+    await output.detections(outcome.detections)
+    await output.dead_letters(outcome.dead_letters)
+
+
+@dataclass
+class BatchPipeline:
+    """The agent's body: batches move through named stages, two batches overlapping.
+
+    ``take`` the next batch from the stream (a task, so Faust reads on meanwhile);
+    ``prepare`` it from the states the batch before it left; ``score`` it on the model
+    service; ``send`` the batch before it meanwhile (detections, dead letters, changelog);
+    ``acknowledge`` a sent batch's events once the broker has all of it (its own task,
+    at most ``IN_FLIGHT`` batches waiting). A scored batch whose successor has not arrived
+    is sent at once.
+    """
+
+    stream: StreamT
+    channels: DetectorChannels
+    output: Output
+    detector: BatchDetector
+    metrics: WorkerMetrics
+    settings: DetectorSettings
+    acker: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.batches = aiter(
+            cast(Stream, self.stream).noack_take(
+                self.settings.batch_size, within=self.settings.batch_latency_ms / 1000
+            )
+        )
+        self.delivered: asyncio.Queue[list[EventT]] = asyncio.Queue(maxsize=IN_FLIGHT)
+
+    async def run(self) -> None:
+        """Take, prepare, score and send batches until cancelled."""
+        self.acker = asyncio.create_task(self.acknowledge(), name="detector-acknowledge")
+        upcoming = asyncio.ensure_future(self.take())
+        call: asyncio.Future[BatchOutcome] | None = None
+        scored: tuple[list[EventT], BatchOutcome] | None = None
+        try:
+            while True:
+                if scored is not None and not upcoming.done():
+                    await self.send(*scored)  # nothing else waiting: out at once
+                    scored = None
+                    continue
+                events = await upcoming
+                upcoming = asyncio.ensure_future(self.take())
+                call = asyncio.ensure_future(self.score(await self.prepare(events)))
+                if scored is not None:
+                    await self.send(*scored)  # while the model service scores the next batch
+                outcome = await call
+                self.output.keep_states(outcome.states)  # what the next batch is prepared from
+                scored = (events, outcome)
+        finally:
+            for task in (upcoming, call, self.acker):
+                if task is not None:
+                    task.cancel()
+
+    async def take(self) -> list[EventT]:
+        """The next batch: up to ``batch_size`` events, or what came within the latency."""
+        return cast(list[EventT], await anext(self.batches))
+
+    async def prepare(self, events: list[EventT]) -> Prepared:
+        """Parse the batch and join it with the instances' states in the table's store."""
+        batch = [
+            Incoming(event.value, event.message.partition, event.message.offset) for event in events
+        ]
+        return await self.detector.prepare(batch, self.channels.states)
+
+    async def score(self, prepared: Prepared) -> BatchOutcome:
+        """Score a prepared batch on the model service (retrying while it is down)."""
+        return await self.detector.score(prepared)
+
+    async def send(self, events: list[EventT], outcome: BatchOutcome) -> None:
+        """Send a scored batch's records, then queue its events for acknowledgement."""
+        await publish(self.output, outcome)
+        await self.output.log_states(outcome.states)
+        if self.acker is not None and self.acker.done():
+            self.acker.result()  # delivery failed: stop here, nothing after it is acknowledged
+        await self.delivered.put(events)
+
+    async def acknowledge(self) -> None:
+        """Acknowledge each sent batch's events once the broker has all of it."""
+        while True:
+            events = await self.delivered.get()
+            await self.output.deliver()
+            for event in events:
+                await self.stream.ack(event)
+                self.metrics.processed[event.message.tp] = event.message.offset
 
 
 def register_agents(
@@ -58,59 +145,6 @@ def register_agents(
     @app.agent(channels.metrics, name="detect", concurrency=1)
     async def detect(stream: StreamT) -> None:
         await view.ready.wait()
-        delivered: asyncio.Queue[list[EventT]] = asyncio.Queue(maxsize=IN_FLIGHT)
-
-        async def acknowledge() -> None:
-            while True:
-                events = await delivered.get()
-                await output.deliver()
-                for event in events:
-                    await stream.ack(event)
-                    metrics.processed[event.message.tp] = event.message.offset
-
-        async def flush(events: list[EventT], outcome: BatchOutcome) -> None:
-            await publish(output, outcome)
-            await output.log_states(outcome.states)
-            if acker.done():  # delivery failed: stop here, nothing after it is acknowledged
-                acker.result()
-            await delivered.put(events)
-
-        acker = asyncio.create_task(acknowledge(), name="detector-acknowledge")
-        batches = aiter(
-            cast(Stream, stream).noack_take(
-                settings.batch_size, within=settings.batch_latency_ms / 1000
-            )
-        )
-
-        async def next_batch() -> list[EventT]:
-            return cast(list[EventT], await anext(batches))
-
-        upcoming = asyncio.ensure_future(next_batch())
-        call: asyncio.Future[BatchOutcome] | None = None
-        scored: tuple[list[EventT], BatchOutcome] | None = None
-        try:
-            while True:
-                if scored is not None and not upcoming.done():
-                    await flush(*scored)  # nothing else waiting: out at once
-                    scored = None
-                    continue
-                events = await upcoming
-                upcoming = asyncio.ensure_future(next_batch())
-                batch = [
-                    Incoming(event.value, event.message.partition, event.message.offset)
-                    for event in events
-                ]
-                call = asyncio.ensure_future(
-                    detector.score(await detector.prepare(batch, channels.states))
-                )
-                if scored is not None:
-                    await flush(*scored)  # while the model service scores the next batch
-                outcome = await call
-                output.keep_states(outcome.states)  # what the next batch is prepared from
-                scored = (events, outcome)
-        finally:
-            for task in (upcoming, call, acker):
-                if task is not None:
-                    task.cancel()
+        await BatchPipeline(stream, channels, output, detector, metrics, settings).run()
 
     return detect

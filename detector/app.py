@@ -26,6 +26,7 @@ from detector.output import ChannelOutput, KafkaOutput, Output
 from detector.tables import DetectorChannels, declare_channels
 from detector.worker_metrics import WorkerMetrics
 from spendsense.faust_worker import Worker
+from spendsense.kafka_clients import faust_config
 from spendsense.metrics import CollectorRegistry, serve_metrics
 from spendsense.settings import Settings, settings_or_exit
 from spendsense.topics import DEADLETTER, DETECTIONS, METRICS, topic_name
@@ -51,7 +52,7 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
     datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     return faust.App(
         app_id,
-        broker=";".join(f"kafka://{hp}" for hp in kafka.bootstrap_servers.split(",")),
+        **faust_config(kafka),
         store="memory://",
         datadir=str(datadir / app_id),
         topic_partitions=kafka.metrics_partitions,
@@ -108,7 +109,7 @@ def create_app(
         ChannelOutput(app, channels.states)
         if memory_outputs
         else KafkaOutput(
-            kafka.bootstrap_servers,
+            kafka,
             topic_name(kafka, DETECTIONS),
             topic_name(kafka, DEADLETTER),
             channels.states,

@@ -44,9 +44,18 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from detector.protocol import CeilingsIn
 from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
 from spendsense.errors import PoisonRecord, ServiceError
-from spendsense.events import FeedbackRecord, InventoryRecord, TenantSettingsRecord, parse_event
+from spendsense.events import FeedbackRecord, InventoryRecord, TenantSettingsRecord
+from spendsense.kafka_clients import aiokafka_config
 from spendsense.settings import KafkaSettings
-from spendsense.topics import FEEDBACK, INVENTORY, TENANT_SETTINGS, topic_name
+from spendsense.topics import (
+    FEEDBACK,
+    FEEDBACK_SPEC,
+    INVENTORY,
+    INVENTORY_SPEC,
+    TENANT_SETTINGS,
+    TENANT_SETTINGS_SPEC,
+    topic_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +152,9 @@ class ContextReader:
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            group_id=None,
+            **aiokafka_config(
+                self.kafka, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None
+            )
         )
         await consumer.start()
         await assign_from_start(
@@ -209,11 +217,11 @@ class ContextReader:
             if record.topic == self.inventory_topic:
                 if record.value is None:  # a compaction tombstone: the instance is gone
                     return
-                self.view.apply_inventory(parse_event(InventoryRecord, record.value))
+                self.view.apply_inventory(INVENTORY_SPEC.parse(record.value))
             elif record.topic == self.settings_topic:
-                self.view.apply_tenant_settings(parse_event(TenantSettingsRecord, record.value))
+                self.view.apply_tenant_settings(TENANT_SETTINGS_SPEC.parse(record.value))
             else:
-                self.view.apply_feedback(parse_event(FeedbackRecord, record.value))
+                self.view.apply_feedback(FEEDBACK_SPEC.parse(record.value))
         except PoisonRecord as exc:
             if self._on_poison is not None:
                 self._on_poison(record.topic, record, exc)

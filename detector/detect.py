@@ -25,11 +25,11 @@ from detector.liveness import at_live_edge, settle
 from detector.protocol import PointIn, SeriesItem, VerdictOut
 from detector.worker_metrics import WorkerMetrics
 from spendsense.errors import PoisonRecord
-from spendsense.events import DeadLetter, DetectionRecord, MetricRecord, parse_event
+from spendsense.events import DeadLetter, DetectionRecord, MetricRecord
+from spendsense.topics import METRICS_SPEC
 
 HOURS_PER_MONTH = 730
 EARLIEST_PERIOD = datetime(2006, 8, 25, tzinfo=UTC)  # EC2's first day
-RAW_KEEP = 4096
 
 
 class InstanceState(BaseModel):
@@ -111,15 +111,9 @@ class BatchDetector:
         self.live_edge_s = live_edge_s
 
     def _dead(self, incoming: Incoming, reason: str, outcome: BatchOutcome) -> None:
-        raw = incoming.value.decode("utf-8", "replace") if incoming.value is not None else ""
         outcome.dead_letters.append(
-            DeadLetter(
-                source_topic=self.source_topic,
-                partition=incoming.partition,
-                offset=incoming.offset,
-                reason=reason,
-                raw=raw[:RAW_KEEP],
-                at=datetime.now(UTC),
+            DeadLetter.of(
+                self.source_topic, incoming.value, reason, incoming.partition, incoming.offset
             )
         )
         self.metrics.dead_letter(reason)
@@ -160,7 +154,7 @@ class BatchDetector:
         parsed: list[tuple[Incoming, MetricRecord]] = []
         for incoming in batch:
             try:
-                record = parse_event(MetricRecord, incoming.value)
+                record = METRICS_SPEC.parse(incoming.value)
             except PoisonRecord as exc:
                 self._dead(incoming, str(exc), outcome)
                 continue

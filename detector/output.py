@@ -1,8 +1,9 @@
 """Where the detector's agent sends detections and dead letters, and how it stores states.
 
-:class:`KafkaOutput` writes a batch's records with one aiokafka record batch per partition
-(Kafka's default partitioner, the same as every producer of the project uses), which costs a
-few microseconds a record where a ``topic.send`` per record costs a few hundred. A batch's
+:class:`KafkaOutput` writes a batch's records, keyed and serialised as their topics' specs
+say (:mod:`spendsense.topics`), with one aiokafka record batch per partition (Kafka's default
+partitioner, the same as every producer of the project uses), which costs a few
+microseconds a record where a ``topic.send`` per record costs a few hundred. A batch's
 new instance states go into the table's in-memory store at once (:meth:`keep_states`: the
 next batch is prepared from them) and, after its detections, onto the table's changelog
 topic as record batches too (:meth:`log_states`; the partition :func:`key_partition` gives,
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import faust
 from aiokafka import AIOKafkaProducer
@@ -24,6 +26,19 @@ from faust.types import ChannelT
 from faust.types.tables import TableT
 
 from detector.tables import key_partition
+from spendsense.events import DeadLetter, DetectionRecord, Event
+from spendsense.kafka_clients import aiokafka_config
+from spendsense.settings import KafkaSettings
+from spendsense.topics import DEADLETTER_SPEC, DETECTIONS_SPEC, TopicSpec
+
+
+def encoded(spec: TopicSpec[Any], records: Sequence[Event]) -> list[tuple[str, bytes]]:
+    """``(key, value)`` of each record, as ``spec`` keys and serialises them."""
+    out = []
+    for record in records:
+        key, value = spec.encode(record)
+        out.append((key.decode(), value))
+    return out
 
 
 def keep(table: TableT, changes: Mapping[str, str]) -> None:
@@ -38,12 +53,12 @@ class KafkaOutput:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: KafkaSettings,
         detections_topic: str,
         deadletter_topic: str,
         states: TableT,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.detections_topic = detections_topic
         self.deadletter_topic = deadletter_topic
         self._producer: AIOKafkaProducer | None = None
@@ -52,9 +67,7 @@ class KafkaOutput:
 
     async def start(self) -> None:
         """Connect (aiokafka wants its producer made inside the running loop)."""
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers, acks="all", linger_ms=5
-        )
+        self._producer = AIOKafkaProducer(**aiokafka_config(self.kafka, acks="all", linger_ms=5))
         await self._producer.start()
 
     async def stop(self) -> None:
@@ -83,11 +96,11 @@ class KafkaOutput:
                     batch.append(key=key_bytes, value=value, timestamp=None)
             self._pending.append(await producer.send_batch(batch, topic, partition=part))
 
-    async def detections(self, records: Sequence[tuple[str, bytes]]) -> None:
-        await self._send(self.detections_topic, records)
+    async def detections(self, records: Sequence[DetectionRecord]) -> None:
+        await self._send(self.detections_topic, encoded(DETECTIONS_SPEC, records))
 
-    async def dead_letters(self, records: Sequence[tuple[str, bytes]]) -> None:
-        await self._send(self.deadletter_topic, records)
+    async def dead_letters(self, records: Sequence[DeadLetter]) -> None:
+        await self._send(self.deadletter_topic, encoded(DEADLETTER_SPEC, records))
 
     def keep_states(self, changes: Mapping[str, str]) -> None:
         """Put new states in the table's store (the next batch reads them), not yet logged."""
@@ -114,12 +127,12 @@ class ChannelOutput:
         self.deadletter_channel: ChannelT = app.channel()
         self.states = states
 
-    async def detections(self, records: Sequence[tuple[str, bytes]]) -> None:
-        for key, value in records:
+    async def detections(self, records: Sequence[DetectionRecord]) -> None:
+        for key, value in encoded(DETECTIONS_SPEC, records):
             await self.detections_channel.send(key=key, value=value)
 
-    async def dead_letters(self, records: Sequence[tuple[str, bytes]]) -> None:
-        for key, value in records:
+    async def dead_letters(self, records: Sequence[DeadLetter]) -> None:
+        for key, value in encoded(DEADLETTER_SPEC, records):
             await self.deadletter_channel.send(key=key, value=value)
 
     def keep_states(self, changes: Mapping[str, str]) -> None:

@@ -2,8 +2,8 @@
 
 Every broker-side name goes through :func:`spendsense.topics.topic_name`, so a test's prefix
 isolates it; the table's changelog topic is named after the app id, which carries the prefix
-too. Topic values are raw bytes (JSON records parsed with
-:func:`spendsense.events.parse_event`); the table's values are JSON text.
+too. Topic values are raw bytes (JSON records parsed with their topic's spec,
+:meth:`spendsense.topics.TopicSpec.parse`); the table's values are JSON text.
 
 The ``instance-state`` table holds each instance's :class:`~detector.detect.InstanceState`. It
 has as many partitions as ``metrics`` and puts each key's changelog record in the partition

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spendsense.errors import ConfigError, DependencyMissing, ServiceError
+from spendsense.kafka_clients import kafka_python_config
 from spendsense.settings import ROOT, KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -235,9 +236,9 @@ def broker_ready(settings: KafkaSettings, timeout: float = 3.0) -> bool:
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=settings.bootstrap_servers,
-            request_timeout_ms=int(timeout * 1000),
-            client_id="spendsense-probe",
+            **kafka_python_config(
+                settings, request_timeout_ms=int(timeout * 1000), client_id="spendsense-probe"
+            )
         )
     except (KafkaError, OSError, ValueError):
         return False

@@ -11,7 +11,6 @@ and SpendSense's own account key, set in the environment the processes inherit.
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import sys
@@ -95,14 +94,16 @@ class LocalStack:
         self.supervisor = Supervisor(out=self.out)
         self.settings = get_settings()
         self.fleet_dir = fleet_dir or self.settings.sandbox.fleet_dir
+        self.env: dict[str, str] = {}
 
     def _say(self, line: str) -> None:
         print(f"==> {line}", file=self.out, flush=True)
 
     def _apply_environment(self) -> None:
-        os.environ.update(demo_environment(self.settings, self.settings.sandbox.port, self.speed))
-        get_settings.cache_clear()
-        self.settings = get_settings()
+        """The demo's environment, for the processes it starts (this process's own
+        environment stays as it was: the tests run stacks in-process one after another)."""
+        self.env = demo_environment(self.settings, self.settings.sandbox.port, self.speed)
+        self.settings = stack.settings_for(self.env)
 
     def start(self) -> list[DemoLogin]:
         """Start everything; returns the demo logins. Raises with one line on failure."""
@@ -116,13 +117,13 @@ class LocalStack:
         self._apply_environment()
         signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            for spec in stack.infrastructure(self.settings, self.fleet_dir):
+            for spec in stack.infrastructure(self.settings, self.fleet_dir, self.env):
                 self._say(f"starting {spec.name}")
                 self.supervisor.start(spec)
             topic_admin.create_topics(self.settings.kafka)
             self._say("migrating the store and onboarding the demo tenants")
             logins = self.onboard()
-            for spec in stack.pipeline(self.settings):
+            for spec in stack.pipeline(self.settings, self.env):
                 self._say(f"starting {spec.name}")
                 self.supervisor.start(spec)
         except BaseException:

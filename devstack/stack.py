@@ -3,7 +3,7 @@
 One description of how each process starts, used by everything that starts one:
 ``spendsense demo`` and the chaos run (under :class:`~devstack.supervisor.Supervisor`),
 the benchmarks and the tests (through :class:`~devstack.launch.Child`), and checked
-against docker-compose.yml's commands (``tests/deploy/test_deploy_compose.py``). The
+against docker-compose.yml's commands (``tests/deploy/test_compose.py``). The
 commands are the ones a user runs; settings reach the processes as ``SPENDSENSE_*``
 environment variables, and the table reads the same settings for ports and probes.
 
@@ -26,6 +26,15 @@ from devstack import broker
 from devstack.launch import ProcessSpec
 from devstack.readiness import Readiness
 from spendsense.settings import Settings
+from spendsense.topics import (
+    ACTIONS,
+    DEADLETTER,
+    DETECTIONS,
+    FEEDBACK,
+    INVENTORY,
+    METRICS,
+    TENANT_SETTINGS,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -66,6 +75,44 @@ COMMANDS: dict[str, Command] = {
 }
 """Each process's command line (its program by name), for the given settings and the
 address it listens on."""
+
+FLOWS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "collector": ((), (INVENTORY, METRICS)),
+    "model": ((), ()),
+    "detector": ((METRICS, INVENTORY, FEEDBACK, TENANT_SETTINGS), (DETECTIONS, DEADLETTER)),
+    "actions": ((DETECTIONS,), (ACTIONS, DEADLETTER)),
+    "projector": ((INVENTORY, DETECTIONS, ACTIONS), (DEADLETTER,)),
+    "api": ((DETECTIONS, ACTIONS), (ACTIONS, FEEDBACK, TENANT_SETTINGS)),
+}
+"""The topics each pipeline process reads and writes (the model service answers the
+detector over HTTP and touches no topic)."""
+
+WHAT_IT_DOES = {
+    "collector": "polls each customer's account through their role",
+    "model": "scores and learns, one model per instance (BentoML)",
+    "detector": "batches metrics to the model, decides idle (Faust)",
+    "actions": "alert digests by e-mail, stops by policy (Faust)",
+    "projector": "folds the stream into the dashboard's table",
+    "api": "dashboard, live feed, Stop / Not idle, settings",
+}
+
+
+def picture() -> str:
+    """The processes and the topics between them, in the order a record travels.
+
+    >>> print(picture().splitlines()[0])
+    collector  polls each customer's account through their role
+    """
+    width = max(len(name) for name in FLOWS) + 2
+    lines = []
+    for name, (reads, writes) in FLOWS.items():
+        lines.append(f"{name:<{width}}{WHAT_IT_DOES[name]}")
+        if reads:
+            lines.append(f"{'':<{width}}  reads  {', '.join(reads)}")
+        if writes:
+            lines.append(f"{'':<{width}}  writes {', '.join(writes)}")
+    return "\n".join(lines)
+
 
 INFRASTRUCTURE = ("kafka", "sandbox")
 PIPELINE = ("model", "detector", "actions", "projector", "collector", "api")
@@ -135,14 +182,16 @@ def spec(
     )
 
 
-def infrastructure(settings: Settings, fleet_dir: Path) -> list[ProcessSpec]:
+def infrastructure(
+    settings: Settings, fleet_dir: Path, env: Mapping[str, str] | None = None
+) -> list[ProcessSpec]:
     """The broker and the sandbox AWS account: what everything else needs first."""
     return [
-        spec("kafka", settings),
-        spec("sandbox", settings, extra_args=("--fleet", str(fleet_dir))),
+        spec("kafka", settings, env=env),
+        spec("sandbox", settings, env=env, extra_args=("--fleet", str(fleet_dir))),
     ]
 
 
-def pipeline(settings: Settings) -> list[ProcessSpec]:
-    """The pipeline's own processes, in start order."""
-    return [spec(name, settings) for name in PIPELINE]
+def pipeline(settings: Settings, env: Mapping[str, str] | None = None) -> list[ProcessSpec]:
+    """The pipeline's own processes, in start order, with ``env`` over this environment."""
+    return [spec(name, settings, env=env) for name in PIPELINE]

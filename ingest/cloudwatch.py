@@ -243,7 +243,7 @@ class MetricsCollector(Collector):
             records = [self._advance(job, d, values.get(d.row.instance_id, {}), end) for d in batch]
             for recs in records:
                 for rec in recs:
-                    job.publisher.send(METRICS, rec.instance_id, rec)
+                    job.publisher.send(METRICS, rec)
             job.publisher.flush()
             self._commit(job, batch)
             sent += sum(len(r) for r in records)

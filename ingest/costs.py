@@ -1,10 +1,11 @@
 """The ``cost-explorer`` collector: daily UnblendedCost by service and region, cached, budgeted.
 
 Each Cost Explorer request (each page) costs $0.01 and its data refreshes up to three
-times a day, so the answer is cached in the store (``ingest_cost_cache``) and asked for
-again only after ``ce_refresh_h``; every request is logged (``ingest_ce_calls``) and no
-more than ``ce_calls_per_day`` are made per account in any 24 hours. One query covers
-both the last ``cost_days`` days and the month to date, grouped by SERVICE and REGION.
+times a day, so the answer is cached in the store (``ingest_cost_cache``, which the API
+reads the dashboard's costs from) and asked for again only after ``ce_refresh_h``; every
+request is logged (``ingest_ce_calls``) and no more than ``ce_calls_per_day`` are made per
+account in any 24 hours. One query covers both the last ``cost_days`` days and the month
+to date, grouped by SERVICE and REGION.
 
 >>> from datetime import UTC
 >>> cost_window(datetime(2026, 11, 27, 15, tzinfo=UTC), 30)
@@ -19,15 +20,14 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from ingest.context import AccountJob
 from ingest.faults import AwsFault, aws_faults
 from ingest.registry import Collector, register
 from spendsense.errors import TenantAccessError
-from spendsense.events import CostLine, CostRecord
 from spendsense.store.models import CostCache, CostExplorerCall
-from spendsense.topics import COSTS
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,15 @@ def cost_window(now: datetime, days: int) -> tuple[str, str]:
     return start.isoformat(), (today + timedelta(days=1)).isoformat()
 
 
-def cost_key(tenant_id: str, account_id: str) -> str:
-    """The ``costs`` record key: compaction keeps the latest snapshot per tenant account."""
-    return f"{tenant_id}/{account_id}"
+class CostLine(BaseModel):
+    """One day's unblended cost of one service in one region (a line of the cached answer)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    day: str
+    service: str
+    region: str = ""
+    amount_usd: float
 
 
 @register("cost-explorer")
@@ -127,11 +133,6 @@ class CostCollector(Collector):
         except (TenantAccessError, AwsFault) as err:
             job.errors.append((None, err.code, err.message))
             return 0
-        record = CostRecord(
-            tenant_id=acct.tenant_id, account_id=acct.account_id, fetched_at=job.now, lines=lines
-        )
-        job.publisher.send(COSTS, cost_key(acct.tenant_id, acct.account_id), record)
-        job.publisher.flush()
         with self.ctx.store.begin() as session:
             session.merge(
                 CostCache(

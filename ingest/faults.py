@@ -30,37 +30,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from spendsense.aws import SERVER_CODES, THROTTLING_CODES
 from spendsense.errors import SpendSenseError
 
-# Error codes botocore's standard retry mode treats as throttling or transient.
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "EC2ThrottledException",
-    }
-)
-SERVER_CODES = frozenset(
-    {
-        "InternalError",
-        "InternalFailure",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "Unavailable",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "PriorRequestNotComplete",
-    }
-)
 CONNECTION_ERRORS = (
     ReadTimeoutError,
     ConnectTimeoutError,

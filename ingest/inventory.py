@@ -96,7 +96,7 @@ class InventoryCollector(Collector):
                 job.errors.append((region, err.code, err.message))
                 continue
             for record in records:
-                job.publisher.send(INVENTORY, record.instance_id, record)
+                job.publisher.send(INVENTORY, record)
             job.instances[region] = [
                 InstanceInfo(r.instance_id, r.state, r.launch_time) for r in records
             ]

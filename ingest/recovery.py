@@ -30,10 +30,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from spendsense.errors import PoisonRecord
-from spendsense.events import MetricRecord, parse_event
+from spendsense.kafka_clients import kafka_python_config
 from spendsense.settings import KafkaSettings
 from spendsense.store.models import AwsAccount, IngestCheckpoint, utcnow
-from spendsense.topics import METRICS, topic_name
+from spendsense.topics import METRICS, METRICS_SPEC, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,12 @@ def read_back(kafka: KafkaSettings, since: datetime, into: PublishedPeriods) -> 
     """Add every ``metrics`` record produced since ``since - margin`` to ``into``; returns the count."""
     topic = topic_name(kafka, METRICS)
     consumer = KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers.split(","),
-        group_id=None,
-        enable_auto_commit=False,
-        client_id=f"spendsense-collector-recovery-{uuid.uuid4().hex[:8]}",
+        **kafka_python_config(
+            kafka,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id=f"spendsense-collector-recovery-{uuid.uuid4().hex[:8]}",
+        )
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -131,7 +133,7 @@ def read_back(kafka: KafkaSettings, since: datetime, into: PublishedPeriods) -> 
                     if msg.offset >= todo.get(tp, 0):
                         continue
                     try:
-                        rec = parse_event(MetricRecord, msg.value)
+                        rec = METRICS_SPEC.parse(msg.value)
                     except PoisonRecord:
                         continue
                     into.add(rec.tenant_id, rec.instance_id, rec.timestamp.astimezone(UTC))

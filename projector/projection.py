@@ -44,28 +44,26 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from spendsense.counters import SharedCounter
 from spendsense.errors import PoisonRecord, ServiceError
-from spendsense.events import (
-    ActionRecord,
-    DeadLetter,
-    DetectionRecord,
-    Event,
-    InventoryRecord,
-    parse_event,
-)
+from spendsense.events import ActionRecord, DeadLetter, DetectionRecord, Event, InventoryRecord
+from spendsense.kafka_clients import kafka_python_config
 from spendsense.metrics import CollectorRegistry, Counter, Gauge
 from spendsense.settings import ApiSettings, KafkaSettings
 from spendsense.store.models import Tenant
 from spendsense.store.models.api import InstanceView
-from spendsense.topics import ACTIONS, DEADLETTER, DETECTIONS, INVENTORY, topic_name
+from spendsense.topics import (
+    ACTIONS_SPEC,
+    DEADLETTER,
+    DEADLETTER_SPEC,
+    DETECTIONS_SPEC,
+    INVENTORY_SPEC,
+    TopicSpec,
+    topic_name,
+)
 
 log = logging.getLogger(__name__)
 
-MODELS: dict[str, type[Event]] = {
-    INVENTORY: InventoryRecord,
-    DETECTIONS: DetectionRecord,
-    ACTIONS: ActionRecord,
-}
-FOLD_ORDER = (INVENTORY, DETECTIONS, ACTIONS)
+# the topics folded, in the order a batch is applied
+FOLDED: tuple[TopicSpec[Any], ...] = (INVENTORY_SPEC, DETECTIONS_SPEC, ACTIONS_SPEC)
 # An action's result that changes what EC2 reports right away.
 STATE_AFTER = {("stop", "stopped"): "stopping", ("start", "started"): "pending"}
 
@@ -165,7 +163,7 @@ class Projector:
         self.kafka = kafka
         self.metrics = metrics
         self.dead_letter = dead_letter
-        self._topics = {topic_name(kafka, short): short for short in MODELS}
+        self._topics = {topic_name(kafka, spec.name): spec for spec in FOLDED}
         self._tenants: set[str] = set()
 
     @property
@@ -180,37 +178,30 @@ class Projector:
     def _dead(
         self, topic: str, partition: int | None, offset: int | None, raw: bytes | None, reason: str
     ) -> None:
+        spec = self._topics.get(topic)
         self.metrics.records.labels(
-            topic=self._topics.get(topic, topic), outcome="deadletter"
+            topic=spec.name if spec is not None else topic, outcome="deadletter"
         ).inc()
         log.warning(
             "projector: %s[%s]@%s to the dead-letter topic: %s", topic, partition, offset, reason
         )
         if self.dead_letter is None:
             return
-        letter = DeadLetter(
-            source_topic=topic,
-            partition=partition,
-            offset=offset,
-            reason=f"projector: {reason}",
-            raw=(raw or b"").decode("utf-8", errors="replace")[:10_000],
-            at=datetime.now(UTC),
-        )
-        self.dead_letter.send(
-            topic_name(self.kafka, DEADLETTER), key=topic.encode(), value=letter.to_bytes()
-        )
+        letter = DeadLetter.of(topic, raw, f"projector: {reason}", partition, offset)
+        key, value = DEADLETTER_SPEC.encode(letter)
+        self.dead_letter.send(topic_name(self.kafka, DEADLETTER), key=key, value=value)
 
     def apply(self, batch: Iterable[tuple[str, int | None, int | None, bytes | None]]) -> int:
         """Apply ``(topic, partition, offset, value)`` records in one transaction; returns applied."""
         applied = 0
         # Inventory first, then detections, then actions: an action read in the same batch
         # as the inventory that introduces its instance still finds the row.
-        ordered = sorted(batch, key=lambda r: FOLD_ORDER.index(self._topics[r[0]]))
+        ordered = sorted(batch, key=lambda r: FOLDED.index(self._topics[r[0]]))
         with self.sessions.begin() as session:
             for topic, partition, offset, raw in ordered:
-                short = self._topics[topic]
+                spec = self._topics[topic]
                 try:
-                    rec = parse_event(MODELS[short], raw)
+                    rec: Event = spec.parse(raw)
                 except PoisonRecord as exc:
                     self._dead(topic, partition, offset, raw, str(exc))
                     continue
@@ -218,14 +209,14 @@ class Projector:
                 if not self._known_tenant(session, tenant_id):
                     self._dead(topic, partition, offset, raw, f"unknown tenant {tenant_id!r}")
                     continue
-                outcome = self._fold(session, short, rec)
-                self.metrics.records.labels(topic=short, outcome=outcome).inc()
+                outcome = self._fold(session, rec)
+                self.metrics.records.labels(topic=spec.name, outcome=outcome).inc()
                 applied += outcome == "applied"
         if applied and self.changes is not None:
             self.changes.bump()  # committed: the API's kept instance pages are read again
         return applied
 
-    def _fold(self, session: Session, short: str, rec: Event) -> str:
+    def _fold(self, session: Session, rec: Event) -> str:
         instance_id = getattr(rec, "instance_id", None)
         if instance_id is None:
             return "ignored"  # an action about no instance (an e-mail digest)
@@ -277,15 +268,17 @@ def make_consumer(kafka: KafkaSettings, api: ApiSettings, topics: list[str]) -> 
     try:
         return KafkaConsumer(
             *topics,
-            bootstrap_servers=kafka.bootstrap_servers.split(","),
-            group_id=api.projector_group_id,
-            client_id="spendsense-projector",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=1000,
-            # a topic created after the consumer joined (or whose partitions had no leader
-            # yet) is picked up within seconds, not after the default 5 minutes
-            metadata_max_age_ms=5000,
+            **kafka_python_config(
+                kafka,
+                group_id=api.projector_group_id,
+                client_id="spendsense-projector",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=1000,
+                # a topic created after the consumer joined (or whose partitions had no
+                # leader yet) is picked up within seconds, not after the default 5 minutes
+                metadata_max_age_ms=5000,
+            ),
         )
     except KafkaError as exc:
         raise ServiceError(

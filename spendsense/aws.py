@@ -3,6 +3,15 @@
 Every boto3 client in SpendSense comes from :class:`AwsFactory`, which applies the
 endpoint override from settings (the sandbox sets it; production leaves it unset),
 adaptive retries and timeouts. Nothing here knows whether it talks to the sandbox.
+
+The AWS error codes that mean "try again later" are declared here, once: the collector's
+region faults (:mod:`ingest.faults`), the API's metric history and the alert emails'
+retries (:mod:`actions.delivery`) all read them.
+
+>>> "RequestLimitExceeded" in THROTTLING_CODES, "ServiceUnavailable" in RETRYABLE_CODES
+(True, True)
+>>> "AccessDenied" in RETRYABLE_CODES
+False
 """
 
 from __future__ import annotations
@@ -14,6 +23,39 @@ import boto3
 from botocore.config import Config
 
 from spendsense.settings import AwsSettings
+
+# Error codes botocore's standard retry mode treats as throttling or transient.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceeded",  # SES: sending quota
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "EC2ThrottledException",
+    }
+)
+SERVER_CODES = frozenset(
+    {
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "Unavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
+RETRYABLE_CODES = THROTTLING_CODES | SERVER_CODES
+"""Throttled or failed on AWS's side: the same request may succeed later."""
 
 
 class AwsFactory:

@@ -1,8 +1,10 @@
 """The records that travel on the project's topics, as pydantic models (JSON on the wire).
 
-Every producer builds one of these and every consumer parses with
-:func:`parse_event`, so a record that fails its schema is caught in one place and
-goes to the dead-letter topic with the reason.
+Every producer builds one of these and every consumer parses with :func:`parse_event`
+(through its topic's :class:`~spendsense.topics.TopicSpec`, which names the record type
+and key of each topic), so a record that fails its schema is caught in one place and goes
+to the dead-letter topic with the reason (a :class:`DeadLetter`, made by
+:meth:`DeadLetter.of`).
 
 >>> m = MetricRecord(tenant_id="t1", account_id="111111111111", region="us-east-1",
 ...                  instance_id="i-0abc1234", timestamp="2026-11-01T00:05:00Z",
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -29,6 +31,7 @@ from spendsense.errors import PoisonRecord
 
 INSTANCE_ID_PATTERN = r"^i-[0-9a-f]{8,17}$"
 ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+RAW_KEEP = 10_000  # characters of a record a dead letter keeps
 
 
 class Event(BaseModel):
@@ -84,26 +87,6 @@ class MetricRecord(Event):
         if v is not None and not math.isfinite(v):
             raise ValueError("must be a finite number")
         return v
-
-
-class CostLine(BaseModel):
-    """One day's unblended cost of one service in one region."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    day: str
-    service: str
-    region: str = ""
-    amount_usd: float
-
-
-class CostRecord(Event):
-    """A tenant's cost snapshot (``costs`` topic, compacted, key: tenant id)."""
-
-    tenant_id: str
-    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
-    fetched_at: AwareDatetime
-    lines: list[CostLine]
 
 
 class DetectionRecord(Event):
@@ -174,7 +157,17 @@ class TenantSettingsRecord(Event):
 
 
 class DeadLetter(Event):
-    """A record that could not be processed, with why (``deadletter``, key: source topic)."""
+    """A record that could not be processed, with why (``deadletter``, key: source topic).
+
+    Build one with :meth:`of`, which keeps the first :data:`RAW_KEEP` characters of the
+    record as text:
+
+    >>> letter = DeadLetter.of("metrics", b"x" * 20_000, "json: bad", partition=3, offset=7)
+    >>> len(letter.raw), letter.source_topic, letter.partition, letter.offset
+    (10000, 'metrics', 3, 7)
+    >>> DeadLetter.of("metrics", None, "empty: record has no value").raw
+    ''
+    """
 
     source_topic: str
     partition: int | None = None
@@ -182,6 +175,28 @@ class DeadLetter(Event):
     reason: str
     raw: str
     at: AwareDatetime
+
+    @classmethod
+    def of(
+        cls,
+        source_topic: str,
+        raw: bytes | str | None,
+        reason: str,
+        partition: int | None = None,
+        offset: int | None = None,
+        at: datetime | None = None,
+    ) -> DeadLetter:
+        """The dead letter of ``raw`` (its value as received; ``None``: none) read from
+        ``source_topic`` (the broker-side name) at ``partition``/``offset``, now or ``at``."""
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw or ""
+        return cls(
+            source_topic=source_topic,
+            partition=partition,
+            offset=offset,
+            reason=reason,
+            raw=text[:RAW_KEEP],
+            at=at or datetime.now(UTC),
+        )
 
 
 E = TypeVar("E", bound=Event)

@@ -21,8 +21,9 @@ from kafka.errors import KafkaError
 
 from spendsense.errors import ServiceError
 from spendsense.events import Event
+from spendsense.kafka_clients import kafka_python_config
 from spendsense.settings import KafkaSettings
-from spendsense.topics import topic_name
+from spendsense.topics import topic_name, topic_spec
 
 LINGER_MS = 20
 BATCH_BYTES = 256 * 1024
@@ -30,8 +31,7 @@ BATCH_BYTES = 256 * 1024
 
 def make_producer(settings: KafkaSettings, client_id: str = "spendsense", **overrides: Any) -> Any:
     """A connected :class:`kafka.KafkaProducer` with SpendSense's delivery settings."""
-    config: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers.split(","),
+    delivery: dict[str, Any] = {
         "client_id": client_id,
         "acks": "all",
         "enable_idempotence": True,
@@ -42,7 +42,7 @@ def make_producer(settings: KafkaSettings, client_id: str = "spendsense", **over
         "delivery_timeout_ms": 120_000,
         "request_timeout_ms": 30_000,
     }
-    config.update(overrides)
+    config = kafka_python_config(settings, **(delivery | overrides))
     try:
         return KafkaProducer(**config)
     except KafkaError as exc:
@@ -70,10 +70,11 @@ class Publisher:
         self.on_confirmed = on_confirmed
         self._pending: list[tuple[str, Any]] = []
 
-    def send(self, topic: str, key: str, record: Event | None) -> None:
-        """Queue one record (``None`` is a tombstone on a compacted topic)."""
-        value = record.to_bytes() if record is not None else None
-        future = self.producer.send(topic_name(self.kafka, topic), key=key.encode(), value=value)
+    def send(self, topic: str, record: Event) -> None:
+        """Queue one record on the topic named ``topic`` (short name), keyed and serialised
+        as its :class:`~spendsense.topics.TopicSpec` says."""
+        key, value = topic_spec(topic).encode(record)
+        future = self.producer.send(topic_name(self.kafka, topic), key=key, value=value)
         self._pending.append((topic, future))
 
     def flush(self, timeout_s: float = 120.0) -> int:

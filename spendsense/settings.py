@@ -66,6 +66,33 @@ class KafkaSettings(BaseModel):
     topic_prefix: str = ""
     partitions: int = Field(4, ge=1, le=256)
     metrics_partitions: int = Field(8, ge=1, le=256)
+    # How every client reaches the broker (spendsense.kafka_clients builds each family's
+    # settings from these): TLS with ssl_cafile (None: the system's CAs) for SSL and
+    # SASL_SSL, a SASL user and password for SASL_PLAINTEXT and SASL_SSL.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+    @model_validator(mode="after")
+    def _sasl_has_credentials(self) -> KafkaSettings:
+        if self.sasl and (self.sasl_username is None or self.sasl_password is None):
+            raise PydanticCustomError(
+                "kafka_sasl",
+                "a SASL security protocol needs __SASL_USERNAME and __SASL_PASSWORD set",
+            )
+        return self
+
+    @property
+    def sasl(self) -> bool:
+        """Whether clients authenticate with SASL."""
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def tls(self) -> bool:
+        """Whether clients speak TLS to the broker."""
+        return self.security_protocol.endswith("SSL")
 
     @property
     def host(self) -> str:

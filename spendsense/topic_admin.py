@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from spendsense.errors import ConfigError, ServiceError
+from spendsense.kafka_clients import kafka_python_config
 from spendsense.settings import KafkaSettings
 from spendsense.topics import TOPICS, partitions_for, topic_name
 
@@ -19,9 +20,7 @@ def create_topics(settings: KafkaSettings) -> list[str]:
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, client_id="spendsense-admin"
-    )
+    admin = KafkaAdminClient(**kafka_python_config(settings, client_id="spendsense-admin"))
     try:
         existing = set(admin.list_topics())
         new = [
@@ -51,9 +50,7 @@ def delete_topics(settings: KafkaSettings, pattern: re.Pattern[str] | None = Non
 
     if pattern is None and not settings.topic_prefix:
         raise ConfigError("refusing to delete topics without a topic prefix")
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, client_id="spendsense-admin"
-    )
+    admin = KafkaAdminClient(**kafka_python_config(settings, client_id="spendsense-admin"))
     try:
         names = admin.list_topics()
         if pattern is None:

@@ -1,50 +1,108 @@
-"""Topic names and their layout: one place, shared by producers, Faust and the broker set-up.
+"""Topic names and their contracts: one place, shared by producers, consumers, Faust and the
+broker set-up.
+
+Each topic's :class:`TopicSpec` names its record type (a model of :mod:`spendsense.events`)
+and its key (the record's field the key is made of). Producers go through the spec
+(:meth:`TopicSpec.encode`: the key from the record, JSON value) and consumers parse with it
+(:meth:`TopicSpec.parse`), so a topic's key and schema are written down once.
 
 >>> [t.name for t in TOPICS]
-['inventory', 'metrics', 'costs', 'detections', 'actions', 'feedback', 'tenant-settings', 'deadletter']
+['inventory', 'metrics', 'detections', 'actions', 'feedback', 'tenant-settings', 'deadletter']
 >>> topic_spec("inventory").compacted, topic_spec("tenant-settings").compacted
 (True, True)
+>>> letter = DeadLetter.of("metrics", b"{not json", "json: bad")
+>>> DEADLETTER_SPEC.encode(letter)[0]
+b'metrics'
+>>> DEADLETTER_SPEC.parse(DEADLETTER_SPEC.encode(letter)[1]) == letter
+True
+>>> METRICS_SPEC.encode(letter)
+Traceback (most recent call last):
+...
+TypeError: metrics carries MetricRecord, not DeadLetter
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
+from spendsense.events import (
+    ActionRecord,
+    DeadLetter,
+    DetectionRecord,
+    Event,
+    FeedbackRecord,
+    InventoryRecord,
+    MetricRecord,
+    TenantSettingsRecord,
+    parse_event,
+)
 from spendsense.settings import KafkaSettings
+
+E = TypeVar("E", bound=Event)
 
 
 @dataclass(frozen=True)
-class TopicSpec:
-    """A topic the project owns: its name, what it is keyed by, whether it holds state."""
+class TopicSpec(Generic[E]):
+    """A topic the project owns: its name, the record it carries, the record's field it is
+    keyed by, and whether it holds state (compacted)."""
 
     name: str
+    record: type[E]
     key: str
     compacted: bool = False
     partitions_setting: str = "partitions"
 
+    def key_of(self, record: E) -> str:
+        """The record's key on this topic."""
+        return str(getattr(record, self.key))
+
+    def encode(self, record: Event) -> tuple[bytes, bytes]:
+        """``(key, value)`` bytes of one record, checked to be this topic's record type."""
+        if not isinstance(record, self.record):
+            raise TypeError(
+                f"{self.name} carries {self.record.__name__}, not {type(record).__name__}"
+            )
+        return self.key_of(record).encode(), record.to_bytes()
+
+    def parse(self, raw: bytes | str | None) -> E:
+        """One record of this topic, or :class:`~spendsense.errors.PoisonRecord` with why."""
+        return parse_event(self.record, raw)
+
 
 INVENTORY = "inventory"
 METRICS = "metrics"
-COSTS = "costs"
 DETECTIONS = "detections"
 ACTIONS = "actions"
 FEEDBACK = "feedback"
 TENANT_SETTINGS = "tenant-settings"
 DEADLETTER = "deadletter"
 
-TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(INVENTORY, key="instance_id", compacted=True),
-    TopicSpec(METRICS, key="instance_id", partitions_setting="metrics_partitions"),
-    TopicSpec(COSTS, key="tenant_id", compacted=True),
-    TopicSpec(DETECTIONS, key="instance_id"),
-    TopicSpec(ACTIONS, key="tenant_id"),
-    TopicSpec(FEEDBACK, key="instance_id"),
-    TopicSpec(TENANT_SETTINGS, key="tenant_id", compacted=True),
-    TopicSpec(DEADLETTER, key="source"),
+INVENTORY_SPEC = TopicSpec(INVENTORY, InventoryRecord, key="instance_id", compacted=True)
+METRICS_SPEC = TopicSpec(
+    METRICS, MetricRecord, key="instance_id", partitions_setting="metrics_partitions"
+)
+DETECTIONS_SPEC = TopicSpec(DETECTIONS, DetectionRecord, key="instance_id")
+ACTIONS_SPEC = TopicSpec(ACTIONS, ActionRecord, key="tenant_id")
+FEEDBACK_SPEC = TopicSpec(FEEDBACK, FeedbackRecord, key="instance_id")
+TENANT_SETTINGS_SPEC = TopicSpec(
+    TENANT_SETTINGS, TenantSettingsRecord, key="tenant_id", compacted=True
+)
+# keyed by the broker-side name of the topic the record could not be processed from
+DEADLETTER_SPEC = TopicSpec(DEADLETTER, DeadLetter, key="source_topic")
+
+TOPICS: tuple[TopicSpec[Any], ...] = (
+    INVENTORY_SPEC,
+    METRICS_SPEC,
+    DETECTIONS_SPEC,
+    ACTIONS_SPEC,
+    FEEDBACK_SPEC,
+    TENANT_SETTINGS_SPEC,
+    DEADLETTER_SPEC,
 )
 
 
-def topic_spec(name: str) -> TopicSpec:
+def topic_spec(name: str) -> TopicSpec[Any]:
     """The spec of one of the project's topics."""
     for spec in TOPICS:
         if spec.name == name:
@@ -61,6 +119,6 @@ def topic_name(kafka: KafkaSettings, name: str) -> str:
     return f"{kafka.topic_prefix}{name}"
 
 
-def partitions_for(kafka: KafkaSettings, spec: TopicSpec) -> int:
+def partitions_for(kafka: KafkaSettings, spec: TopicSpec[Any]) -> int:
     """The partition count a topic is created with."""
     return int(getattr(kafka, spec.partitions_setting))

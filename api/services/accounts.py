@@ -133,7 +133,7 @@ def write_ceilings(
         at=utcnow(),
     )
     try:
-        events.send(TENANT_SETTINGS, tenant_id, record)
+        events.send(TENANT_SETTINGS, record)
     except (KafkaError, ServiceError) as exc:
         db.rollback()
         log.warning("ceilings of tenant %s not saved: %s", tenant_id, exc)

@@ -8,14 +8,12 @@ dashboard shows ``stopping`` before the next inventory confirms it.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 
-from kafka.errors import KafkaError
 from sqlalchemy.orm import Session, sessionmaker
 
-from actions.audit import EventSink
+from actions.audit import BestEffortSink, EventSink
 from actions.feedback import not_idle
 from actions.metrics import ActionsMetrics
 from actions.stopping import StopExecutor, StopOutcome
@@ -25,31 +23,14 @@ from api.schemas.instances import ActionResult
 from api.services.instances import get_instance
 from spendsense.access import TenantSessions
 from spendsense.aws import AwsFactory
-from spendsense.events import Event
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
 from spendsense.store.models.api import InstanceView
 from spendsense.store.models.base import utcnow
 
-log = logging.getLogger(__name__)
-
 # What EC2 reports right after the call; the next inventory confirms it.
 STATE_AFTER = {"stop": "stopping", "start": "pending"}
 DONE = {"stop": "stopped", "start": "started"}
-
-
-class BestEffortSink:
-    """Publishes to Kafka after the store committed; a broker outage costs the live feed an
-    event, never the person's action (the audit log already holds it)."""
-
-    def __init__(self, inner: EventSink) -> None:
-        self.inner = inner
-
-    def send(self, topic: str, key: str, record: Event) -> None:
-        try:
-            self.inner.send(topic, key, record)
-        except KafkaError as exc:
-            log.warning("could not publish to %s (%s); the audit log has the action", topic, exc)
 
 
 @dataclass

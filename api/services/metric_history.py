@@ -22,11 +22,11 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from api.cache import TenantCache
 from api.schemas.instance_detail import MetricSeries
 from ingest.cloudwatch import PERIOD, align, clean_value, metric_data_results, metric_query
-from ingest.faults import CONNECTION_ERRORS, THROTTLING_CODES, client_fault
+from ingest.faults import CONNECTION_ERRORS, client_fault
 from ingest.polling import FIELDS
 from ingest.telemetry import AwsUsageMetrics
 from spendsense.access import AccountRef, TenantSessions
-from spendsense.aws import AwsFactory
+from spendsense.aws import THROTTLING_CODES, AwsFactory
 from spendsense.errors import TenantAccessError
 from spendsense.metrics import CollectorRegistry
 

@@ -16,12 +16,11 @@ FAIL demo: x
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import select
@@ -31,11 +30,14 @@ from sandbox.fleet import Fleet
 from sandbox.mail import sent_messages
 from spendsense.access import AccountRef, TenantSessions
 from spendsense.aws import AwsFactory
+from spendsense.errors import PoisonRecord
+from spendsense.events import ActionRecord, DetectionRecord, Event, MetricRecord
+from spendsense.kafka_clients import kafka_python_config
 from spendsense.settings import Settings
 from spendsense.store import Store
 from spendsense.store.models import AuditEntry, AwsAccount, Tenant
 from spendsense.store.models.ingest import MetricCursor
-from spendsense.topics import topic_name
+from spendsense.topics import TopicSpec, topic_name
 
 MAX_SHOWN = 8
 PERIOD = timedelta(minutes=5)
@@ -61,27 +63,29 @@ class Check:
         return "\n".join([head, *shown])
 
 
-def read_topic(settings: Settings, short: str) -> list[dict[str, Any]]:
-    """Every record's JSON value on one of the project's topics, from start to end now."""
+E = TypeVar("E", bound=Event)
+
+
+def read_topic(settings: Settings, spec: TopicSpec[E]) -> list[E]:
+    """Every record on one of the project's topics, from start to end now, parsed as its
+    spec says."""
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers.split(","),
-        group_id=None,
-        enable_auto_commit=False,
+        **kafka_python_config(settings.kafka, group_id=None, enable_auto_commit=False)
     )
     try:
-        topic = topic_name(settings.kafka, short)
+        topic = topic_name(settings.kafka, spec.name)
         parts = sorted(consumer.partitions_for_topic(topic) or ())
         tps = [TopicPartition(topic, p) for p in parts]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         ends = consumer.end_offsets(tps)
-        out: list[dict[str, Any]] = []
+        out: list[E] = []
         while any(consumer.position(tp) < ends[tp] for tp in tps):
             for batch in consumer.poll(timeout_ms=1000).values():
                 for msg in batch:
                     try:
-                        out.append(json.loads(msg.value))
-                    except (ValueError, TypeError):
+                        out.append(spec.parse(msg.value))
+                    except PoisonRecord:
                         continue  # not the pipeline's record: the consumers dead-letter it
         return out
     finally:
@@ -152,16 +156,16 @@ def cloudwatch_periods(
 
 
 def check_metrics(
-    published: list[dict[str, Any]],
-    detections: list[dict[str, Any]],
+    published: list[MetricRecord],
+    detections: list[DetectionRecord],
     sandbox: dict[tuple[str, str], set[datetime]],
 ) -> list[Check]:
     """Every CloudWatch (instance, period) published exactly once and scored at least once."""
-    counts = Counter((m["tenant_id"], m["instance_id"], _stamp(m["timestamp"])) for m in published)
+    counts = Counter((m.tenant_id, m.instance_id, _stamp(m.timestamp)) for m in published)
     dupes = [
         f"{i} {t:%Y-%m-%dT%H:%M}Z published {n} times" for (_, i, t), n in counts.items() if n > 1
     ]
-    scored = {(d["tenant_id"], d["instance_id"], _stamp(d["timestamp"])) for d in detections}
+    scored = {(d.tenant_id, d.instance_id, _stamp(d.timestamp)) for d in detections}
     want = {(tenant, iid, t) for (tenant, iid), ts in sandbox.items() for t in ts}
     missing = sorted(want - set(counts))
     unscored = sorted(k for k in want & set(counts) if k not in scored)
@@ -266,14 +270,12 @@ def check_stops(settings: Settings, store: Store, fleet: Fleet) -> list[Check]:
     ]
 
 
-def check_audit(store: Store, actions: list[dict[str, Any]], emails: int) -> Check:
+def check_audit(store: Store, actions: list[ActionRecord], emails: int) -> Check:
     """Every record on ``actions`` and every email SES accepted has its audit entry."""
     with store.sessions() as db:
         entries = list(db.scalars(select(AuditEntry)))
     audited = Counter((e.tenant_id, e.action, e.instance_id, e.result) for e in entries)
-    published = Counter(
-        (a["tenant_id"], a["action"], a.get("instance_id"), a["result"]) for a in actions
-    )
+    published = Counter((a.tenant_id, a.action, a.instance_id, a.result) for a in actions)
     breaches = [
         f"{k[1]} {k[3]} of {k[2] or k[0]}: {n} on the actions topic, {audited[k]} audited"
         for k, n in published.items()

@@ -33,7 +33,7 @@ from sandbox.fleet.generator import FleetSpec, generate_fleet
 from spendsense.settings import Settings, get_settings
 from spendsense.store import open_store
 from spendsense.store.models import Tenant
-from spendsense.topics import ACTIONS, DETECTIONS, METRICS
+from spendsense.topics import ACTIONS_SPEC, DETECTIONS_SPEC, METRICS_SPEC
 
 RECOVERY_LIMIT_S = 60.0
 
@@ -168,8 +168,8 @@ def _wait_quiet(settings: Settings, limit_s: float, out: IO[str]) -> None:
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
         now = (
-            len(checks.read_topic(settings, METRICS)),
-            len(checks.read_topic(settings, DETECTIONS)),
+            len(checks.read_topic(settings, METRICS_SPEC)),
+            len(checks.read_topic(settings, DETECTIONS_SPEC)),
         )
         if now != last:
             last, quiet_since = now, time.monotonic()
@@ -282,9 +282,9 @@ def _check(
     store = open_store(settings.store, migrate=False)
     try:
         since = checks.run_window_start(started, settings.ingest.backfill_days)
-        published = checks.read_topic(settings, METRICS)
-        detections = checks.read_topic(settings, DETECTIONS)
-        actions = checks.read_topic(settings, ACTIONS)
+        published = checks.read_topic(settings, METRICS_SPEC)
+        detections = checks.read_topic(settings, DETECTIONS_SPEC)
+        actions = checks.read_topic(settings, ACTIONS_SPEC)
         sandbox = checks.cloudwatch_periods(settings, store, since)
         mail = checks.check_mail(settings, options.speed)
         emails = int(mail.summary.split()[0])

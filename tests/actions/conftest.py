@@ -24,7 +24,7 @@ from spendsense.events import ActionRecord, DetectionRecord, Event
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import ActionsSettings, AwsSettings, StoreSettings
 from spendsense.store import Store, add_aws_account, create_tenant, open_store
-from spendsense.topics import ACTIONS
+from spendsense.topics import ACTIONS, topic_spec
 
 if TYPE_CHECKING:
     from tests.fixtures.sandbox import Sandbox
@@ -87,8 +87,8 @@ class ListSink:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, Event]] = []
 
-    def send(self, topic: str, key: str, record: Event) -> None:
-        self.sent.append((topic, key, record))
+    def send(self, topic: str, record: Event) -> None:
+        self.sent.append((topic, topic_spec(topic).key_of(record), record))
 
     @property
     def records(self) -> list[ActionRecord]:

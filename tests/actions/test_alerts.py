@@ -25,7 +25,7 @@ from tests.actions.conftest import KEY, Rig, TenantAccount, make_rig, make_store
 if TYPE_CHECKING:
     from tests.fixtures.sandbox import Sandbox
 
-LINK = re.compile(r"https?://\S+/links/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
+LINK = re.compile(r"https?://\S+/links/[A-Za-z0-9_\-.]+")
 
 
 def _links(text: str) -> list[str]:

@@ -37,10 +37,11 @@ from sandbox.fleet import Fleet, write_fleet
 from sandbox.fleet.generator import FleetSpec, generate_fleet
 from sandbox.fleet.workloads import AGENT_KINDS, KINDS
 from sandbox.mail import SentMail, sent_messages
+from spendsense.kafka_clients import kafka_python_config
 from spendsense.settings import Settings, get_settings
 from spendsense.store import open_store
 from spendsense.store.models.ingest import MetricCursor
-from spendsense.topics import DETECTIONS, METRICS, topic_name
+from spendsense.topics import DETECTIONS, DETECTIONS_SPEC, METRICS, topic_name
 
 pytestmark = [pytest.mark.slow]
 
@@ -129,9 +130,9 @@ class Customer:
         """The detector's reasons for its idle verdicts on one instance (for failure messages)."""
         return sorted(
             {
-                d["reason"]
-                for d in read_topic(self.settings, DETECTIONS)
-                if d["instance_id"] == instance_id and d["idle"]
+                d.reason
+                for d in read_topic(self.settings, DETECTIONS_SPEC)
+                if d.instance_id == instance_id and d.idle
             }
         )
 
@@ -139,9 +140,7 @@ class Customer:
 def unread(settings: Settings, group: str, short: str) -> int:
     """Records of one of the project's topics that a consumer group has not committed yet."""
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers.split(","),
-        group_id=group,
-        enable_auto_commit=False,
+        **kafka_python_config(settings.kafka, group_id=group, enable_auto_commit=False)
     )
     try:  # a consumer of the group that never subscribes: it only reads the group's offsets
         topic = topic_name(settings.kafka, short)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import subprocess
 import sys
@@ -11,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from itsdangerous.url_safe import URLSafeTimedSerializer
 
 from actions.links import LinkError, consume, link_url, sign, signing_key, verify
 from spendsense.errors import ConfigError
@@ -69,16 +68,50 @@ def test_links_last_a_working_day_by_default() -> None:
 
 def test_tampered_payload_or_signature_or_key_fails() -> None:
     token = _token()
-    payload, signature = token.split(".")
-    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    payload, stamp, signature = token.rsplit(".", 2)
+    unsigned = URLSafeTimedSerializer(b"unused")  # reads and writes payloads only
+    body = unsigned.load_payload(payload.encode())
     body["i"] = "i-0fff12345678def01"  # point the link at another instance
-    forged = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=").decode()
-    assert _reason(f"{forged}.{signature}", now=NOW) == "tampered"
-    assert _reason(f"{payload}.{signature[:-3]}AAA", now=NOW) == "tampered"
+    forged = unsigned.dump_payload(body).decode()
+    assert _reason(f"{forged}.{stamp}.{signature}", now=NOW) == "tampered"
+    body["ttl"] = 10**8  # or make it last longer
+    longer = unsigned.dump_payload(body).decode()
+    assert _reason(f"{longer}.{stamp}.{signature}", now=NOW + timedelta(days=2)) == "tampered"
+    assert _reason(f"{payload}.{stamp}.{signature[:-3]}AAA", now=NOW) == "tampered"
     with pytest.raises(LinkError) as err:
         verify(b"another-key-another-key-another-k", token, now=NOW)
     assert err.value.reason == "tampered"
     assert _reason("not-a-link", now=NOW) == "malformed"
+
+
+def test_itsdangerous_errors_say_what_the_links_always_said() -> None:
+    """Another key or any one character changed: itsdangerous's BadSignature or
+    BadTimeSignature, said as "altered"; past its lifetime: SignatureExpired, said as
+    "expired" with the moment (an expired link with a bad signature is "altered")."""
+    token = _token(ttl_s=3600)
+    for other in (b"k" * 32, KEY[:-1] + b"X"):
+        with pytest.raises(LinkError) as err:
+            verify(other, token, now=NOW)
+        assert err.value.message == "this link was altered or was not made by SpendSense"
+    # base64's last character carries unused bits: some changes there decode the same
+    for i, char in enumerate(token[:-1]):
+        if char != ".":
+            altered = f"{token[:i]}{'B' if char == 'A' else 'A'}{token[i + 1 :]}"
+            assert _reason(altered, now=NOW) == "tampered", i
+    with pytest.raises(LinkError) as err:
+        verify(KEY, token, now=NOW + timedelta(hours=3))
+    assert (err.value.reason, err.value.message) == (
+        "expired",
+        "this link expired at 2026-11-27 10:00 UTC; use the newest alert email or the dashboard",
+    )
+    assert _reason(token[:-5] + "AAAAA", now=NOW + timedelta(hours=3)) == "tampered"
+
+
+def test_a_link_signed_on_a_clock_ahead_verifies_until_its_expiry() -> None:
+    """The alerts service signs at its clock; the API may run a little behind it."""
+    token = _token(ttl_s=3600)
+    assert verify(KEY, token, now=NOW - timedelta(minutes=10)).action == "stop"
+    assert _reason(token, now=NOW + timedelta(hours=1)) == "expired"
 
 
 def test_wrong_tenant_instance_or_action_fails() -> None:

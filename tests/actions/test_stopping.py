@@ -194,7 +194,7 @@ def test_a_broker_outage_costs_the_feed_an_event_not_the_action(rig: Rig) -> Non
     """The worker publishes best effort: the stop and its audit entry stand."""
 
     class BrokerDown:
-        def send(self, topic: str, key: str, record: Event) -> None:
+        def send(self, topic: str, record: Event) -> None:
             raise KafkaTimeoutError("no broker")
 
     errors: list[str] = []

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from kafka.errors import KafkaTimeoutError
 
 from spendsense.events import Event, TenantSettingsRecord
-from spendsense.topics import TENANT_SETTINGS
+from spendsense.topics import TENANT_SETTINGS, topic_spec
 from tests.api.conftest import User
 
 ARN = "arn:aws:iam::123456789012:role/SpendSense"
@@ -141,10 +141,10 @@ class Published:
         self.sent: list[tuple[str, str, Event]] = []
         self.down = False
 
-    def send(self, topic: str, key: str, record: Event) -> None:
+    def send(self, topic: str, record: Event) -> None:
         if self.down:
             raise KafkaTimeoutError("Failed to update metadata after 10.0 secs.")
-        self.sent.append((topic, key, record))
+        self.sent.append((topic, topic_spec(topic).key_of(record), record))
 
     def settings(self) -> list[tuple[str, TenantSettingsRecord]]:
         """(key, record) of what went to ``tenant-settings``."""

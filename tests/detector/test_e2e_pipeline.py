@@ -29,6 +29,7 @@ from tests.fixtures.detector import (
     series,
     start_model_service,
 )
+from tests.fixtures.sandbox import Sandbox
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -208,7 +209,11 @@ def test_feedback_on_the_topic_stops_the_idle_verdict(
 
 
 def test_ceilings_saved_in_settings_change_the_verdict(
-    kafka: KafkaSettings, model_service_url: str, start_worker: StartWorker, tmp_path: Path
+    kafka: KafkaSettings,
+    model_service_url: str,
+    start_worker: StartWorker,
+    sandbox: Sandbox,
+    tmp_path: Path,
 ) -> None:
     """One tenant lowers its CPU ceiling to 1 % in Settings; the same quiet series at 1.5 %
     rests under another tenant's defaults and never rests under the lowered ceiling."""
@@ -216,6 +221,7 @@ def test_ceilings_saved_in_settings_change_the_verdict(
         _env_file=None,  # type: ignore[call-arg]
         var_dir=tmp_path,
         kafka=kafka,
+        aws=sandbox.aws_settings(),  # sign-up mails its confirmation through the sandbox's SES
         store=StoreSettings(url=f"sqlite:///{tmp_path}/api.db"),
         api=ApiSettings(session_secret=SecretStr("e" * 48)),
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ingest.cloudwatch import align
 from ingest.runner import CollectorService
 from spendsense.access import AccountRef, new_external_id
+from spendsense.kafka_clients import kafka_python_config
 from spendsense.metrics import CollectorRegistry
 from spendsense.producer import make_producer
 from spendsense.settings import IngestSettings, KafkaSettings, Settings, StoreSettings
@@ -90,9 +91,7 @@ class IngestEnv:
 
 def read_topic(kafka: KafkaSettings, name: str) -> list[Any]:
     """Every record on ``<prefix><name>`` now (all partitions, from the start to the end)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, group_id=None, enable_auto_commit=False
-    )
+    consumer = KafkaConsumer(**kafka_python_config(kafka, group_id=None, enable_auto_commit=False))
     try:
         topic = f"{kafka.topic_prefix}{name}"
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

@@ -1,9 +1,8 @@
 """Shared pieces of the reliability suite: real processes with their logs kept, Kafka helpers.
 
 Every process a reliability test starts writes its output to a file under
-``logs_dir`` (one folder for the session); ``test_no_secrets_in_logs`` reads them all
-at the end of the session, with the tests' own captured log records, and looks for
-every secret the suite used.
+``logs_dir`` (one folder for the session), kept for reading after a failure.
+``test_no_secrets_in_logs`` starts its own processes and searches what they wrote.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from devstack import stack
 from devstack.launch import Child
+from spendsense.kafka_clients import kafka_python_config
 from spendsense.ports import free_port
 from spendsense.settings import KafkaSettings
 from spendsense.topics import topic_name
@@ -30,19 +30,13 @@ SESSION_SECRET = "chaos-session-secret-" + uuid.uuid4().hex
 
 
 class Secrets:
-    """Every secret value seen by the suite's tests (added as tests create them)."""
+    """Every secret value a test handed to the processes or saw them create."""
 
     def __init__(self) -> None:
         self.values: set[str] = {LINK_KEY, SESSION_SECRET}
 
     def add(self, *values: str) -> None:
         self.values.update(v.strip() for v in values if v and len(v.strip()) >= 8)
-
-    def add_files(self, *paths: Path) -> None:
-        """Secrets a process generated and keeps in files (keys, demo passwords)."""
-        for path in paths:
-            if path.is_file():
-                self.add(path.read_text(errors="replace"))
 
 
 class LogRecords(logging.Handler):
@@ -63,11 +57,6 @@ class LogRecords(logging.Handler):
 def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the suite's child processes write their output."""
     return tmp_path_factory.mktemp("reliability-logs")
-
-
-@pytest.fixture(scope="session")
-def secrets() -> Secrets:
-    return Secrets()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -91,12 +80,15 @@ class Processes:
         self.name = name
         self.children: list[Child] = []
 
-    def start(self, name: str, env: Mapping[str, str]) -> Child:
-        """Start process ``name`` of the table (:mod:`devstack.stack`) with ``env``."""
+    def start(self, name: str, env: Mapping[str, str], *, ready: bool = False) -> Child:
+        """Start process ``name`` of the table (:mod:`devstack.stack`) with ``env``
+        (``ready``: and wait for the table's readiness)."""
         spec = stack.spec(name, env={"SPENDSENSE_LOG_LEVEL": "INFO", **env})
         child = Child.of(spec, self.logs / f"{self.name}-{name}.log")
         child.start()
         self.children.append(child)
+        if ready:
+            child.wait_ready(spec.ready)
         return child
 
     def stop_all(self) -> None:
@@ -140,7 +132,7 @@ def sample(text: str, name: str, labels: str = "") -> float:
 
 def produce(kafka: KafkaSettings, topic: str, records: list[tuple[str, bytes]]) -> None:
     """Send raw (key, value) pairs to one of the project's topics."""
-    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    producer = KafkaProducer(**kafka_python_config(kafka, acks="all"))
     try:
         for key, value in records:
             producer.send(topic_name(kafka, topic), key=key.encode(), value=value)
@@ -155,10 +147,12 @@ def consume(
     """(key, value) pairs of a topic from its start, until ``until`` records or the timeout."""
     consumer = KafkaConsumer(
         topic_name(kafka, topic),
-        bootstrap_servers=kafka.bootstrap_servers,
-        group_id=f"rel-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+        **kafka_python_config(
+            kafka,
+            group_id=f"rel-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        ),
     )
     out: list[tuple[bytes | None, bytes]] = []
     deadline = time.monotonic() + timeout_s

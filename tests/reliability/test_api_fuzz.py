@@ -27,7 +27,6 @@ from spendsense.metrics import CollectorRegistry
 from spendsense.settings import KafkaSettings, Settings
 from tests.fixtures.sandbox import Sandbox
 from tests.reliability.api_app import api_settings, log_in, sign_up
-from tests.reliability.conftest import Secrets
 
 FUZZ_EXAMPLES = 20
 STREAMS = ("/api/feed",)
@@ -85,11 +84,9 @@ def test_api_fuzz_no_5xx_and_one_error_shape(
     api_schema: schemathesis.BaseSchema,
     fuzz_app: FastAPI,
     fuzz_settings: Settings,
-    secrets: Secrets,
 ) -> None:
     api = fuzz_settings.api
     login = [sign_up(fuzz_app, api)]
-    secrets.add(login[0].session, login[0].csrf)
     statuses: dict[str, set[int]] = {}
 
     def call(case: schemathesis.Case) -> None:
@@ -106,7 +103,6 @@ def test_api_fuzz_no_5xx_and_one_error_shape(
             me = TestClient(fuzz_app).get("/api/auth/me", cookies=user.cookies(api))
             if me.status_code == 401:
                 login[0] = log_in(fuzz_app, api, user.email)
-                secrets.add(login[0].session, login[0].csrf)
 
     ops = operations(api_schema)
     for op in ops:

@@ -17,7 +17,7 @@ from sandbox import control
 from spendsense.metrics import CollectorRegistry
 from spendsense.store.models import AwsAccount
 from tests.ingest.conftest import IngestEnv, ingest_env, metric_periods
-from tests.ingest.test_ingest_collect import assert_exactly_once
+from tests.ingest.test_collect import assert_exactly_once
 
 pytestmark = [pytest.mark.kafka]
 __all__ = ["ingest_env"]  # the ingest suite's fixture: a store with two tenants on the sandbox

@@ -16,14 +16,12 @@ import pytest
 
 from devstack.chaos.driver import ChaosOptions, run_chaos
 from devstack.chaos.plan import MIN_KILLS, make_plan
-from sandbox.accounts import VENDOR_USER, user_credentials
-from spendsense.settings import KafkaSettings, get_settings
-from tests.reliability.conftest import Secrets
+from spendsense.settings import KafkaSettings
 
 
 @pytest.mark.slow
 def test_short_chaos_run_loses_nothing_duplicates_nothing_and_recovers(
-    kafka_broker: KafkaSettings, tmp_path: Path, logs_dir: Path, secrets: Secrets
+    kafka_broker: KafkaSettings, tmp_path: Path, logs_dir: Path
 ) -> None:
     plan = make_plan(seed=3, duration_s=120)
     options = ChaosOptions(minutes=2, seed=3, instances=24, settle_s=20, var_dir=tmp_path / "chaos")
@@ -34,12 +32,6 @@ def test_short_chaos_run_loses_nothing_duplicates_nothing_and_recovers(
         var = tmp_path / "chaos"
         if (var / "processes.log").exists():
             shutil.copy(var / "processes.log", logs_dir / "chaos-short-processes.log")
-        secrets.add_files(
-            var / "api-session-secret",
-            var / "secrets" / "link-signing.key",
-            *(var / "demo").glob("*.password"),
-        )
-        secrets.add(user_credentials(get_settings().sandbox.vendor_account_id, VENDOR_USER)[1])
     assert result.kills >= MIN_KILLS and result.broker_restarts == 1, out.getvalue()
     assert result.ok, out.getvalue() + "\n" + result.report
     assert "metrics exactly once" in result.report and "0 missing" in result.report

@@ -12,6 +12,7 @@ from kafka.admin import ConfigResource
 from devstack import broker
 from spendsense import topic_admin
 from spendsense.errors import ConfigError
+from spendsense.kafka_clients import aiokafka_config, kafka_python_config
 from spendsense.settings import KafkaSettings
 from spendsense.topics import INVENTORY, METRICS, TOPICS, topic_name
 
@@ -20,17 +21,16 @@ pytestmark = pytest.mark.kafka
 
 def test_kafka_python_round_trip(kafka: KafkaSettings) -> None:
     topic = topic_name(kafka, METRICS)
-    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    producer = KafkaProducer(**kafka_python_config(kafka, acks="all"))
     for i in range(20):
         producer.send(topic, key=f"i-{i:08x}".encode(), value=f"v{i}".encode())
     producer.flush()
     producer.close()
     consumer = KafkaConsumer(
         topic,
-        bootstrap_servers=kafka.bootstrap_servers,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=10_000,
-        group_id=None,
+        **kafka_python_config(
+            kafka, auto_offset_reset="earliest", consumer_timeout_ms=10_000, group_id=None
+        ),
     )
     values = sorted(m.value.decode() for m in consumer)
     consumer.close()
@@ -41,16 +41,14 @@ def test_aiokafka_round_trip(kafka: KafkaSettings) -> None:
     topic = topic_name(kafka, INVENTORY)
 
     async def go() -> list[bytes]:
-        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+        producer = AIOKafkaProducer(**aiokafka_config(kafka, acks="all"))
         await producer.start()
         try:
             for i in range(5):
                 await producer.send_and_wait(topic, key=b"k%d" % i, value=b"m%d" % i)
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
-        )
+        consumer = AIOKafkaConsumer(topic, **aiokafka_config(kafka, auto_offset_reset="earliest"))
         await consumer.start()
         got: list[bytes] = []
         try:
@@ -68,7 +66,7 @@ def test_aiokafka_round_trip(kafka: KafkaSettings) -> None:
 
 
 def test_topics_created_with_layout(kafka: KafkaSettings) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = KafkaAdminClient(**kafka_python_config(kafka))
     try:
         names = [topic_name(kafka, s.name) for s in TOPICS]
         described = {d["name"]: d for d in admin.describe_topics(names)}

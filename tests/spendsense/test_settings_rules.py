@@ -24,9 +24,16 @@ SHORT_SECRET = "hunter2-short-secret-value"  # 26 characters
 BIN = Path(sys.executable).parent
 
 
+def _only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``SPENDSENSE_*`` variable but those a test sets (another test's stack may have
+    left some in this process's environment)."""
+    for name in [n for n in os.environ if n.startswith("SPENDSENSE_")]:
+        monkeypatch.delenv(name)
+
+
 def _check(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **env: str) -> str:
     """``spendsense config check`` with these variables: its one error line."""
-    monkeypatch.delenv("SPENDSENSE_ENVIRONMENT", raising=False)
+    _only(monkeypatch)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert main(["config", "check"]) == 2
@@ -111,6 +118,7 @@ def test_production_refuses_demo_endpoint_override_and_insecure_cookie(
 
 
 def test_compose_stack_runs_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    _only(monkeypatch)
     for name, value in compose_service("api")["environment"].items():
         monkeypatch.setenv(name, str(value))
     settings = load_settings(_env_file=None)

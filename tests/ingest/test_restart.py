@@ -15,7 +15,7 @@ import pytest
 
 from spendsense.ports import free_port
 from tests.ingest.conftest import IngestEnv, metric_periods
-from tests.ingest.test_ingest_collect import assert_exactly_once, stamp
+from tests.ingest.test_collect import assert_exactly_once, stamp
 
 pytestmark = [pytest.mark.kafka]
 
