@@ -34,8 +34,8 @@ from datetime import datetime, timedelta
 from bench import quantile
 from detector.liveness import at_live_edge, settle
 from detector.scoring import InstanceModel, Point, Verdict, score_and_learn
+from ingest.metrics import GET_METRIC_DATA_USD_PER_METRIC
 from ingest.polling import ALL_METRICS, FIELDS, PollingPolicy, get_policy, next_tier
-from ingest.telemetry import GET_METRIC_DATA_USD_PER_METRIC
 from sandbox.fleet.model import STEP, STEP_SECONDS, Fleet, Trace
 from spendsense.settings import DetectorSettings
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from detector.context import assign_from_start
+from detector.reference import assign_from_start
 from detector.scoring import InstanceModel, Point
 from devstack import stack
 from devstack.launch import Child, launch

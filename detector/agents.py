@@ -27,11 +27,11 @@ import faust
 from faust import Stream
 from faust.types import EventT, StreamT
 
-from detector.context import ContextView
 from detector.detect import BatchDetector, BatchOutcome, Incoming, Prepared
+from detector.metrics import WorkerMetrics
 from detector.output import Output
+from detector.reference import ReferenceView
 from detector.tables import DetectorChannels
-from detector.worker_metrics import WorkerMetrics
 from spendsense.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def register_agents(
     channels: DetectorChannels,
     output: Output,
     detector: BatchDetector,
-    view: ContextView,
+    view: ReferenceView,
     metrics: WorkerMetrics,
     settings: DetectorSettings,
 ) -> faust.types.AgentT:

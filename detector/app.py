@@ -5,7 +5,7 @@ Faust finds the module attribute ``app``, built from :func:`spendsense.settings.
 tests and the pipeline benchmark get an app with their own topic prefix. The app id carries
 the prefix, so the state table's changelog topic is isolated too.
 
-On start the worker reads ``inventory`` and ``feedback`` in full (:mod:`detector.context`),
+On start the worker reads ``inventory`` and ``feedback`` in full (:mod:`detector.reference`),
 restores the state table from its changelog, serves Prometheus metrics on
 ``detector.metrics_port`` (9302) and Faust's web server on ``detector.web_port`` (6066),
 then scores ``metrics`` in batches.
@@ -20,11 +20,11 @@ import mode
 
 from detector.agents import register_agents
 from detector.client import ModelClient
-from detector.context import ContextReader, ContextView
 from detector.detect import BatchDetector
+from detector.metrics import WorkerMetrics
 from detector.output import ChannelOutput, KafkaOutput, Output
+from detector.reference import ReferenceReader, ReferenceView
 from detector.tables import DetectorChannels, declare_channels
-from detector.worker_metrics import WorkerMetrics
 from spendsense.faust_worker import Worker
 from spendsense.kafka_clients import faust_config
 from spendsense.metrics import CollectorRegistry, serve_metrics
@@ -39,7 +39,7 @@ class DetectorWorker:
     app: faust.App
     channels: DetectorChannels
     output: Output
-    view: ContextView
+    view: ReferenceView
     metrics: WorkerMetrics
     detector: BatchDetector
     agent: faust.types.AgentT
@@ -87,8 +87,8 @@ def create_app(
     app = faust_app(settings, f"{kafka.topic_prefix}{det.app_id}")
     reg = registry or CollectorRegistry()
     metrics = WorkerMetrics(reg)
-    view = ContextView()
-    reader = ContextReader(
+    view = ReferenceView()
+    reader = ReferenceReader(
         kafka,
         view,
         on_poison=lambda topic, record, exc: metrics.errors.labels(kind="bad_context").inc(),

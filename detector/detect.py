@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pydantic import AwareDatetime, BaseModel
 
 from detector.client import ModelClient, ModelRejected
-from detector.context import ContextView
 from detector.liveness import at_live_edge, settle
+from detector.metrics import WorkerMetrics
 from detector.protocol import PointIn, SeriesItem, VerdictOut
-from detector.worker_metrics import WorkerMetrics
+from detector.reference import ReferenceView
 from spendsense.errors import PoisonRecord
 from spendsense.events import DeadLetter, DetectionRecord, MetricRecord
 from spendsense.topics import METRICS_SPEC
@@ -95,7 +95,7 @@ class BatchDetector:
     def __init__(
         self,
         client: ModelClient,
-        view: ContextView,
+        view: ReferenceView,
         metrics: WorkerMetrics,
         source_topic: str,
         max_future_skew_s: float = 3600.0,

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingest.context import AccountJob, InstanceInfo
+from ingest.deps import AccountJob, InstanceInfo
 from ingest.faults import AwsFault, aws_faults
 from ingest.polling import FIELDS, STATISTICS, next_tier
 from ingest.recovery import touch_checkpoint

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
-from ingest.context import AccountJob
+from ingest.deps import AccountJob
 from ingest.faults import AwsFault, aws_faults
 from ingest.registry import Collector, register
 from spendsense.errors import TenantAccessError

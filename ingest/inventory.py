@@ -20,7 +20,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from ingest.context import AccountJob, InstanceInfo
+from ingest.deps import AccountJob, InstanceInfo
 from ingest.faults import AwsFault, aws_faults
 from ingest.prices import hourly_price
 from ingest.registry import Collector, register

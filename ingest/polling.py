@@ -35,13 +35,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-ALL_METRICS = ("CPUUtilization", "NetworkIn", "NetworkOut")
-STATISTICS = {"CPUUtilization": "Average", "NetworkIn": "Sum", "NetworkOut": "Sum"}
-FIELDS = {
-    "CPUUtilization": "cpu_percent",
-    "NetworkIn": "network_in_bytes",
-    "NetworkOut": "network_out_bytes",
-}
+from spendsense.ec2_metrics import CLOUDWATCH_NAMES, EC2_METRICS
+
+ALL_METRICS = CLOUDWATCH_NAMES
+STATISTICS = {m.name: m.statistic for m in EC2_METRICS}
+FIELDS = {m.name: m.field for m in EC2_METRICS}
 TIERS = ("new", "busy", "serving", "suspect", "dormant")
 QUIET_TIERS = frozenset({"suspect", "dormant"})
 

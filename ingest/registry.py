@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from spendsense.registry import Registry
 
 if TYPE_CHECKING:
-    from ingest.context import AccountJob, IngestContext
+    from ingest.deps import AccountJob, IngestDeps
 
 COLLECTOR_MODULES = ("ingest.inventory", "ingest.cloudwatch", "ingest.costs")
 """Modules that register collectors; importing them fills :data:`collectors`."""
@@ -35,7 +35,7 @@ class Collector(ABC):
     permissions: ClassVar[tuple[str, ...]]
     order: ClassVar[int] = 50
 
-    def __init__(self, ctx: IngestContext) -> None:
+    def __init__(self, ctx: IngestDeps) -> None:
         self.ctx = ctx
 
     @abstractmethod
@@ -64,7 +64,7 @@ def load_collectors() -> Registry[type[Collector]]:
     return collectors
 
 
-def ordered(ctx: IngestContext, names: list[str] | None = None) -> list[Collector]:
+def ordered(ctx: IngestDeps, names: list[str] | None = None) -> list[Collector]:
     """Instances of the named collectors (all by default) in the order an account cycle runs them."""
     registry = load_collectors()
     chosen = [registry[n] for n in (names or list(registry))]

@@ -27,12 +27,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.context import AccountJob, IngestContext
+from ingest.deps import AccountJob, IngestDeps
 from ingest.faults import AwsFault, aws_faults
+from ingest.metrics import IngestMetrics
 from ingest.polling import get_policy
 from ingest.recovery import oldest_checkpoint, read_back, touch_checkpoint
 from ingest.registry import Collector, ordered
-from ingest.telemetry import IngestMetrics
 from spendsense.access import AccountRef, TenantSessions
 from spendsense.aws import AwsFactory
 from spendsense.counters import cost_changes
@@ -102,7 +102,7 @@ class CollectorService:
             clock=clock,
             on_call=lambda a, service, op: self.metrics.aws_call(a.tenant_id, service, op),
         )
-        self.ctx = IngestContext(
+        self.ctx = IngestDeps(
             settings=settings.ingest,
             sessions=sessions,
             store=store,

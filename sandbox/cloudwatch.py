@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from sandbox.timeline import METRICS, STEP_S, FloatArray, IntArray, Timeline
+from sandbox.timeline import STEP_S, FloatArray, IntArray, Timeline
 from sandbox.wire import ApiError
+from spendsense.ec2_metrics import BY_NAME, CLOUDWATCH_NAMES
 
 NAMESPACE = "AWS/EC2"
 MAX_QUERIES = 500
@@ -80,7 +81,7 @@ class MetricScope:
 
     def instance(self, metric: dict[str, Any]) -> str | None:
         """The fleet instance a metric names, or ``None`` when the caller has no such metric."""
-        if metric.get("Namespace") != NAMESPACE or metric.get("MetricName") not in METRICS:
+        if metric.get("Namespace") != NAMESPACE or metric.get("MetricName") not in BY_NAME:
             return None
         dims = {d.get("Name"): d.get("Value") for d in metric.get("Dimensions") or []}
         if set(dims) != {"InstanceId"}:
@@ -199,7 +200,7 @@ def get_metric_statistics(scope: MetricScope, params: dict[str, Any]) -> dict[st
         )
     stats = params.get("Statistics") or []
     name = params.get("MetricName", "")
-    unit = METRICS.get(name, ("", "None"))[1]
+    unit = BY_NAME[name].unit if name in BY_NAME else "None"
     points: dict[int, dict[str, Any]] = {}
     for stat in stats:
         ts, values = _series(scope, params, start, end, period, stat)
@@ -221,7 +222,7 @@ def list_metrics(scope: MetricScope, params: dict[str, Any]) -> dict[str, Any]:
             instance.instance_id,
         ):
             continue
-        for name in METRICS:
+        for name in CLOUDWATCH_NAMES:
             if wanted_name in (None, name):
                 dims = [{"Name": "InstanceId", "Value": instance.instance_id}]
                 metrics.append({"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dims})

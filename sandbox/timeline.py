@@ -24,14 +24,10 @@ import numpy.typing as npt
 
 from sandbox.clock import SandboxClock
 from sandbox.fleet import Fleet, FleetInstance, Trace
+from spendsense.ec2_metrics import BY_NAME
 
 STEP_S = 300
 WEEK_STEPS = 7 * 24 * 12
-METRICS = {
-    "CPUUtilization": ("cpu_percent", "Percent"),
-    "NetworkIn": ("network_in_bytes", "Bytes"),
-    "NetworkOut": ("network_out_bytes", "Bytes"),
-}
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -131,5 +127,5 @@ class Timeline:
         index = (slots - first) // STEP_S
         keep = (index >= 0) & self.running(instance_id, slots)
         index = replay_index(index[keep], len(trace))
-        column: FloatArray = getattr(trace, METRICS[metric][0])
+        column: FloatArray = getattr(trace, BY_NAME[metric].field)
         return slots[keep], column[index]

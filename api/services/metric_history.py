@@ -23,17 +23,16 @@ from api.cache import TenantCache
 from api.schemas.instance_detail import MetricSeries
 from ingest.cloudwatch import PERIOD, align, clean_value, metric_data_results, metric_query
 from ingest.faults import CONNECTION_ERRORS, client_fault
-from ingest.polling import FIELDS
-from ingest.telemetry import AwsUsageMetrics
+from ingest.metrics import AwsUsageMetrics
 from spendsense.access import AccountRef, TenantSessions
 from spendsense.aws import THROTTLING_CODES, AwsFactory
+from spendsense.ec2_metrics import BY_NAME, CLOUDWATCH_NAMES
 from spendsense.errors import TenantAccessError
 from spendsense.metrics import CollectorRegistry
 
 HISTORY = timedelta(days=14)
 TTL_S = 300.0
 KEPT_SERIES = 128  # about 250 KB each in memory: at most ~32 MB per API process
-METRICS = ("CPUUtilization", "NetworkIn", "NetworkOut")
 OPERATION = "GetMetricData"
 RETRY = "try again in a few minutes"
 
@@ -135,8 +134,10 @@ class MetricHistory:
     def _fetch(self, account: AccountRef, region: str, instance_id: str) -> MetricSeries:
         start, end = self.window()
         slots = int((end - start) / PERIOD)
-        values: dict[str, list[float | None]] = {metric: [None] * slots for metric in METRICS}
-        queries = [metric_query(f"m{n}", instance_id, m) for n, m in enumerate(METRICS)]
+        values: dict[str, list[float | None]] = {
+            metric: [None] * slots for metric in CLOUDWATCH_NAMES
+        }
+        queries = [metric_query(f"m{n}", instance_id, m) for n, m in enumerate(CLOUDWATCH_NAMES)]
         with self.sessions.guard(account, region, OPERATION):
             cw = self.sessions.client(account, "cloudwatch", region)
             for result in metric_data_results(
@@ -147,12 +148,12 @@ class MetricHistory:
                 on_page=lambda: self.usage.metrics_requested(account.tenant_id, len(queries)),
                 max_datapoints=self.max_datapoints,
             ):
-                metric = METRICS[int(result["Id"][1:])]
+                metric = CLOUDWATCH_NAMES[int(result["Id"][1:])]
                 column = values[metric]
                 for ts, value in zip(result["Timestamps"], result["Values"], strict=True):
                     slot = int((align(ts.astimezone(UTC)) - start) / PERIOD)
                     if 0 <= slot < slots:
-                        column[slot] = clean_value(FIELDS[metric], float(value))
+                        column[slot] = clean_value(BY_NAME[metric].field, float(value))
         cpu = values["CPUUtilization"]
         return MetricSeries(
             start=start,

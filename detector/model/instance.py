@@ -65,7 +65,7 @@ from detector.model.quiet import DAYS, QuietHistory, QuietRule
 from detector.model.series import STATE_FIELDS, SeriesDetector
 from detector.model.wording import duration, rate
 
-METRICS = ("cpu_percent", "network_in_bytes", "network_out_bytes")
+FEATURES = ("cpu_percent", "network_in_bytes", "network_out_bytes")
 WEEK = 7 * 86_400
 """History an idle verdict needs: before the run, or as the run itself."""
 REST_BURST = 12
@@ -121,7 +121,7 @@ class InstanceModel(base.Base):
         self.rest_gap_factor = rest_gap_factor
         self.rest_gap_margin = rest_gap_margin
         template = detector or SeriesDetector()
-        self._detectors = [template.for_feature(name) for name in METRICS]
+        self._detectors = [template.for_feature(name) for name in FEATURES]
         self._clean = QuietHistory()
         self._rest = QuietHistory(max_burst=REST_BURST)
         self._level = RestLevel(ceilings)
@@ -313,7 +313,7 @@ class InstanceModel(base.Base):
         return model
 
     def _load(self, data: bytes) -> None:
-        size = _HEAD.size + 2 * _TRACK.size + _LEVEL.size + len(METRICS) * _SERIES.size
+        size = _HEAD.size + 2 * _TRACK.size + _LEVEL.size + len(FEATURES) * _SERIES.size
         if len(data) != size or data[0] != _FORMAT_VERSION:
             raise ValueError("not an InstanceModel state of this version")
         _, first_seen, last_seen, day, self._score = _HEAD.unpack_from(data)

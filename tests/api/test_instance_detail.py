@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from api.services.metric_history import MetricHistory
-from ingest.telemetry import AwsUsageMetrics
+from ingest.metrics import AwsUsageMetrics
 from spendsense.access import AccountRef, TenantSessions
 from spendsense.aws import AwsFactory
 from spendsense.metrics import CollectorRegistry

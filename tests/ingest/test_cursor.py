@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ingest.cloudwatch import Due, MetricsCollector
-from ingest.context import AccountJob, IngestContext
+from ingest.deps import AccountJob, IngestDeps
+from ingest.metrics import IngestMetrics
 from ingest.polling import ALL_METRICS, get_policy
-from ingest.telemetry import IngestMetrics
 from spendsense.access import AccountRef, TenantSessions
 from spendsense.aws import AwsFactory
 from spendsense.metrics import CollectorRegistry
@@ -21,7 +21,7 @@ ACCOUNT = AccountRef("acme", "111111111111", "arn:aws:iam::111111111111:role/x",
 
 
 def make_collector() -> MetricsCollector:
-    ctx = IngestContext(
+    ctx = IngestDeps(
         settings=IngestSettings(late_s=3600),
         sessions=TenantSessions(AwsFactory(AwsSettings())),
         store=None,  # type: ignore[arg-type]  # _advance does not touch the store

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ingest.metrics import IngestMetrics
 from ingest.recovery import PublishedPeriods
-from ingest.telemetry import IngestMetrics
 from spendsense.access import AccountRef, TenantSessions
 from spendsense.counters import SharedCounter
 from spendsense.producer import Publisher
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class IngestContext:
+class IngestDeps:
     """Shared by every collector in a process (thread-safe parts only)."""
 
     settings: IngestSettings

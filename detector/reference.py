@@ -1,15 +1,15 @@
-"""What every detector worker knows: each instance's inventory and people's feedback, and each
-tenant's settings (its ceilings of rest).
+"""The reference data every detector worker reads in full: each instance's inventory and
+people's feedback, and each tenant's settings (its ceilings of rest).
 
 ``inventory`` (compacted) and ``feedback`` are keyed by instance, ``tenant-settings``
 (compacted) by tenant, all partitioned unlike ``metrics``, so they cannot feed a table
 co-partitioned with the model state. Each worker reads the three topics in full instead,
 outside the consumer group (a plain assigned consumer from the earliest offset), and keeps the
-latest record per key: a compacted topic is the changelog of this view. :meth:`ContextView.ready` is set once the view has caught up with the
-end offsets seen at start, and :meth:`ContextView.catch_up` lets the agent wait for records
-published after that (an unknown tenant is dead-lettered only once the view has caught up).
+latest record per key: a compacted topic is the changelog of this view.
+:meth:`ReferenceView.ready` is set once the view has caught up with the end offsets seen at
+start, and :meth:`ReferenceView.catch_up` lets the agent wait for records published after that (an unknown tenant is dead-lettered only once the view has caught up).
 
->>> view = ContextView()
+>>> view = ReferenceView()
 >>> view.apply_inventory(InventoryRecord(
 ...     tenant_id="t1", account_id="111111111111", region="us-east-1",
 ...     instance_id="i-0abc1234", state="running", instance_type="m5.large",
@@ -97,7 +97,7 @@ def ceilings_of(record: TenantSettingsRecord) -> CeilingsIn | None:
     )
 
 
-class ContextView:
+class ReferenceView:
     """The latest inventory record and the latest "not idle" feedback time per instance, and
     the ceilings of rest per tenant (a tenant absent from ``ceilings`` has the defaults)."""
 
@@ -130,13 +130,13 @@ class ContextView:
             self.ceilings[record.tenant_id] = ceilings
 
 
-class ContextReader:
-    """Keeps a :class:`ContextView` up to date from the broker (started by the worker)."""
+class ReferenceReader:
+    """Keeps a :class:`ReferenceView` up to date from the broker (started by the worker)."""
 
     def __init__(
         self,
         kafka: KafkaSettings,
-        view: ContextView,
+        view: ReferenceView,
         on_poison: Callable[[str, ConsumerRecord, PoisonRecord], None] | None = None,
     ) -> None:
         self.kafka = kafka
