@@ -102,12 +102,8 @@ class AutoStopPolicy:
             return self._clear(tenant, det, deadline)
         if state is not None and state.marked_not_idle:
             return self._respect_not_idle(tenant, det, deadline)
-        try:
-            facts = self.executor.describe(
-                det.tenant_id, det.instance_id, account_id=det.account_id, region=det.region
-            )
-        except (NotFound, TenantAccessError) as exc:
-            log.warning("auto-stop: cannot describe %s: %s", det.instance_id, exc)
+        facts = self._describe(det)
+        if facts is None:
             return PolicyOutcome("unreachable")
         if not self._in_scope(tenant, facts):
             return PolicyOutcome("out-of-scope")
@@ -144,17 +140,23 @@ class AutoStopPolicy:
     ) -> PolicyOutcome:
         """A person said this idle episode is not idle: end any grace period, never stop."""
         if deadline is None and not tenant.autostop_dry_run:
-            try:
-                facts = self.executor.describe(
-                    det.tenant_id, det.instance_id, account_id=det.account_id, region=det.region
-                )
-            except (NotFound, TenantAccessError) as exc:
-                log.warning("auto-stop: cannot describe %s: %s", det.instance_id, exc)
+            facts = self._describe(det)
+            if facts is None:
                 return PolicyOutcome("not-idle")
             deadline = parse_deadline(facts.tags.get(self.settings.grace_tag))
         if deadline is not None:
             self._clear(tenant, det, deadline)
         return PolicyOutcome("not-idle", deadline)
+
+    def _describe(self, det: DetectionRecord) -> InstanceFacts | None:
+        """The detected instance as EC2 describes it now; None (logged) when it cannot."""
+        try:
+            return self.executor.describe(
+                det.tenant_id, det.instance_id, account_id=det.account_id, region=det.region
+            )
+        except (NotFound, TenantAccessError) as exc:
+            log.warning("auto-stop: cannot describe %s: %s", det.instance_id, exc)
+            return None
 
     def _in_scope(self, tenant: Tenant, facts: InstanceFacts) -> bool:
         if tenant.autostop_scope == "all":

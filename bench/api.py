@@ -64,19 +64,13 @@ class Run:
 
 
 @dataclass
-class EndpointResult:
-    """Latency and throughput of one endpoint under load: medians over the runs."""
+class EndpointResult(Run):
+    """Latency and throughput of one endpoint under load: a run's figures, each the median
+    over the runs (``requests`` and ``errors``: their sums), and every run."""
 
     path: str
     clients: int
     seconds: float
-    requests: int
-    errors: int
-    rps: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
     runs: list[Run]
 
 

@@ -221,18 +221,25 @@ class SandboxApp:
     def _get_metric_statistics(
         self, request: AwsRequest, environ: dict[str, Any], account: str
     ) -> Answer:
-        params = request.json()
-        if params.get("Namespace") != cloudwatch.NAMESPACE:
-            return self._moto(environ)
-        scope = cloudwatch.MetricScope(self.state.timeline, account, request.region)
-        return json_answer(request, cloudwatch.get_metric_statistics(scope, params))
+        return self._fleet_namespace(request, environ, account, cloudwatch.get_metric_statistics)
 
     def _list_metrics(self, request: AwsRequest, environ: dict[str, Any], account: str) -> Answer:
+        return self._fleet_namespace(request, environ, account, cloudwatch.list_metrics)
+
+    def _fleet_namespace(
+        self,
+        request: AwsRequest,
+        environ: dict[str, Any],
+        account: str,
+        serve: Callable[[cloudwatch.MetricScope, dict[str, Any]], dict[str, Any]],
+    ) -> Answer:
+        """``serve``'s answer from the fleet's traces for the ``AWS/EC2`` namespace; moto's
+        for any other."""
         params = request.json()
         if params.get("Namespace") != cloudwatch.NAMESPACE:
             return self._moto(environ)
         scope = cloudwatch.MetricScope(self.state.timeline, account, request.region)
-        return json_answer(request, cloudwatch.list_metrics(scope, params))
+        return json_answer(request, serve(scope, params))
 
     def _get_cost_and_usage(
         self, request: AwsRequest, environ: dict[str, Any], account: str

@@ -20,11 +20,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import select
 
+from ingest.cloudwatch import metric_query
 from sandbox import control
 from sandbox.fleet import Fleet
 from sandbox.mail import sent_messages
@@ -98,21 +99,6 @@ def _stamp(value: str | datetime) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def _cpu_query(n: int, instance_id: str) -> dict[str, Any]:
-    return {
-        "Id": f"q{n}",
-        "MetricStat": {
-            "Metric": {
-                "Namespace": "AWS/EC2",
-                "MetricName": "CPUUtilization",
-                "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
-            },
-            "Period": 300,
-            "Stat": "Average",
-        },
-    }
-
-
 def cloudwatch_periods(
     settings: Settings, store: Store, since: datetime
 ) -> dict[tuple[str, str], set[datetime]]:
@@ -133,7 +119,9 @@ def cloudwatch_periods(
         end = max(_stamp(r.cursor_at) for r in rows)
         for chunk in range(0, len(rows), 400):
             part = rows[chunk : chunk + 400]
-            queries = [_cpu_query(n, r.instance_id) for n, r in enumerate(part)]
+            queries = [
+                metric_query(f"q{n}", r.instance_id, "CPUUtilization") for n, r in enumerate(part)
+            ]
             found: dict[str, set[datetime]] = defaultdict(set)
             token: str | None = None
             while True:

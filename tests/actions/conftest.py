@@ -8,9 +8,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from actions.alerts import AlertService
 from actions.links import LinkClaims, decode
@@ -18,13 +21,22 @@ from actions.metrics import ActionsMetrics
 from actions.policy import AutoStopPolicy
 from actions.runtime import ActionsRuntime
 from actions.stopping import StopExecutor
+from api.security import hash_password
 from spendsense.access import TenantSessions
 from spendsense.aws import AwsFactory
 from spendsense.events import ActionRecord, DetectionRecord, Event
 from spendsense.metrics import CollectorRegistry
-from spendsense.settings import ActionsSettings, AwsSettings, StoreSettings
-from spendsense.store import Store, add_aws_account, create_tenant, open_store
+from spendsense.settings import (
+    ActionsSettings,
+    ApiSettings,
+    AwsSettings,
+    KafkaSettings,
+    Settings,
+    StoreSettings,
+)
+from spendsense.store import Store, add_aws_account, create_tenant, create_user, open_store
 from spendsense.topics import ACTIONS, topic_spec
+from tests.api.conftest import PASSWORD
 
 if TYPE_CHECKING:
     from tests.fixtures.sandbox import Sandbox
@@ -148,6 +160,32 @@ class Rig:
 
     def mail_to(self, recipient: str) -> list[Any]:
         return [m for m in self.sandbox.mail() if recipient in m.to]
+
+    def api_settings(self, kafka: KafkaSettings, var_dir: Path) -> Settings:
+        """Settings for the API over the rig's store, sandbox account and actions settings."""
+        return Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            var_dir=var_dir,
+            kafka=kafka,
+            aws=self.aws,
+            actions=self.settings,
+            store=StoreSettings(url=self.store.engine.url.render_as_string(hide_password=False)),
+            api=ApiSettings(session_secret=SecretStr("s" * 48)),
+        )
+
+    def log_in(self, client: TestClient) -> str:
+        """``client`` logged in as a new member of tenant acme: the session's CSRF token."""
+        email = f"member-{uuid.uuid4().hex[:8]}@acme.example.com"
+        with self.store.sessions.begin() as session:
+            create_user(session, "acme", email, hash_password(PASSWORD))
+        anonymous = client.get("/api/auth/csrf").json()["csrf_token"]
+        me = client.post(
+            "/api/auth/login",
+            json={"email": email, "password": PASSWORD},
+            headers={"X-CSRF-Token": anonymous},
+        )
+        assert me.status_code == 200, me.text
+        return str(me.json()["csrf_token"])
 
     def claims(self, url: str) -> LinkClaims:
         return decode(KEY.encode(), url.rsplit("/", 1)[1])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,32 +13,20 @@ from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from actions.links import link_url, sign
 from api.app import create_app
-from api.security import hash_password
 from spendsense.metrics import CollectorRegistry
-from spendsense.settings import ApiSettings, KafkaSettings, Settings, StoreSettings
-from spendsense.store import create_user
+from spendsense.settings import KafkaSettings
 from tests.actions.conftest import KEY, Rig
-from tests.api.conftest import PASSWORD, sign_up
+from tests.api.conftest import sign_up
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
 def client(rig: Rig, kafka: KafkaSettings, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        var_dir=tmp_path,
-        kafka=kafka,
-        aws=rig.aws,
-        actions=rig.settings,
-        store=StoreSettings(url=rig.store.engine.url.render_as_string(hide_password=False)),
-        api=ApiSettings(session_secret=SecretStr("s" * 48)),
-    )
-    app = create_app(settings, registry=CollectorRegistry())
+    app = create_app(rig.api_settings(kafka, tmp_path), registry=CollectorRegistry())
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
     app.state.spendsense.engine.dispose()
@@ -55,20 +42,6 @@ def _message(page: str) -> str:
     return html.unescape(found.group(1))
 
 
-def _log_in_to_acme(rig: Rig, client: TestClient) -> None:
-    """``client`` logged in as a (new) member of tenant acme."""
-    email = f"member-{uuid.uuid4().hex[:8]}@acme.example.com"
-    with rig.store.sessions.begin() as session:
-        create_user(session, "acme", email, hash_password(PASSWORD))
-    csrf = client.get("/api/auth/csrf").json()["csrf_token"]
-    logged_in = client.post(
-        "/api/auth/login",
-        json={"email": email, "password": PASSWORD},
-        headers={"X-CSRF-Token": csrf},
-    )
-    assert logged_in.status_code == 200, logged_in.text
-
-
 def test_stop_link_confirms_then_stops_once(rig: Rig, client: TestClient) -> None:
     iid = rig.run_instance()
     rig.runtime.handle(rig.detection(iid))
@@ -77,7 +50,7 @@ def test_stop_link_confirms_then_stops_once(rig: Rig, client: TestClient) -> Non
     assert rig.claims(stop_url).action == "stop"
     assert "Stop asks you to log in" in (mail.text or "")
 
-    _log_in_to_acme(rig, client)  # a Stop link acts for a member of its organisation only
+    rig.log_in(client)  # a Stop link acts for a member of its organisation only
     page = client.get(_path(stop_url))
     assert page.status_code == 200
     assert f"Stop instance {iid}?" in page.text

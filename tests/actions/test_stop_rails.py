@@ -18,16 +18,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from actions.policy import POLICY_ACTOR
 from api.app import create_app
-from api.security import hash_password
 from spendsense.metrics import CollectorRegistry
-from spendsense.settings import ApiSettings, KafkaSettings, Settings, StoreSettings
-from spendsense.store import create_user, get_tenant, list_audit
+from spendsense.settings import KafkaSettings
+from spendsense.store import get_tenant, list_audit
 from tests.actions.conftest import Rig
-from tests.api.conftest import PASSWORD, seed_instance
+from tests.api.conftest import seed_instance
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -109,28 +107,9 @@ def launched(rig: Rig, case: Case) -> Iterator[str]:
 @pytest.fixture
 def member(rig: Rig, kafka: KafkaSettings, tmp_path: Path) -> Iterator[TestClient]:
     """The API on the rig's store, logged in as a member of acme (CSRF header set)."""
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        var_dir=tmp_path,
-        kafka=kafka,
-        aws=rig.aws,
-        actions=rig.settings,
-        store=StoreSettings(url=rig.store.engine.url.render_as_string(hide_password=False)),
-        api=ApiSettings(session_secret=SecretStr("s" * 48), cookie_secure=False),
-    )
-    email = f"ops-{uuid.uuid4().hex[:8]}@acme.example.com"
-    with rig.store.sessions.begin() as db:
-        create_user(db, "acme", email, hash_password(PASSWORD))
-    app = create_app(settings, registry=CollectorRegistry())
+    app = create_app(rig.api_settings(kafka, tmp_path), registry=CollectorRegistry())
     with TestClient(app, raise_server_exceptions=False) as client:
-        anonymous = client.get("/api/auth/csrf").json()["csrf_token"]
-        me = client.post(
-            "/api/auth/login",
-            json={"email": email, "password": PASSWORD},
-            headers={"X-CSRF-Token": anonymous},
-        )
-        assert me.status_code == 200, me.text
-        client.headers["X-CSRF-Token"] = me.json()["csrf_token"]
+        client.headers["X-CSRF-Token"] = rig.log_in(client)
         yield client
     app.state.spendsense.engine.dispose()
 

@@ -276,17 +276,35 @@ def running_projector(settings: Settings, sessions: sessionmaker[Session]) -> It
         consumer.close()
 
 
+def sandbox_settings(
+    sandbox: Sandbox,
+    kafka: KafkaSettings,
+    postgres_server: PostgresServer,
+    var_dir: Path,
+    **sections: Any,
+) -> Settings:
+    """Settings of a test's own: the sandbox AWS account, ``kafka``'s (isolated) topics, a
+    fresh database, plus ``sections`` (``api=ApiSettings(...)`` and the like)."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        var_dir=var_dir,
+        kafka=kafka,
+        aws=sandbox.aws_settings(),
+        store=StoreSettings(url=postgres_server.create_database()),
+        **sections,
+    )
+
+
 @pytest.fixture
 def sandbox_app(
     sandbox: Sandbox, kafka: KafkaSettings, postgres_server: PostgresServer, tmp_path: Path
 ) -> Iterator[FastAPI]:
     """An app of this test's own: the sandbox AWS account, isolated topics, a fresh store."""
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        var_dir=tmp_path,
-        kafka=kafka,
-        aws=sandbox.aws_settings(),
-        store=StoreSettings(url=postgres_server.create_database()),
+    settings = sandbox_settings(
+        sandbox,
+        kafka,
+        postgres_server,
+        tmp_path,
         api=ApiSettings(
             session_secret=SecretStr("l" * 48),
             vendor_account_id=sandbox.vendor_account_id,

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from api.services.metric_history import MetricHistory
+from ingest.cloudwatch import metric_query
 from ingest.metrics import AwsUsageMetrics
 from spendsense.access import AccountRef, TenantSessions
 from spendsense.aws import AwsFactory
@@ -52,18 +53,7 @@ def cloudwatch_cpu(
 ) -> dict[datetime, float]:
     """What CloudWatch itself holds for the series' window (the tenant's own read)."""
     cw = sandbox.client("cloudwatch", session=sandbox.tenant_session(account_id, REGION))
-    query = {
-        "Id": "cpu",
-        "MetricStat": {
-            "Metric": {
-                "Namespace": "AWS/EC2",
-                "MetricName": "CPUUtilization",
-                "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
-            },
-            "Period": 300,
-            "Stat": "Average",
-        },
-    }
+    query = metric_query("cpu", instance_id, "CPUUtilization")
     out: dict[datetime, float] = {}
     kwargs: dict[str, Any] = {
         "MetricDataQueries": [query],
@@ -124,23 +114,16 @@ def test_detail_has_14_days_from_cloudwatch_rest_limits_quiet_runs_alerts_and_au
         add_email(db, user.tenant_id, [random_instance_id(), iid], "2 idle instances")
         add_email(db, user.tenant_id, [iid + "0"], "an id that only starts like it")
         add_email(db, other.tenant_id, [iid], "another tenant's email")
-        append_audit(
-            db,
-            user.tenant_id,
-            actor="alerts",
-            action="stop",
-            result="stopped",
-            instance_id=iid,
-            account_id=account_id,
-        )
-        append_audit(
-            db,
-            user.tenant_id,
-            actor="alerts",
-            action="stop",
-            result="stopped",
-            instance_id=random_instance_id(),
-        )
+        for stopped, account in ((iid, account_id), (random_instance_id(), None)):
+            append_audit(
+                db,
+                user.tenant_id,
+                actor="alerts",
+                action="stop",
+                result="stopped",
+                instance_id=stopped,
+                account_id=account,
+            )
         db.commit()
     gets_before = sandbox.call_count("monitoring", "GetMetricData", account_id)
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the reliability suite: real processes with their logs kept, Kafka helpers.
+"""Shared pieces of the reliability suite: real processes with their logs kept, metrics read.
 
 Every process a reliability test starts writes its output to a file under
 ``logs_dir`` (one folder for the session), kept for reading after a failure.
@@ -15,14 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
 
 from devstack import stack
 from devstack.launch import Child
-from spendsense.kafka_clients import kafka_python_config
 from spendsense.ports import free_port
-from spendsense.settings import KafkaSettings
-from spendsense.topics import topic_name
 
 # Secrets the reliability suite hands to the processes it starts: none may reach a log.
 LINK_KEY = "chaos-link-key-" + uuid.uuid4().hex
@@ -128,41 +124,6 @@ def sample(text: str, name: str, labels: str = "") -> float:
         if line.startswith(prefix):
             return float(line.split()[-1])
     return 0.0
-
-
-def produce(kafka: KafkaSettings, topic: str, records: list[tuple[str, bytes]]) -> None:
-    """Send raw (key, value) pairs to one of the project's topics."""
-    producer = KafkaProducer(**kafka_python_config(kafka, acks="all"))
-    try:
-        for key, value in records:
-            producer.send(topic_name(kafka, topic), key=key.encode(), value=value)
-        producer.flush()
-    finally:
-        producer.close()
-
-
-def consume(
-    kafka: KafkaSettings, topic: str, until: int, timeout_s: float
-) -> list[tuple[bytes | None, bytes]]:
-    """(key, value) pairs of a topic from its start, until ``until`` records or the timeout."""
-    consumer = KafkaConsumer(
-        topic_name(kafka, topic),
-        **kafka_python_config(
-            kafka,
-            group_id=f"rel-{uuid.uuid4().hex[:8]}",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        ),
-    )
-    out: list[tuple[bytes | None, bytes]] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(out) < until and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                out += [(r.key, r.value) for r in batch]
-    finally:
-        consumer.close()
-    return out
 
 
 __all__ = ["free_port"]

@@ -26,12 +26,11 @@ from spendsense.settings import KafkaSettings, StoreSettings
 from spendsense.store import create_tenant, open_store
 from spendsense.store.models.api import InstanceView
 from spendsense.topics import ACTIONS, DEADLETTER, DETECTIONS, INVENTORY
+from tests.fixtures.detector import consume, produce
 from tests.reliability.conftest import (
     LINK_KEY,
     Processes,
-    consume,
     free_port,
-    produce,
     sample,
     wait_metric,
 )
@@ -119,7 +118,7 @@ def test_actions_worker_dead_letters_poison_and_goes_on(
 
     wait_metric(port, 'spendsense_actions_records_total{outcome="ok"} 2.0', 60, worker)
     page = wait_metric(port, '{outcome="unknown-tenant"} 1.0', 30, worker)
-    letters = [parse_event(DeadLetter, v) for _, v in consume(kafka, DEADLETTER, 5, 30)]
+    letters = [parse_event(DeadLetter, v) for v in consume(kafka, DEADLETTER, 5, 30)]
     reasons = [x.reason.split(":")[0] for x in sorted(letters, key=lambda x: x.offset or 0)]
     assert reasons == ["json", "schema", "schema", "schema", "unknown-tenant"]
     assert all(x.source_topic.endswith(DETECTIONS) and x.offset is not None for x in letters)
@@ -161,7 +160,7 @@ def test_projector_dead_letters_poison_on_every_topic_and_goes_on(
     )
     produce(kafka, ACTIONS, [(TENANT, b'{"action": "stop"}'), (TENANT, stop.to_bytes())])
 
-    letters = [parse_event(DeadLetter, v) for _, v in consume(kafka, DEADLETTER, 9, 60)]
+    letters = [parse_event(DeadLetter, v) for v in consume(kafka, DEADLETTER, 9, 60)]
     by_topic: dict[str, list[str]] = {}
     for letter in sorted(letters, key=lambda x: x.offset or 0):
         assert letter.reason.startswith("projector: "), letter.reason

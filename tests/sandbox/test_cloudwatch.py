@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
+from ingest.cloudwatch import metric_query
 from sandbox.fleet import FleetInstance
 from tests.fixtures.sandbox import Sandbox
 
@@ -17,25 +18,9 @@ DAY = 86400
 BUSY = {"web-diurnal", "steady-service"}  # never idle: no other suite stops these
 
 
-def _query(
-    iid: str,
-    metric: str = "CPUUtilization",
-    qid: str = "m0",
-    period: int = 300,
-    stat: str = "Average",
-) -> dict[str, Any]:
-    return {
-        "Id": qid,
-        "MetricStat": {
-            "Metric": {
-                "Namespace": "AWS/EC2",
-                "MetricName": metric,
-                "Dimensions": [{"Name": "InstanceId", "Value": iid}],
-            },
-            "Period": period,
-            "Stat": stat,
-        },
-    }
+def _query(iid: str, metric: str = "CPUUtilization", qid: str = "m0") -> dict[str, Any]:
+    """The collector's own query (per 5 minutes, the metric's statistic)."""
+    return metric_query(qid, iid, metric)
 
 
 def _at(epoch: float) -> datetime:

@@ -28,10 +28,10 @@ from ingest.runner import CollectorService
 from spendsense.events import DetectionRecord
 from spendsense.metrics import CollectorRegistry
 from spendsense.producer import make_producer
-from spendsense.settings import ApiSettings, IngestSettings, KafkaSettings, Settings, StoreSettings
+from spendsense.settings import ApiSettings, IngestSettings, KafkaSettings, Settings
 from spendsense.store.models.api import InstanceView
 from spendsense.topics import DETECTIONS, topic_name
-from tests.api.conftest import live_api, restart, running_projector
+from tests.api.conftest import live_api, restart, running_projector, sandbox_settings
 from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.sandbox import Sandbox
 from tests.ui.conftest import browser_sign_up
@@ -45,12 +45,11 @@ REGION = "us-east-1"
 def settings(
     sandbox: Sandbox, kafka: KafkaSettings, postgres_server: PostgresServer, tmp_path: Path
 ) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        var_dir=tmp_path,
-        kafka=kafka,
-        aws=sandbox.aws_settings(),
-        store=StoreSettings(url=postgres_server.create_database()),
+    return sandbox_settings(
+        sandbox,
+        kafka,
+        postgres_server,
+        tmp_path,
         api=ApiSettings(
             session_secret=SecretStr("b" * 48), vendor_account_id=sandbox.vendor_account_id
         ),
