@@ -4,7 +4,7 @@
 dead-letter list with a reason, groups the rest by instance (in order), reads each instance's
 :class:`InstanceState` from the state mapping (the worker's changelogged table), makes one model
 service call for the whole batch (each instance's item carries its tenant's ceilings of rest
-from the context view), writes the updated states back and returns one
+from the reference view), writes the updated states back and returns one
 :class:`~spendsense.events.DetectionRecord` per scored record. A record whose period the
 instance's state has already learned (a redelivery after a crash) is not learned twice.
 """

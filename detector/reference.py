@@ -165,7 +165,7 @@ class ReferenceReader:
         await self.catch_up()
         self.view.ready.set()
         log.info(
-            "context view ready: %d instances, %d tenants, %d feedback marks, "
+            "reference view ready: %d instances, %d tenants, %d feedback marks, "
             "%d tenants with their own ceilings",
             len(self.view.inventory),
             len(self.view.tenants),
@@ -193,7 +193,7 @@ class ReferenceReader:
             try:
                 await asyncio.wait_for(self._progress.wait_for(caught_up), timeout_s)
             except TimeoutError:
-                log.warning("context view did not catch up within %.0fs", timeout_s)
+                log.warning("reference view did not catch up within %.0fs", timeout_s)
                 return False
         return True
 
