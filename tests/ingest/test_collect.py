@@ -38,7 +38,8 @@ def sandbox_periods(env: IngestEnv, start: datetime) -> set[tuple[str, str, str]
             session = env.sandbox.assume(ref.role_arn, ref.external_id, region)
             cw = env.sandbox.client("cloudwatch", session, region)
             for iid in env.sandbox.instances(ref.account_id, region):
-                if ends[iid].cursor_at <= start:
+                cursor = ends.get(iid)
+                if cursor is None or cursor.cursor_at <= start:
                     continue  # nothing collected since start: nothing owed yet
                 query = {
                     "Id": "c",
@@ -53,7 +54,7 @@ def sandbox_periods(env: IngestEnv, start: datetime) -> set[tuple[str, str, str]
                     },
                 }
                 resp = cw.get_metric_data(
-                    MetricDataQueries=[query], StartTime=start, EndTime=ends[iid].cursor_at
+                    MetricDataQueries=[query], StartTime=start, EndTime=cursor.cursor_at
                 )
                 for ts in resp["MetricDataResults"][0]["Timestamps"]:
                     out.add((tenant, iid, stamp(ts)))
