@@ -40,9 +40,19 @@ IN_FLIGHT = 2
 
 
 async def publish(output: Output, outcome: BatchOutcome) -> None:
-    """Send a batch's detections (key: instance) and dead letters (key: source topic)."""
+    """Send a batch's detections (key: instance) and dead letters (key: source topic), wait
+    until the broker has them, and only then log the states that say they were made.
+
+    A state on the changelog is what a restarted worker believes it has scored: records at
+    or before its last period are taken for redeliveries and skipped. Were the states logged
+    before the detections were acknowledged, a worker killed in between would come back
+    believing in detections the broker never got, and those periods would never be scored.
+    This order can at worst score a period twice (the consumers are idempotent).
+    """
     await output.detections(outcome.detections)
     await output.dead_letters(outcome.dead_letters)
+    await output.deliver()
+    await output.log_states(outcome.states)
 
 
 @dataclass
@@ -51,7 +61,8 @@ class BatchPipeline:
 
     ``take`` the next batch from the stream (a task, so Faust reads on meanwhile);
     ``prepare`` it from the states the batch before it left; ``score`` it on the model
-    service; ``send`` the batch before it meanwhile (detections, dead letters, changelog);
+    service; ``send`` the batch before it meanwhile (detections and dead letters, then, once the
+    broker has them, the changelog);
     ``acknowledge`` a sent batch's events once the broker has all of it (its own task,
     at most ``IN_FLIGHT`` batches waiting). A scored batch whose successor has not arrived
     is sent at once.
@@ -116,7 +127,6 @@ class BatchPipeline:
     async def send(self, events: list[EventT], outcome: BatchOutcome) -> None:
         """Send a scored batch's records, then queue its events for acknowledgement."""
         await publish(self.output, outcome)
-        await self.output.log_states(outcome.states)
         if self.acker is not None and self.acker.done():
             self.acker.result()  # delivery failed: stop here, nothing after it is acknowledged
         await self.delivered.put(events)

@@ -5,10 +5,11 @@ say (:mod:`spendsense.topics`), with one aiokafka record batch per partition (Ka
 partitioner, the same as every producer of the project uses), which costs a few
 microseconds a record where a ``topic.send`` per record costs a few hundred. A batch's
 new instance states go into the table's in-memory store at once (:meth:`keep_states`: the
-next batch is prepared from them) and, after its detections, onto the table's changelog
-topic as record batches too (:meth:`log_states`; the partition :func:`key_partition` gives,
-keys and values JSON-encoded as Faust's own changelog writes them, so Faust restores them on
-start and on rebalance). :meth:`KafkaOutput.deliver` waits until the broker has all of it.
+next batch is prepared from them) and, once the broker has its detections, onto the table's
+changelog topic as record batches too (:meth:`log_states`; the partition :func:`key_partition`
+gives, keys and values JSON-encoded as Faust's own changelog writes them, so Faust restores
+them on start and on rebalance). :meth:`KafkaOutput.deliver` waits until the broker has all
+of it.
 :class:`ChannelOutput` sends to in-memory Faust channels and writes states through the table,
 for agent tests under ``test_context`` where no producer runs.
 """
@@ -113,10 +114,16 @@ class KafkaOutput:
         await self._send(topic, records, encode_key=True)
 
     async def deliver(self) -> None:
-        """Wait until the broker acknowledged everything sent so far (raises on a failure)."""
-        pending, self._pending = self._pending, []
+        """Wait until the broker acknowledged everything sent so far (raises on a failure).
+
+        Callers may overlap (the agent's send and its acknowledger): each waits for every
+        send made before its call, not only for those no other caller is waiting for.
+        """
+        pending = list(self._pending)
         for fut in pending:
             await fut
+        waited = set(pending)
+        self._pending = [fut for fut in self._pending if fut not in waited]
 
 
 class ChannelOutput:
