@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := openjdk-17-jre-headless maven postgresql chromium prometheus prometheus-node-exporter nodejs npm wrk nginx
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install sysdeps jars ui demo test test-fast lint typecheck bench bench-nab bench-api bench-idle bench-collect bench-pipeline chaos migration clean
+.PHONY: help install sysdeps jars ui demo test test-deploy test-fast lint typecheck bench bench-nab bench-api bench-ui bench-idle bench-collect bench-pipeline chaos migration clean
 
 help:
 	@echo "make demo   - the whole pipeline on the sandbox AWS account (dashboard URL + demo login printed)"
@@ -39,6 +39,13 @@ demo: sysdeps install jars ui
 
 test: sysdeps install jars ui
 	$(BIN)/python -m pytest -p no:cacheprovider --doctest-modules spendsense ingest detector actions api projector sandbox bench devstack tests
+
+# The deployment for real (tests/deploy/test_stack_runs.py): Docker set up on this host,
+# the stand-ins and the image built, the compose stack up behind nginx, a customer's first
+# steps through it, data kept across down and up. Figures: var/deploy-test/figures.json.
+test-deploy: sysdeps install jars
+	bash deploy/scripts/docker-host.sh
+	SPENDSENSE_TEST_DEPLOY=1 $(BIN)/python -m pytest -p no:cacheprovider -s tests/deploy/test_stack_runs.py tests/deploy/test_ansible_play.py
 
 test-fast: install
 	$(BIN)/python -m pytest -x -q -m "not slow" tests
@@ -74,6 +81,10 @@ bench-pipeline: install jars
 # The API under load: instances and costs for a tenant with 10,000 instances, 100 clients.
 bench-api: install
 	$(BIN)/python -m bench.api --instances 10000 --clients 100 --json bench/results/api.json
+
+# The dashboard's first paint at 10,000 instances in headless Chromium (median of 5 loads).
+bench-ui: install ui
+	$(BIN)/python -m bench.first_paint --instances 10000 --runs 5 --json bench/results/dashboard.json
 
 # The polling benchmark: AWS cost and time to the idle verdict per policy, on the same fleet.
 bench-collect: install $(IDLE_FLEET)/labels.json

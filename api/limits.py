@@ -8,8 +8,8 @@ A request's store session holds a pooled connection from its first query until t
 response is sent. Without a bound, a burst of requests checks out more connections
 than the pool has and the overflow times out; with this middleware they wait their
 turn in the event loop instead (cheap), and the measured latency includes the wait.
-Long-lived streams (the live feed) and static files are not counted: they hold no
-session.
+Long-lived streams (the live feed), static files and nginx's log-in check (its one read
+goes through :class:`StoreReads`) are not counted: they hold no session.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 T = TypeVar("T")
 
-UNCOUNTED = ("/static/", "/api/feed", "/metrics", "/healthz")
+UNCOUNTED = ("/static/", "/api/feed", "/metrics", "/healthz", "/api/auth/check")
 
 
 class ConcurrencyLimit:

@@ -7,6 +7,10 @@ the pipeline's processes, each waited on until ready. The chaos run reuses it.
 
 The sandbox is reached the way any AWS endpoint is: through ``SPENDSENSE_AWS__ENDPOINT_URL``
 and SpendSense's own account key, set in the environment the processes inherit.
+
+Each process's output goes to ``<var_dir>/log/<name>.log``. The console (``out``) shows the
+stack's steps, each process ready, and each process's warnings and errors; ``verbose``
+shows every line too, and ``milestones`` adds the pipeline's news (:mod:`devstack.milestones`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from devstack import broker, stack
+from devstack.console import Console
+from devstack.milestone_feed import MilestoneFeed
 from devstack.supervisor import Supervisor
 from spendsense import topic_admin
 from spendsense.errors import ConfigError
@@ -88,16 +94,22 @@ class LocalStack:
         fleet_dir: Path | None = None,
         speed: float | None = None,
         out: IO[str] | None = None,
+        *,
+        verbose: bool = True,
+        milestones: bool = False,
     ) -> None:
         self.speed = speed
-        self.out = out or sys.stdout
-        self.supervisor = Supervisor(out=self.out)
         self.settings = get_settings()
+        self.console = Console(out or sys.stdout, verbose=verbose)
+        self.log_dir = self.settings.var_dir / "log"
+        self.supervisor = Supervisor(self.console, log_dir=self.log_dir)
+        self.milestones = milestones
+        self.feed: MilestoneFeed | None = None
         self.fleet_dir = fleet_dir or self.settings.sandbox.fleet_dir
         self.env: dict[str, str] = {}
 
     def _say(self, line: str) -> None:
-        print(f"==> {line}", file=self.out, flush=True)
+        self.console.step(line)
 
     def _apply_environment(self) -> None:
         """The demo's environment, for the processes it starts (this process's own
@@ -123,11 +135,16 @@ class LocalStack:
             topic_admin.create_topics(self.settings.kafka)
             self._say("migrating the store and onboarding the demo tenants")
             logins = self.onboard()
+            if self.milestones:
+                self.feed = MilestoneFeed(self.settings, self.console.milestone)
+                self.feed.mark()  # before the pipeline: its first news is after the marks
             for spec in stack.pipeline(self.settings, self.env):
                 self._say(f"starting {spec.name}")
                 self.supervisor.start(spec)
+            if self.feed is not None:
+                self.feed.start()
         except BaseException:
-            self.supervisor.stop_all()
+            self.stop()
             raise
         return logins
 
@@ -205,7 +222,14 @@ class LocalStack:
 
     def run_forever(self) -> None:
         """Supervise until Ctrl-C or SIGTERM, then stop every process."""
-        self.supervisor.run_forever()
+        try:
+            self.supervisor.run_forever()
+        finally:
+            self.stop()
 
     def stop(self) -> None:
+        """Stop reading milestones and stop every process."""
+        if self.feed is not None:
+            self.feed.stop()
+            self.feed = None
         self.supervisor.stop_all()

@@ -23,7 +23,8 @@ from devstack.readiness import Readiness, wait_ready
 
 @dataclass
 class ProcessSpec:
-    """One process to start: its name, command, readiness probe and extra environment."""
+    """One process to start: its name, command, readiness probe and extra environment, and
+    where a person reaches it once it is ready (if anywhere)."""
 
     name: str
     argv: Sequence[str]
@@ -31,6 +32,7 @@ class ProcessSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     # processes stop tier by tier, highest first: the pipeline (1) before the broker (0)
     tier: int = 1
+    url: str | None = None
 
 
 def kill_tree(pid: int, sig: signal.Signals) -> None:

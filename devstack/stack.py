@@ -142,6 +142,27 @@ def readiness(name: str, settings: Settings) -> Readiness:
     return probes[name]
 
 
+def address(name: str, settings: Settings) -> str:
+    """Where a person reaches ``name`` on this host: the dashboard, the model service and
+    the sandbox's endpoints, the broker's bootstrap address, the workers' metrics.
+
+    >>> address("api", Settings())
+    'http://127.0.0.1:8000/'
+    """
+    local = "http://127.0.0.1"
+    addresses = {
+        "kafka": settings.kafka.bootstrap_servers,
+        "sandbox": settings.sandbox.url,
+        "model": f"{local}:{settings.detector.model_port}",
+        "detector": f"{local}:{settings.detector.metrics_port}/metrics",
+        "actions": f"{local}:{settings.actions.metrics_port}/metrics",
+        "projector": f"{local}:{settings.api.projector_metrics_port}/metrics",
+        "collector": f"{local}:{settings.ingest.metrics_port}/metrics",
+        "api": f"{settings.api.public_url}/",
+    }
+    return addresses[name]
+
+
 def command(name: str, settings: Settings, host: str = "127.0.0.1") -> list[str]:
     """``name``'s command line, its program by name (as docker-compose.yml writes it)."""
     return COMMANDS[name](settings, host)
@@ -179,6 +200,7 @@ def spec(
         ready=readiness(name, settings),
         env=dict(env or {}),
         tier=0 if name in INFRASTRUCTURE else 1,
+        url=address(name, settings),
     )
 
 

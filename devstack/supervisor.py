@@ -1,9 +1,10 @@
 """A small process supervisor for running the local stack (``spendsense demo``).
 
-Processes start in order, each waited on until its readiness probe answers; their
-output is prefixed with their name; one that exits is restarted after a pause; on
-Ctrl-C or SIGTERM every process group is stopped (SIGTERM, then SIGKILL) so nothing
-is left behind.
+Processes start in order, each waited on until its readiness probe answers; each line
+they write goes to their log file (``<log_dir>/<name>.log``) and to the
+:class:`~devstack.console.Console`, which decides what to show; one that exits is
+restarted after a pause; on Ctrl-C or SIGTERM every process group is stopped (SIGTERM,
+then SIGKILL) so nothing is left behind.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import IO
+from pathlib import Path
 
 import psutil
 
+from devstack import milestones
+from devstack.console import Console
 from devstack.launch import Child, ProcessSpec, kill_tree
 from devstack.readiness import wait_ready
 
@@ -64,24 +67,42 @@ class Running:
 
 
 class Supervisor:
-    """Starts, watches, restarts and stops a set of processes."""
+    """Starts, watches, restarts and stops a set of processes; their output goes to a log
+    file each under ``log_dir`` (none without it) and to ``console`` (by default, every line
+    on stdout)."""
 
-    def __init__(self, out: IO[str] | None = None, restart_delay_s: float = 2.0) -> None:
-        self.out = out or sys.stdout
+    def __init__(
+        self,
+        console: Console | None = None,
+        log_dir: Path | None = None,
+        restart_delay_s: float = 2.0,
+    ) -> None:
+        self.console = console or Console(sys.stdout, verbose=True)
+        self.log_dir = log_dir
         self.restart_delay_s = restart_delay_s
         self.running: dict[str, Running] = {}
-        self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._width = 10
+
+    def log_path(self, name: str) -> Path | None:
+        """Where ``name``'s output goes."""
+        return self.log_dir / f"{name}.log" if self.log_dir is not None else None
 
     def _pump(self, run: Running) -> None:
         stream = run.proc.stdout
         assert stream is not None
-        for raw in iter(stream.readline, b""):
-            line = raw.decode(errors="replace").rstrip()
-            run.tail.append(line)
-            with self._lock:
-                print(f"{run.spec.name:<{self._width}} | {line}", file=self.out, flush=True)
+        name = run.spec.name
+        path = self.log_path(name)
+        with contextlib.ExitStack() as files:
+            log = None
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                log = files.enter_context(path.open("a", encoding="utf-8"))
+            for raw in iter(stream.readline, b""):
+                line = raw.decode(errors="replace").rstrip()
+                run.tail.append(line)
+                if log is not None:
+                    print(line, file=log, flush=True)
+                self.console.output(name, line, path)
 
     def _spawn(self, spec: ProcessSpec) -> Running:
         child = Child.of(spec)
@@ -92,13 +113,13 @@ class Supervisor:
 
     def start(self, spec: ProcessSpec) -> None:
         """Start ``spec`` and wait for its readiness probe; raise with its last output on failure."""
-        self._width = max(self._width, len(spec.name))
         run = self._spawn(spec)
         self.running[spec.name] = run
         if spec.ready is not None:
             wait_ready(
                 spec.name, spec.ready, spec.ready.timeout_s, run.child.alive, run.child.last_output
             )
+        self.console.milestone(milestones.ready(spec.name, spec.url))
 
     def watch(self) -> None:
         """Block until stopped, restarting any process that exits."""
@@ -110,8 +131,7 @@ class Supervisor:
                     continue
                 if self._stopping.is_set():
                     continue
-                with self._lock:
-                    print(f"{name:<{self._width}} | exited with {code}; restarting", file=self.out)
+                self.console.exited(name, code, self.log_path(name))
                 run.kill_leftovers()  # a worker left behind would hold the port
                 time.sleep(self.restart_delay_s)
                 restarted = self._spawn(run.spec)
@@ -126,6 +146,8 @@ class Supervisor:
         """Stop every process group, highest tier first; SIGTERM, then SIGKILL after the timeout."""
         self._stopping.set()
         runs = list(self.running.values())
+        if runs:
+            self.console.stopping()
         for tier in sorted({run.spec.tier for run in runs}, reverse=True):
             self._stop_group([run for run in runs if run.spec.tier == tier], timeout_s)
         self.running.clear()

@@ -17,7 +17,6 @@ datetime.datetime(2026, 11, 1, 10, 5, tzinfo=datetime.timezone.utc)
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -31,14 +30,13 @@ from sqlalchemy.orm import Session
 from ingest.deps import AccountJob, InstanceInfo
 from ingest.faults import AwsFault, aws_faults
 from ingest.polling import FIELDS, STATISTICS, next_tier
+from ingest.progress import Backfill
 from ingest.recovery import touch_checkpoint
 from ingest.registry import Collector, register
 from spendsense.errors import TenantAccessError
 from spendsense.events import MetricRecord
 from spendsense.store.models import IngestCheckpoint, MetricCursor
 from spendsense.topics import METRICS
-
-log = logging.getLogger(__name__)
 
 PERIOD = timedelta(seconds=300)
 MAX_QUERIES = 500
@@ -129,6 +127,23 @@ class Due:
     metrics: tuple[str, ...]
 
 
+@dataclass
+class Plan:
+    """One region's work in one cycle: the settled end, and the instances due, oldest first."""
+
+    end: datetime
+    due: list[Due]
+
+    def periods(self, due: list[Due]) -> int:
+        """The instance-periods ``due`` asks for, up to the settled end."""
+        return sum(int((self.end - d.start) / PERIOD) for d in due)
+
+    @property
+    def backfill(self) -> bool:
+        """Whether it fetches more than a day of history (progress is then logged)."""
+        return bool(self.due) and self.end - self.due[0].start > timedelta(days=1)
+
+
 @register("cloudwatch")
 class MetricsCollector(Collector):
     """CPUUtilization, NetworkIn and NetworkOut per instance, incrementally."""
@@ -137,10 +152,16 @@ class MetricsCollector(Collector):
     order = 20
 
     def collect(self, job: AccountJob) -> int:
+        plans = {region: self._plan(job, region, insts) for region, insts in job.instances.items()}
+        backfill = None
+        if any(plan.backfill for plan in plans.values()):
+            acct = job.account
+            total = sum(plan.periods(plan.due) for plan in plans.values())
+            backfill = Backfill(acct.tenant_id, acct.account_id, total)
         sent = 0
-        for region, instances in job.instances.items():
+        for region, plan in plans.items():
             try:
-                sent += self._region(job, region, instances)
+                sent += self._poll(job, region, plan, backfill)
             except (TenantAccessError, AwsFault) as err:
                 # The region's failing batch sent nothing and kept its cursors: the next
                 # cycle asks for it again. Earlier batches were flushed and committed.
@@ -226,37 +247,33 @@ class MetricsCollector(Collector):
 
     # -- polling ---------------------------------------------------------------------
 
-    def _region(self, job: AccountJob, region: str, instances: list[InstanceInfo]) -> int:
-        settings = self.ctx.settings
-        end = align(job.now - timedelta(seconds=settings.settle_s))
+    def _plan(self, job: AccountJob, region: str, instances: list[InstanceInfo]) -> Plan:
+        """The region's cursors synced with its instances, and those due in this cycle."""
+        end = align(job.now - timedelta(seconds=self.ctx.settings.settle_s))
         with self.ctx.store.begin() as session:
             rows = self._sync(session, job, region, instances, end)
         due = [d for d in (self._due(r, job.now, end) for r in rows) if d is not None]
         due.sort(key=lambda d: d.start)
+        return Plan(end, due)
+
+    def _poll(self, job: AccountJob, region: str, plan: Plan, backfill: Backfill | None) -> int:
+        """Fetch, publish and commit the region's due instances batch by batch."""
         sent = 0
-        batches = list(self._batches(due, end))
-        long_run = bool(due) and (end - due[0].start) > timedelta(days=1)
-        for i, batch in enumerate(batches, 1):
+        for batch in self._batches(plan.due, plan.end):
             if self.ctx.stop.is_set():
                 break
-            values = self._fetch(job, region, batch, end)
-            records = [self._advance(job, d, values.get(d.row.instance_id, {}), end) for d in batch]
+            values = self._fetch(job, region, batch, plan.end)
+            records = [
+                self._advance(job, d, values.get(d.row.instance_id, {}), plan.end) for d in batch
+            ]
             for recs in records:
                 for rec in recs:
                     job.publisher.send(METRICS, rec)
             job.publisher.flush()
             self._commit(job, batch)
             sent += sum(len(r) for r in records)
-            if long_run:
-                log.info(
-                    "backfill %s/%s %s: batch %d/%d, %d records",
-                    job.account.tenant_id,
-                    job.account.account_id,
-                    region,
-                    i,
-                    len(batches),
-                    sent,
-                )
+            if backfill is not None:
+                backfill.advance(plan.periods(batch))
         return sent
 
     def _batches(self, due: list[Due], end: datetime) -> list[list[Due]]:

@@ -17,6 +17,8 @@ counts its own reads in customer accounts with.
 
 from __future__ import annotations
 
+import time
+
 from spendsense.metrics import CollectorRegistry, Counter, Gauge, Histogram
 
 GET_METRIC_DATA_USD_PER_METRIC = 0.01 / 1000
@@ -88,6 +90,12 @@ class IngestMetrics(AwsUsageMetrics):
             ["tenant", "account", "status"],
             registry=registry,
         )
+        self.last_success = Gauge(
+            "spendsense_ingest_account_last_success_timestamp_seconds",
+            "When the account was last collected without an error (Unix time).",
+            ["tenant", "account"],
+            registry=registry,
+        )
         self.cycle_seconds = Histogram(
             "spendsense_ingest_account_cycle_seconds",
             "Time to collect one account once.",
@@ -102,8 +110,10 @@ class IngestMetrics(AwsUsageMetrics):
         )
 
     def set_status(self, tenant: str, account: str, status: str) -> None:
-        """Show one account's status as a one-hot gauge."""
+        """Show one account's status as a one-hot gauge, and when it was last ok."""
         for value in ACCOUNT_STATUS_VALUES:
             self.account_status.labels(tenant=tenant, account=account, status=value).set(
                 1.0 if value == status else 0.0
             )
+        if status == "ok":
+            self.last_success.labels(tenant=tenant, account=account).set(time.time())

@@ -183,8 +183,17 @@ class ApiSettings(BaseModel):
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, JSON list);
     # none by default: every other caller is counted by its socket address.
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    # Where the API queries Prometheus's HTTP API for the monitoring page (server side), and
+    # how long it waits; the page's links to Prometheus and Grafana (what a browser opens:
+    # nginx serves both behind the log-in, deploy/nginx).
     prometheus_url: str = "http://127.0.0.1:9090"
-    grafana_url: str = "http://127.0.0.1:3001"
+    prometheus_timeout_s: float = Field(2.0, gt=0, le=30)
+    prometheus_link: str = "/prometheus/"
+    grafana_link: str = "/grafana/"
+    # Who may open Prometheus and Grafana through nginx (and sees the page's links to them):
+    # SpendSense's own operators, by log-in e-mail (JSON list). Never a customer: those
+    # metrics name every tenant and account. Empty: nobody.
+    operator_emails: list[str] = Field(default_factory=list)
     demo_mode: bool = False
     projector_metrics_port: int = Field(9304, ge=1, le=65535)
     projector_group_id: str = "spendsense-projector"
@@ -193,6 +202,14 @@ class ApiSettings(BaseModel):
     # Where the console's quick-create link fetches the role template (an S3 URL in
     # production); None: this API's own /api/public/role-template.json.
     role_template_url: str | None = None
+
+    def is_operator(self, email: str) -> bool:
+        """Whether the log-in ``email`` is one of :attr:`operator_emails` (any case).
+
+        >>> ApiSettings(operator_emails=["Ops@Example.com"]).is_operator("ops@example.com")
+        True
+        """
+        return email.lower() in {e.lower() for e in self.operator_emails}
 
 
 class ActionsSettings(BaseModel):

@@ -1,7 +1,8 @@
 // Builds the dashboard's static assets into ui/dist: Tailwind CSS (from npm, purged
-// against the templates and scripts) and Chart.js's UMD bundle, plus the page script.
+// against the templates and scripts) and Chart.js's UMD bundle, plus the page scripts (ES
+// modules, served as they are: app.js and what it imports).
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -19,5 +20,7 @@ execFileSync(
   { stdio: "inherit", env: { ...process.env, BROWSERSLIST_IGNORE_OLD_DATA: "1" } },
 );
 copyFileSync(join(here, "node_modules", "chart.js", "dist", "chart.umd.min.js"), join(dist, "chart.umd.min.js"));
-copyFileSync(join(here, "src", "app.js"), join(dist, "app.js"));
+for (const script of readdirSync(join(here, "src")).filter((f) => f.endsWith(".js"))) {
+  copyFileSync(join(here, "src", script), join(dist, script));
+}
 writeFileSync(join(dist, ".built"), new Date().toISOString() + "\n");

@@ -160,3 +160,18 @@ def change_password(
 def me(login: CurrentLogin, db: DbSession) -> Me:
     """The logged-in user and the CSRF token of this session."""
     return _me(db, login.user_id, login.email, login.tenant_id, login.csrf_token)
+
+
+@router.get("/api/auth/check", status_code=204, response_class=Response)
+async def check(login: CurrentLogin, state: StateDep) -> Response:
+    """204 for an operator's session (``api.operator_emails``), 403 for anyone else's, 401
+    without one: nginx's ``auth_request`` for ``/grafana/`` and ``/prometheus/``
+    (deploy/nginx). No store session of its own (a kept login, or one bounded read), and
+    not queued behind the store's pool (api.limits): a page of Grafana asks once per file."""
+    if not state.settings.api.is_operator(login.email):
+        raise ApiError(
+            403,
+            "not_an_operator",
+            "Prometheus and Grafana are for SpendSense's operators (api.operator_emails)",
+        )
+    return Response(status_code=204)

@@ -5,14 +5,28 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import StreamingResponse
 
 from api.cache import kept
 from api.deps import CurrentLogin, DbSession, StateDep
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas.instance_detail import InstanceDetail
-from api.schemas.instances import ActionResult, Instance, InstancePage
+from api.schemas.instances import (
+    ActionResult,
+    BulkRequest,
+    BulkResult,
+    Instance,
+    InstanceFilters,
+    InstanceListQuery,
+    InstancePage,
+)
 from api.services import instances as svc
+from api.services.bulk_actions import run_bulk
+from api.services.instance_csv import csv_chunks
+from api.services.instance_cursor import InvalidCursor
 from api.services.instance_detail import read_detail
+from api.services.instance_query import View
+from spendsense.store.models.base import utcnow
 
 router = APIRouter(tags=["instances"], responses=ERROR_RESPONSES)
 
@@ -21,14 +35,12 @@ InstanceId = Annotated[str, Path(min_length=3, max_length=32, description="an EC
 
 @router.get("/api/instances", response_model=InstancePage)
 async def list_instances(
-    login: CurrentLogin,
-    app_state: StateDep,
-    idle: bool | None = None,
-    state: Annotated[str | None, Query(max_length=20)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    login: CurrentLogin, app_state: StateDep, query: Annotated[InstanceListQuery, Query()]
 ) -> Response:
-    """Instances, idle and most wasteful first, with tenant-wide counts.
+    """A page of instances in the asked sort (idle and most wasteful first by default),
+    filtered and searched, with how many match and tenant-wide counts. The next page
+    starts at ``next_cursor`` (keyset: rows arriving or changing meanwhile are neither
+    skipped nor repeated); a cursor made for another sort or order is refused (422).
 
     A page is kept per tenant and query (many dashboards of one tenant ask the same)
     and answered on the event loop. It is read again in the background after 2 seconds
@@ -37,28 +49,64 @@ async def list_instances(
     projection count on, which is part of the key.
     """
     tenant_id = login.tenant_id
+    view = View(app_state.engine.dialect.name, tenant_id, query)
+    try:
+        after = view.cursor_key(query.cursor) if query.cursor else None
+    except InvalidCursor as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from exc
     projection = app_state.projections.current()
-    key = f"page:{projection}:{idle}:{state}:{limit}:{offset}"
+    key = f"page:{projection}:{query.model_dump_json()}"
 
     def render() -> bytes:
         with app_state.sessions() as db:
             page = svc.list_instances(
                 db,
-                tenant_id,
+                view,
+                after,
+                query.limit,
                 protect_tag=app_state.settings.actions.protect_tag,
                 summary_now=app_state.figures.get(
                     tenant_id, f"summary:{projection}", lambda: svc.summary(db, tenant_id)
                 ),
-                idle=idle,
-                state=state,
-                limit=limit,
-                offset=offset,
             )
         return page.model_dump_json().encode()
 
     # Built and checked by pydantic already: serialised once, FastAPI's second pass skipped.
     body = await kept(app_state.figures, tenant_id, key, render, app_state.store_reads.run)
     return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/api/instances.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "the view as CSV"}},
+)
+def export_instances(
+    login: CurrentLogin, app_state: StateDep, filters: Annotated[InstanceFilters, Query()]
+) -> StreamingResponse:
+    """The list as it is viewed (same filters, search and sort), every row, as CSV:
+    instance_id, name, account_id, region, instance_type, state, verdict, confidence,
+    idle_since, monthly_waste_usd, tags (``key=value;...``). Cells that a spreadsheet
+    would run as a formula start with an apostrophe."""
+    view = View(app_state.engine.dialect.name, login.tenant_id, filters)
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return StreamingResponse(
+        csv_chunks(app_state.sessions, view),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="spendsense-instances-{stamp}.csv"'},
+    )
+
+
+@router.post("/api/instances/bulk")
+def bulk_action(
+    request: BulkRequest, login: CurrentLogin, db: DbSession, state: StateDep
+) -> BulkResult:
+    """Stop or mark "not idle" up to 100 instances, each through the same rails and audit
+    as one alone; a refusal (protected, Auto Scaling group, not yours) is that row's
+    result, not a failure of the request."""
+    result = run_bulk(state.actions, db, login.tenant_id, login.email, request)
+    state.projections.bump()  # every API process reads its pages again
+    return result
 
 
 @router.get("/api/instances/{instance_id}")

@@ -18,8 +18,9 @@ router = APIRouter(tags=["monitoring"], responses=ERROR_RESPONSES)
 
 @router.get("/api/monitoring")
 def monitoring(login: CurrentLogin, db: DbSession, state: StateDep) -> Monitoring:
-    """Your pipeline's key figures and the Prometheus and Grafana addresses."""
-    return figures(db, state.settings.api, login.tenant_id)
+    """Your pipeline's key figures, its health as Prometheus sees it, and (operators only)
+    the links to Prometheus and Grafana."""
+    return figures(db, state.settings, login.tenant_id, login.email)
 
 
 @router.get("/api/demo/mail")

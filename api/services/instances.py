@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from actions.stopping import managed_by
 from api.schemas.instances import Instance, InstancePage, InstanceSummary
+from api.services.instance_query import View, page_rows
 from spendsense.errors import NotFound
 from spendsense.store.models import InstanceAlertState
 from spendsense.store.models.api import InstanceView
@@ -64,13 +66,6 @@ def to_schema(
     )
 
 
-def _alert_state_of(view: type[InstanceView]) -> ColumnElement[bool]:
-    return and_(
-        InstanceAlertState.tenant_id == view.tenant_id,
-        InstanceAlertState.instance_id == view.instance_id,
-    )
-
-
 def last_alert(db: Session, tenant_id: str, instance_id: str) -> datetime | None:
     """When the instance was last in an alert e-mail (the actions worker's record)."""
     return db.scalar(
@@ -111,39 +106,22 @@ def summary(db: Session, tenant_id: str) -> InstanceSummary:
 
 def list_instances(
     db: Session,
-    tenant_id: str,
+    view: View,
+    after: Sequence[object] | None,
+    limit: int,
     *,
     protect_tag: str,
     summary_now: InstanceSummary,
-    idle: bool | None = None,
-    state: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
 ) -> InstancePage:
-    """A page of the tenant's instances: idle ones first, most wasteful first."""
-    where = [InstanceView.tenant_id == tenant_id]
-    if idle is not None:
-        where.append(InstanceView.idle.is_(idle))
-    if state is not None:
-        where.append(InstanceView.state == state)
-    rows = db.execute(
-        select(InstanceView, InstanceAlertState.alerted_at)
-        .outerjoin(InstanceAlertState, _alert_state_of(InstanceView))
-        .where(*where)
-        .order_by(
-            InstanceView.idle.desc(),
-            InstanceView.monthly_waste_usd.desc(),
-            (InstanceView.state != "running"),
-            InstanceView.instance_id,
-        )
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    total = int(db.scalar(select(func.count()).select_from(InstanceView).where(*where)) or 0)
+    """Up to ``limit`` of the view's instances after the sort key ``after`` (a cursor's).
+    A first page of a search counts the matching rows in the same pass; others count apart."""
+    page = page_rows(db, view, after, limit, counted=after is None and view.reads_every_row)
     return InstancePage(
-        items=[to_schema(r, protect_tag, alerted) for r, alerted in rows],
-        total=total,
-        limit=limit,
-        offset=offset,
+        items=[to_schema(r, protect_tag, alerted) for r, alerted in page.rows],
+        total=view.count(db) if page.total is None else page.total,
         summary=summary_now,
+        limit=limit,
+        next_cursor=view.cursor_after(page.last) if page.last is not None else None,
+        sort=view.sort,
+        order=view.order,
     )

@@ -1,15 +1,19 @@
-"""Key figures of the pipeline as the caller's tenant sees it, all from the store."""
+"""Key figures of the pipeline as the caller's tenant sees it: counts from the store, the
+pipeline's health from Prometheus (:mod:`api.services.pipeline_health`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.schemas.monitoring import AccountHealth, Figure, Monitoring
 from api.services.instances import summary
-from spendsense.settings import ApiSettings
+from api.services.pipeline_health import pipeline_health
+from api.services.prometheus import PrometheusQueries
+from spendsense.settings import Settings
 from spendsense.store import list_aws_accounts
 from spendsense.store.models import AuditEntry, EmailOutbox, utcnow
 from spendsense.store.models.api import InstanceView
@@ -35,7 +39,9 @@ def _ago(at: datetime | None, now: datetime) -> str:
     return f"{seconds // 86400} d ago"
 
 
-def monitoring(db: Session, settings: ApiSettings, tenant_id: str) -> Monitoring:
+def monitoring(db: Session, settings: Settings, tenant_id: str, email: str) -> Monitoring:
+    """The tenant's figures, accounts and pipeline health, and for an operator (``email``)
+    where Prometheus and Grafana are (links a browser opens)."""
     now = utcnow()
     day_ago = now - timedelta(days=1)
     counts = summary(db, tenant_id)
@@ -71,9 +77,19 @@ def monitoring(db: Session, settings: ApiSettings, tenant_id: str) -> Monitoring
         Figure(label="Alert e-mails (24 h)", value=str(emails or 0)),
         Figure(label="Instances stopped (24 h)", value=str(stops or 0)),
     ]
+    api = settings.api
+    operator = api.is_operator(email)
+    with httpx.Client(timeout=api.prometheus_timeout_s) as client:
+        pipeline = pipeline_health(
+            PrometheusQueries(client, api.prometheus_url),
+            settings,
+            tenant_id,
+            [a.account_id for a in accounts],
+        )
     return Monitoring(
         figures=figures,
         accounts=[AccountHealth.model_validate(a, from_attributes=True) for a in accounts],
-        prometheus_url=settings.prometheus_url,
-        grafana_url=settings.grafana_url,
+        pipeline=pipeline,
+        prometheus_link=api.prometheus_link if operator else None,
+        grafana_link=api.grafana_link if operator else None,
     )

@@ -31,6 +31,12 @@ from spendsense.store import add_aws_account, create_tenant, open_store
 from tests.fixtures.detector import worker_env
 from tests.fixtures.sandbox import Sandbox
 
+# The Docker tests build images, run the compose stack and the Ansible play against a
+# container (3-5 minutes warm, about 15 cold): they are `make test-deploy`'s own
+# (SPENDSENSE_TEST_DEPLOY=1), not part of `make test`'s collection.
+DOCKER_TESTS = ["test_stack_runs.py", "test_ansible_play.py"]
+collect_ignore = [] if os.environ.get("SPENDSENSE_TEST_DEPLOY") == "1" else DOCKER_TESTS
+
 BIN = Path(sys.executable).parent
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 LINK_KEY = "k" * 64

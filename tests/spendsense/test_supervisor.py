@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.console import Console
 from devstack.launch import ProcessSpec
 from devstack.readiness import Readiness
 from devstack.supervisor import Supervisor
@@ -39,7 +40,7 @@ def test_start_waits_for_readiness_and_stop_leaves_nothing(tmp_path: Path) -> No
         "time.sleep(60)\n"
     )
     out = io.StringIO()
-    sup = Supervisor(out=out)
+    sup = Supervisor(Console(out, verbose=True))
     sup.start(
         ProcessSpec("svc", [sys.executable, "-c", script], ready=Readiness(check=flag.exists))
     )
@@ -54,7 +55,7 @@ def test_start_waits_for_readiness_and_stop_leaves_nothing(tmp_path: Path) -> No
 
 
 def test_process_exiting_during_start_is_one_clear_error() -> None:
-    sup = Supervisor(out=io.StringIO())
+    sup = Supervisor(Console(io.StringIO()))
     script = "print('port 1234 taken'); raise SystemExit(3)"
     with pytest.raises(ServiceError, match=r"(?s)svc exited during start.*port 1234 taken"):
         sup.start(
@@ -68,7 +69,7 @@ def test_process_exiting_during_start_is_one_clear_error() -> None:
 
 
 def test_killed_process_is_restarted() -> None:
-    sup = Supervisor(out=io.StringIO(), restart_delay_s=0.1)
+    sup = Supervisor(Console(io.StringIO()), restart_delay_s=0.1)
     sup.start(ProcessSpec("svc", [sys.executable, "-c", "import time; time.sleep(60)"]))
     first = sup.running["svc"].proc.pid
     watcher = threading.Thread(target=sup.watch, daemon=True)
@@ -95,7 +96,7 @@ def test_restart_kills_descendants_in_their_own_session(tmp_path: Path) -> None:
         f"open({str(child)!r}, 'w').write(str(p.pid))\n"
         "time.sleep(60)\n"
     )
-    sup = Supervisor(out=io.StringIO(), restart_delay_s=0.1)
+    sup = Supervisor(Console(io.StringIO()), restart_delay_s=0.1)
     sup.start(
         ProcessSpec("svc", [sys.executable, "-c", script], ready=Readiness(check=child.exists))
     )

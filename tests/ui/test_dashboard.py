@@ -92,6 +92,8 @@ def collect_once(settings: Settings, sessions: sessionmaker[Session], sandbox: S
         producer.close(timeout=10)
 
 
+ROW_IDS = "rows => rows.map(r => r.dataset.instanceId)"
+
 EBS_ONLY_FAMILIES = {"t3", "m5", "c5", "r5"}
 """Families without instance-store volumes (the stop rails refuse those: they would lose data)."""
 
@@ -195,11 +197,15 @@ def test_sign_up_connect_see_costs_and_instances_stop_an_idle_one(
         assert page.inner_text("#stat-mtd").startswith("$")
         assert page.evaluate("Chart.getChart('cost-chart').data.datasets[0].data.some(v => v > 0)")
 
-        # the detector says one running instance is idle: it appears live, standing out
+        # the detector says one running instance is idle: it appears live, standing out, in
+        # the row where it was (nothing moves under the cursor; a notice offers the new order)
+        order = page.eval_on_selector_all("#instances tbody tr", ROW_IDS)
         publish_idle(settings, target, datetime.fromtimestamp(sandbox.now(), UTC))
         row = page.wait_for_selector(
             f"tr.idle[data-instance-id='{target.instance_id}']", timeout=20000
         )
+        assert page.eval_on_selector_all("#instances tbody tr", ROW_IDS) == order
+        page.wait_for_selector("#order-notice:has-text('1 change')")
         assert "$61.32" in row.inner_text()
         # the verdict's confidence (0.9), not the model's novelty score (0.97)
         assert row.query_selector(".verdict").inner_text() == "Idle · 90 %"

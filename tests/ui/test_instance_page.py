@@ -22,13 +22,13 @@ from spendsense.store.models import EmailOutbox
 from spendsense.store.models.api import InstanceView
 from tests.api.conftest import (
     connect,
-    live_api,
     random_instance_id,
     seed_instance,
     sign_up,
     stoppable_running,
 )
 from tests.fixtures.sandbox import Sandbox
+from tests.ui.conftest import accessibility_violations, logged_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
@@ -96,15 +96,7 @@ def test_list_shows_the_verdict_and_the_page_draws_both_charts_with_the_rest_lev
     detail = user.client.get(f"/api/instances/{iid}/detail").json()
     assert detail["quiet_runs"]
 
-    with live_api(sandbox_app) as base:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.add_cookies(
-            [{"name": k, "value": v, "url": base} for k, v in user.client.cookies.items()]
-        )
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-
+    with logged_in_page(sandbox_app, browser, user) as (page, base):
         # the list: the verdict with its confidence, never the novelty score
         page.goto(f"{base}/")
         row = page.wait_for_selector(f"tr.idle[data-instance-id='{iid}']")
@@ -142,6 +134,7 @@ def test_list_shows_the_verdict_and_the_page_draws_both_charts_with_the_rest_lev
         assert "dry-run" in page.inner_text("#instance-audit")
         assert page.is_hidden("#series-error")
         page.screenshot(path=str(artifacts / "ui-instance.png"), full_page=True)
+        assert accessibility_violations(page) == []
 
         # Not idle through the API (CSRF header), then the page reads what changed
         assert page.query_selector("#instance-actions button[data-action=stop]") is not None
@@ -149,5 +142,3 @@ def test_list_shows_the_verdict_and_the_page_draws_both_charts_with_the_rest_lev
         page.wait_for_selector("#action-message:has-text('marked not idle')")
         page.wait_for_selector("#verdict-badge .verdict:text-is('Active')")
         page.wait_for_selector("#instance-audit li:has-text('not-idle')")
-        assert errors == []
-        context.close()

@@ -1,53 +1,8 @@
-// SpendSense dashboard: every page's behaviour, calling the JSON API (no framework).
-"use strict";
+// SpendSense: every page's behaviour, calling the JSON API (no framework); an ES module,
+// as are the modules it imports (the dashboard's in dashboard.js).
 
-const $ = (sel, root = document) => root.querySelector(sel);
-const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
-
-function cookie(name) {
-  const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
-  return hit ? decodeURIComponent(hit.slice(name.length + 1)) : "";
-}
-
-function csrfToken() {
-  return cookie(document.body.dataset.csrfCookie || "spendsense_csrf");
-}
-
-// One call to the API; the CSRF token rides in a header on every state-changing call.
-async function api(method, url, body) {
-  const headers = { Accept: "application/json" };
-  if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const resp = await fetch(url, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let data = null;
-  try { data = await resp.json(); } catch (_) { data = null; }
-  if (resp.status === 401 && !["login", "signup", "forgot", "reset"].includes(document.body.dataset.page)) {
-    window.location.href = "/login";
-  }
-  return { ok: resp.ok, status: resp.status, data };
-}
-
-function errorText(res) {
-  const err = res.data && res.data.error;
-  if (!err) return `request failed (${res.status})`;
-  if (err.fields && err.fields.length > 1) return err.fields.map((f) => `${f.field}: ${f.message}`).join("; ");
-  return err.message;
-}
-
-const money = (x) => "$" + Number(x || 0).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
-function esc(s) {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
-function debounce(fn, ms) {
-  let t = null;
-  return () => { clearTimeout(t); t = setTimeout(fn, ms); };
-}
+import { $, actionButtons, api, auditItems, errorText, esc, instanceAction, money, stateBadge, verdictBadge, when } from "./common.js";
+import { initDashboard } from "./dashboard.js";
 
 // ---- log-in and sign-up -------------------------------------------------------------
 // Where to go once logged in: ?next= when it is a path on this site (an e-mailed Stop link
@@ -86,178 +41,6 @@ function initReset() {
     if (res.ok) window.location.href = "/";
     else $("#form-error").textContent = errorText(res);
   });
-}
-
-// ---- dashboard ------------------------------------------------------------------------
-let chart = null;
-const dash = { onlyIdle: false };
-
-function renderCosts(c) {
-  $("#stat-mtd").textContent = money(c.month_to_date_usd);
-  $("#stat-7d").textContent = money(c.last_7_days_usd);
-  $("#costs-asof").textContent = c.accounts ? `costs as of ${c.as_of}` : "no cost data yet";
-  const labels = c.daily.map((d) => d.day.slice(5));
-  const values = c.daily.map((d) => d.amount_usd);
-  if (!chart) {
-    chart = new Chart($("#cost-chart"), {
-      type: "bar",
-      data: { labels, datasets: [{ label: "USD per day", data: values, backgroundColor: "#6366f1", borderRadius: 6 }] },
-      options: {
-        maintainAspectRatio: false,
-        animation: { duration: 900, easing: "easeOutQuart" },
-        plugins: { legend: { display: false }, tooltip: { callbacks: { label: (ctx) => money(ctx.parsed.y) } } },
-        scales: { y: { beginAtZero: true, ticks: { callback: (v) => "$" + v } } },
-      },
-    });
-  } else {
-    chart.data.labels = labels;
-    chart.data.datasets[0].data = values;
-    chart.update();
-  }
-  $("#by-service").innerHTML = c.by_service.length
-    ? c.by_service.map((s) => `<li class="flex justify-between"><span>${esc(s.service)}</span><span class="font-mono">${money(s.amount_usd)}</span></li>`).join("")
-    : '<li class="text-slate-500">No cost data yet.</li>';
-}
-
-function stateBadge(state) {
-  const colours = { running: "bg-emerald-100 text-emerald-800", stopping: "bg-amber-100 text-amber-800", stopped: "bg-slate-200 text-slate-700", pending: "bg-sky-100 text-sky-800" };
-  return `<span class="badge state ${colours[state] || "bg-slate-100 text-slate-700"}">${esc(state)}</span>`;
-}
-
-// The detector's verdict as people read it: "Idle · 87 %", "Provisional" or "Active" (the
-// confidence is the verdict's, never the model's novelty score).
-function verdictLabel(status, confidence) {
-  if (status === "idle") return confidence == null ? "Idle" : `Idle · ${Math.round(confidence * 100)} %`;
-  return status === "provisional" ? "Provisional" : "Active";
-}
-
-function verdictBadge(status, confidence) {
-  const colours = { idle: "bg-amber-200 text-amber-900", provisional: "bg-sky-100 text-sky-800", active: "bg-slate-100 text-slate-600" };
-  return `<span class="badge verdict ${colours[status] || colours.active}" data-status="${esc(status)}">${esc(verdictLabel(status, confidence))}</span>`;
-}
-
-const detailHref = (id) => `/instances/${encodeURIComponent(id)}`;
-
-// Stop or Start as the state allows; "Not idle" beside Stop when the instance looks idle.
-function actionButtons(i, looksIdle) {
-  const id = esc(i.instance_id);
-  if (i.state === "stopped") return `<button class="btn-ghost" data-action="start" data-instance-id="${id}">Start</button>`;
-  if (i.state !== "running") return "";
-  let html = i.stoppable
-    ? `<button class="${looksIdle ? "btn-danger" : "btn-ghost"}" data-action="stop" data-instance-id="${id}">Stop</button>`
-    : `<span class="text-xs text-slate-500" title="${esc(i.not_stoppable_reason)}">cannot stop</span>`;
-  if (looksIdle) html += ` <button class="btn-ghost" data-action="not-idle" data-instance-id="${id}">Not idle</button>`;
-  return html;
-}
-
-function instanceRow(i) {
-  const idle = i.idle && i.state === "running";
-  return `<tr data-instance-id="${esc(i.instance_id)}" class="${idle ? "idle bg-amber-50" : ""}">
-    <td class="py-2 pr-3"><a class="detail-link font-medium text-indigo-700 hover:underline" href="${detailHref(i.instance_id)}">${esc(i.name || i.instance_id)}</a><div class="font-mono text-xs text-slate-500">${esc(i.instance_id)}</div>${idle && i.reason ? `<div class="text-xs text-amber-700">${esc(i.reason)}</div>` : ""}${idle ? `<div class="text-xs font-medium text-rose-700 sm:hidden">${esc(verdictLabel(i.status, i.confidence))} · ${money(i.monthly_waste_usd)}/mo</div>` : ""}</td>
-    <td class="py-2 pr-3">${stateBadge(i.state)}</td>
-    <td class="hidden py-2 pr-3 font-mono md:table-cell">${esc(i.instance_type)}</td>
-    <td class="hidden py-2 pr-3 md:table-cell">${esc(i.region)}</td>
-    <td class="hidden py-2 pr-3 sm:table-cell">${verdictBadge(i.status, i.confidence)}</td>
-    <td class="hidden py-2 pr-3 lg:table-cell">${when(i.idle_since)}</td>
-    <td class="hidden py-2 pr-3 text-right font-mono sm:table-cell ${idle ? "text-rose-700" : ""}">${idle ? money(i.monthly_waste_usd) : "–"}</td>
-    <td class="hidden py-2 pr-3 lg:table-cell">${when(i.last_alert_at)}</td>
-    <td class="whitespace-nowrap py-2 text-right">${actionButtons(i, idle)}</td>
-  </tr>`;
-}
-
-function renderInstances(page) {
-  $("#stat-idle").textContent = page.summary.idle;
-  $("#stat-waste").textContent = money(page.summary.monthly_waste_usd);
-  $("#instances-count").textContent = `${page.summary.total} total · ${page.summary.running} running`;
-  $("#instances tbody").innerHTML = page.items.map(instanceRow).join("");
-  $("#instances-empty").classList.toggle("hidden", page.items.length > 0);
-}
-
-function auditItems(items) {
-  return items.length
-    ? items.map((a) => `<li class="py-1.5" data-audit-id="${a.id}"><span class="font-medium">${esc(a.action)}</span> <span class="font-mono text-xs">${esc(a.instance_id || "")}</span> → ${esc(a.result)}${a.dry_run ? " (dry run)" : ""}<div class="text-xs text-slate-500">${when(a.at)} · ${esc(a.actor)}${a.reason ? " · " + esc(a.reason) : ""}</div></li>`).join("")
-    : '<li class="py-1.5 text-slate-500">Nothing yet.</li>';
-}
-
-function renderAudit(page) {
-  $("#audit").innerHTML = auditItems(page.items);
-}
-
-async function loadCosts() {
-  const res = await api("GET", "/api/costs");
-  if (res.ok) renderCosts(res.data);
-}
-async function loadInstances() {
-  const res = await api("GET", "/api/instances?limit=200" + (dash.onlyIdle ? "&idle=true" : ""));
-  if (res.ok) renderInstances(res.data);
-}
-async function loadAudit() {
-  const res = await api("GET", "/api/audit?limit=20");
-  if (res.ok) renderAudit(res.data);
-}
-
-// Stop, Start or Not idle through the API (CSRF header), then read what changed (`reload`).
-async function instanceAction(button, reload) {
-  const id = button.dataset.instanceId;
-  const action = button.dataset.action;
-  button.disabled = true;
-  const msg = $("#action-message");
-  const res = await api("POST", `/api/instances/${encodeURIComponent(id)}/${action}`);
-  if (res.ok) {
-    msg.className = "mb-2 text-sm text-emerald-700";
-    msg.textContent = res.data.message;
-  } else {
-    msg.className = "mb-2 text-sm text-rose-700";
-    msg.textContent = errorText(res);
-    button.disabled = false;
-  }
-  await reload();
-}
-
-function connectFeed() {
-  const status = $("#feed-status");
-  const reload = () => { loadInstances(); loadAudit(); loadCosts(); };
-  // The projector folds the same record into the store in parallel: read now, and once
-  // more shortly after, so the row shows the record whichever side is faster.
-  const refresh = debounce(() => { reload(); setTimeout(reload, 2000); }, 300);
-  const source = new EventSource("/api/feed");
-  source.addEventListener("ready", (ev) => {
-    const kafka = JSON.parse(ev.data).kafka;
-    status.textContent = kafka ? "live" : "live: waiting for Kafka";
-    status.className = "badge " + (kafka ? "bg-emerald-100 text-emerald-800" : "bg-amber-100 text-amber-800");
-  });
-  source.addEventListener("error", () => { status.textContent = "live: reconnecting"; status.className = "badge bg-amber-100 text-amber-800"; });
-  const show = (kind, text) => {
-    const li = document.createElement("li");
-    li.className = "rounded bg-slate-50 px-2 py-1";
-    li.innerHTML = `<span class="badge bg-indigo-100 text-indigo-800">${kind}</span> ${text}`;
-    $("#feed").prepend(li);
-    while ($("#feed").children.length > 50) $("#feed").lastChild.remove();
-  };
-  source.addEventListener("detection", (ev) => {
-    const d = JSON.parse(ev.data);
-    show("detection", `<a class="font-mono text-indigo-700 hover:underline" href="${detailHref(d.instance_id)}">${esc(d.instance_id)}</a> ${verdictBadge(d.status, d.confidence)}`);
-    refresh();
-  });
-  source.addEventListener("action", (ev) => {
-    const a = JSON.parse(ev.data);
-    const target = a.instance_id ? `<a class="font-mono text-indigo-700 hover:underline" href="${detailHref(a.instance_id)}">${esc(a.instance_id)}</a>` : "";
-    show("action", `${esc(a.action)} ${target} → ${esc(a.result)}`);
-    refresh();
-  });
-}
-
-function initDashboard() {
-  $("#instances").addEventListener("click", (ev) => {
-    const button = ev.target.closest("button[data-action]");
-    if (button) instanceAction(button, () => Promise.all([loadInstances(), loadAudit()]));
-  });
-  $("#only-idle").addEventListener("change", (ev) => { dash.onlyIdle = ev.target.checked; loadInstances(); });
-  loadCosts();
-  loadInstances();
-  loadAudit();
-  connectFeed();
-  setInterval(() => { loadInstances(); loadCosts(); }, 60000);
 }
 
 // ---- instance page --------------------------------------------------------------------
@@ -507,12 +290,31 @@ async function initMonitoring() {
   const res = await api("GET", "/api/monitoring");
   if (!res.ok) return;
   const m = res.data;
-  $("#prometheus-link").href = m.prometheus_url;
-  $("#grafana-link").href = m.grafana_url;
+  // operators only: null for everyone else, and the link stays hidden
+  for (const [id, href] of [["#prometheus-link", m.prometheus_link], ["#grafana-link", m.grafana_link]]) {
+    if (href) $(id).href = href;
+    $(id).classList.toggle("hidden", !href);
+  }
+  renderPipeline(m.pipeline);
   $("#figures").innerHTML = m.figures.map((f) => `<div class="card"><p class="text-xs uppercase text-slate-500">${esc(f.label)}</p><p class="mt-1 text-2xl font-semibold">${esc(f.value)}</p>${f.hint ? `<p class="text-xs text-slate-500">${esc(f.hint)}</p>` : ""}</div>`).join("");
   $("#account-health").innerHTML = m.accounts.length
     ? m.accounts.map((a) => `<li class="py-1.5"><span class="font-mono">${esc(a.account_id)}</span> <span class="badge ${a.status === "ok" ? "bg-emerald-100 text-emerald-800" : a.status === "error" ? "bg-rose-100 text-rose-800" : "bg-slate-100"}">${esc(a.status)}</span> <span class="text-xs text-slate-500">${esc(a.status_message || "")} ${a.status_at ? "· " + when(a.status_at) : ""}</span></li>`).join("")
     : '<li class="py-1.5 text-slate-500">No accounts connected.</li>';
+}
+
+// The pipeline's health from the API's Prometheus queries, or the one line saying why not.
+function renderPipeline(p) {
+  $("#pipeline-unreachable").textContent = p.reachable ? "" : p.message;
+  $("#pipeline-unreachable").classList.toggle("hidden", p.reachable);
+  $("#pipeline").classList.toggle("hidden", !p.reachable);
+  if (!p.reachable) return;
+  const row = (name, value, mono = true) => `<li class="py-1"><span class="${mono ? "font-mono" : ""}">${esc(name)}</span> <span class="float-right">${esc(value)}</span></li>`;
+  const lag = (l) => (l.value === null ? "–" : `${Math.round(l.value).toLocaleString()} ${l.unit}`);
+  $("#consumer-lag").innerHTML = p.consumer_lag.map((l) => row(l.group, lag(l))).join("");
+  $("#last-collection").innerHTML = p.last_collection.length
+    ? p.last_collection.map((c) => row(c.account_id, c.at ? when(c.at) : "not yet")).join("")
+    : '<li class="py-1 text-slate-500">No accounts connected.</li>';
+  $("#error-rates").innerHTML = p.error_rates.map((e) => row(e.label, e.per_minute.toFixed(2), false)).join("");
 }
 
 // ---- demo mail view -------------------------------------------------------------------

@@ -90,8 +90,22 @@ class InstanceView(Base):
     """
 
     __tablename__ = "instances"
+    # The instance list's sorts and filters (api.services.instance_query), each ending in
+    # the instance id as the sort does; the first also covers the tenant-wide summary.
     __table_args__ = (
-        Index("ix_instances_tenant_listing", "tenant_id", "idle", "monthly_waste_usd"),
+        Index(
+            "ix_instances_tenant_listing",
+            "tenant_id",
+            "idle",
+            "state",
+            "monthly_waste_usd",
+            "instance_id",
+        ),
+        Index("ix_instances_tenant_idle_since", "tenant_id", "idle_since", "instance_id"),
+        Index("ix_instances_tenant_name", "tenant_id", "name", "instance_id"),
+        Index("ix_instances_tenant_type", "tenant_id", "instance_type", "instance_id"),
+        Index("ix_instances_tenant_state", "tenant_id", "state", "instance_id"),
+        Index("ix_instances_tenant_account", "tenant_id", "account_id", "region"),
     )
 
     tenant_id: Mapped[str] = mapped_column(

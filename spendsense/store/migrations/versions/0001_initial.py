@@ -296,7 +296,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("instances", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_instances_tenant_listing", ["tenant_id", "idle", "monthly_waste_usd"], unique=False
+            "ix_instances_tenant_account", ["tenant_id", "account_id", "region"], unique=False
+        )
+        batch_op.create_index(
+            "ix_instances_tenant_idle_since",
+            ["tenant_id", "idle_since", "instance_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_instances_tenant_listing",
+            ["tenant_id", "idle", "state", "monthly_waste_usd", "instance_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_instances_tenant_name", ["tenant_id", "name", "instance_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_instances_tenant_state", ["tenant_id", "state", "instance_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_instances_tenant_type", ["tenant_id", "instance_type", "instance_id"], unique=False
         )
 
     op.create_table(
@@ -461,7 +480,12 @@ def downgrade() -> None:
 
     op.drop_table("stop_decisions")
     with op.batch_alter_table("instances", schema=None) as batch_op:
+        batch_op.drop_index("ix_instances_tenant_type")
+        batch_op.drop_index("ix_instances_tenant_state")
+        batch_op.drop_index("ix_instances_tenant_name")
         batch_op.drop_index("ix_instances_tenant_listing")
+        batch_op.drop_index("ix_instances_tenant_idle_since")
+        batch_op.drop_index("ix_instances_tenant_account")
 
     op.drop_table("instances")
     with op.batch_alter_table("instance_alert_states", schema=None) as batch_op:
