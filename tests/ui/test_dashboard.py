@@ -238,5 +238,11 @@ def test_sign_up_connect_see_costs_and_instances_stop_an_idle_one(
         phone.goto(f"{base}/")
         phone.wait_for_selector(f"tr[data-instance-id='{target.instance_id}']")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        # a large organisation's figures fit too (six-figure spend, the bench's tenant)
+        phone.evaluate(
+            "for (const id of ['stat-mtd', 'stat-7d', 'stat-waste'])"
+            " document.getElementById(id).textContent = '$172,893.60'"
+        )
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
         phone.screenshot(path=str(artifacts / "ui-phone.png"), full_page=True)
         assert errors == []
