@@ -41,6 +41,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 REGION = "us-east-1"
 
 
+# The elements that reach past a 390-pixel screen, for the phone-width assertions' message.
+WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('body *')]
+  .map((e) => [Math.round(e.getBoundingClientRect().right), `${e.tagName}#${e.id}.${e.className}`])
+  .filter(([right]) => right > 391).slice(0, 10)"""
+
+
 @pytest.fixture
 def settings(
     sandbox: Sandbox, kafka: KafkaSettings, postgres_server: PostgresServer, tmp_path: Path
@@ -237,12 +243,16 @@ def test_sign_up_connect_see_costs_and_instances_stop_an_idle_one(
         phone.context.add_cookies(page.context.cookies())
         phone.goto(f"{base}/")
         phone.wait_for_selector(f"tr[data-instance-id='{target.instance_id}']")
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1, phone.evaluate(
+            WIDER_THAN_THE_SCREEN
+        )
         # a large organisation's figures fit too (six-figure spend, the bench's tenant)
         phone.evaluate(
             "for (const id of ['stat-mtd', 'stat-7d', 'stat-waste'])"
             " document.getElementById(id).textContent = '$172,893.60'"
         )
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1, phone.evaluate(
+            WIDER_THAN_THE_SCREEN
+        )
         phone.screenshot(path=str(artifacts / "ui-phone.png"), full_page=True)
         assert errors == []
