@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import secrets
 import shutil
@@ -45,6 +44,7 @@ from api.schemas.instances import InstanceListQuery
 from api.security import hash_password
 from api.services.instance_query import View
 from api.services.instances import list_instances, summary
+from bench import write_result
 from spendsense.ports import free_port
 from spendsense.settings import StoreSettings
 from spendsense.store import create_tenant, create_user, open_store
@@ -360,30 +360,27 @@ def main(argv: list[str] | None = None) -> int:
     goal_met = all(r.p99_ms < 50 and r.errors == 0 for r in results)
     print(f"goal p99 < 50 ms: {'met' if goal_met else 'NOT met'}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = {
-            "benchmark": "api",
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
+        write_result(
+            args.json,
+            "api",
+            {
                 "load_average_1m_before": round(load_before, 2),
+                "instances": args.instances,
+                "workers": args.workers,
+                "store": store_url.split(":")[0],
+                "client": f"wrk, {args.client_threads} thread(s), closed loop, keep-alive",
+                "clients": args.clients,
+                "runs": args.runs,
+                "seconds_per_run": args.seconds,
+                "warmup_seconds": args.warmup,
+                "figures": "medians over the runs; every run listed under runs; store_read_ms: "
+                f"one page read from the store without the API's cache (median of {READS}, "
+                "in-process)",
+                "goal": "p99 < 50 ms at 100 concurrent clients",
+                "goal_met": goal_met,
+                "endpoints": [asdict(r) for r in results],
             },
-            "instances": args.instances,
-            "workers": args.workers,
-            "store": store_url.split(":")[0],
-            "client": f"wrk, {args.client_threads} thread(s), closed loop, keep-alive",
-            "clients": args.clients,
-            "runs": args.runs,
-            "seconds_per_run": args.seconds,
-            "warmup_seconds": args.warmup,
-            "figures": "medians over the runs; every run listed under runs; store_read_ms: "
-            f"one page read from the store without the API's cache (median of {READS}, in-process)",
-            "goal": "p99 < 50 ms at 100 concurrent clients",
-            "goal_met": goal_met,
-            "endpoints": [asdict(r) for r in results],
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        )
         print(f"wrote {args.json}")
     return 0
 

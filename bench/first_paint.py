@@ -16,19 +16,16 @@ own time beside it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import statistics
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import chromium
+from bench import chromium, write_result
 from bench.api import log_in, seed, start_api, wait_ready
 from spendsense.ports import free_port
 
@@ -150,30 +147,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"goal median < {GOAL_MS:.0f} ms: {'met' if goal_met else 'NOT met'}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = {
-            "benchmark": "dashboard-first-paint",
-            "median_ms": median,
-            "goal": f"median < {GOAL_MS:.0f} ms",
-            "goal_met": goal_met,
-            "measure": "navigation start to the frame after the first page of rows is "
-            "rendered (the page's spendsense:rows-painted mark)",
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "instances": args.instances,
-            "store": "sqlite",
-            "workers": args.workers,
-            "browser": "Debian's chromium, headless, a fresh context (empty cache) per run",
-            "viewport": [args.width, args.height],
-            "runs": args.runs,
-            "warmup_runs": 1,
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
+        write_result(
+            args.json,
+            "dashboard-first-paint",
+            {
+                "median_ms": median,
+                "goal": f"median < {GOAL_MS:.0f} ms",
+                "goal_met": goal_met,
+                "measure": "navigation start to the frame after the first page of rows is "
+                "rendered (the page's spendsense:rows-painted mark)",
                 "load_average_1m_before": round(load_before, 2),
+                "instances": args.instances,
+                "store": "sqlite",
+                "workers": args.workers,
+                "browser": "Debian's chromium, headless, a fresh context (empty cache) per run",
+                "viewport": [args.width, args.height],
+                "runs": args.runs,
+                "warmup_runs": 1,
+                "every_run": [asdict(r) for r in runs],
             },
-            "every_run": [asdict(r) for r in runs],
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        )
         print(f"wrote {args.json}")
     return 0
 
