@@ -121,6 +121,44 @@ class DetectionRecord(Event):
         return "idle" if self.idle else "provisional" if self.provisional else "active"
 
 
+AnomalyMetric = Literal["cpu_percent", "network_in_bytes", "network_out_bytes"]
+
+
+class AnomalyRecord(Event):
+    """One usage anomaly incident of one instance's metric (``anomalies``, key: instance id).
+
+    An incident gives one record when it opens (``status="open"``) and one when it ends
+    (``status="closed"``, ``ended_at`` set), never one per point; both carry the same
+    ``incident_id`` (deterministic: instance, metric and ``since``), so consumers are idempotent.
+    ``expected_low``..``expected_high`` is the range the model had learned; ``observed`` is the
+    value that opened (or, when closed, the most extreme value of) the incident.
+    ``dollars_per_hour`` is the cost of the change where there is one (egress at the region's
+    per-GB price, CPU credits of an unlimited burstable instance); otherwise ``None`` and
+    ``cost_basis`` says why (for example "no direct cost: a possible compromise").
+    """
+
+    tenant_id: str
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    region: str
+    instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
+    incident_id: str
+    metric: AnomalyMetric
+    status: Literal["open", "closed"]
+    direction: Literal["up", "down"]
+    since: AwareDatetime
+    timestamp: AwareDatetime
+    """The period that opened, or closed, the incident."""
+    ended_at: AwareDatetime | None = None
+    observed: float
+    expected_low: float
+    expected_high: float
+    score: float = Field(ge=0.0, le=1.0)
+    dollars_per_hour: float | None = Field(default=None, ge=0.0)
+    cost_basis: str = ""
+    instance_type: str = ""
+    name: str = ""
+
+
 class ActionRecord(Event):
     """Something SpendSense did or decided (``actions``, key: tenant id); mirrors the audit log."""
 
@@ -140,7 +178,11 @@ class FeedbackRecord(Event):
 
     tenant_id: str
     instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
-    verdict: Literal["not-idle"] = "not-idle"
+    verdict: Literal["not-idle", "anomaly-expected"] = "not-idle"
+    incident_id: str | None = None
+    """For ``anomaly-expected``: the :class:`AnomalyRecord` incident the person called expected."""
+    metric: AnomalyMetric | None = None
+    """For ``anomaly-expected``: the metric whose new level the model is to learn as normal."""
     actor: str
     at: AwareDatetime
 

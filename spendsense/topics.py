@@ -6,8 +6,9 @@ and its key (the record's field the key is made of). Producers go through the sp
 (:meth:`TopicSpec.encode`: the key from the record, JSON value) and consumers parse with it
 (:meth:`TopicSpec.parse`), so a topic's key and schema are written down once.
 
->>> [t.name for t in TOPICS]
-['inventory', 'metrics', 'detections', 'actions', 'feedback', 'tenant-settings', 'deadletter']
+>>> [t.name for t in TOPICS]  # doctest: +NORMALIZE_WHITESPACE
+['inventory', 'metrics', 'detections', 'actions', 'feedback', 'tenant-settings', 'deadletter',
+ 'anomalies']
 >>> topic_spec("inventory").compacted, topic_spec("tenant-settings").compacted
 (True, True)
 >>> letter = DeadLetter.of("metrics", b"{not json", "json: bad")
@@ -28,6 +29,7 @@ from typing import Any, Generic, TypeVar
 
 from spendsense.events import (
     ActionRecord,
+    AnomalyRecord,
     DeadLetter,
     DetectionRecord,
     Event,
@@ -77,6 +79,7 @@ ACTIONS = "actions"
 FEEDBACK = "feedback"
 TENANT_SETTINGS = "tenant-settings"
 DEADLETTER = "deadletter"
+ANOMALIES = "anomalies"
 
 INVENTORY_SPEC = TopicSpec(INVENTORY, InventoryRecord, key="instance_id", compacted=True)
 METRICS_SPEC = TopicSpec(
@@ -85,6 +88,7 @@ METRICS_SPEC = TopicSpec(
 DETECTIONS_SPEC = TopicSpec(DETECTIONS, DetectionRecord, key="instance_id")
 ACTIONS_SPEC = TopicSpec(ACTIONS, ActionRecord, key="tenant_id")
 FEEDBACK_SPEC = TopicSpec(FEEDBACK, FeedbackRecord, key="instance_id")
+ANOMALIES_SPEC = TopicSpec(ANOMALIES, AnomalyRecord, key="instance_id")
 TENANT_SETTINGS_SPEC = TopicSpec(
     TENANT_SETTINGS, TenantSettingsRecord, key="tenant_id", compacted=True
 )
@@ -99,6 +103,7 @@ TOPICS: tuple[TopicSpec[Any], ...] = (
     FEEDBACK_SPEC,
     TENANT_SETTINGS_SPEC,
     DEADLETTER_SPEC,
+    ANOMALIES_SPEC,
 )
 
 
