@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := openjdk-17-jre-headless maven postgresql chromium prometheus prometheus-node-exporter nodejs npm wrk nginx
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install sysdeps jars ui demo test test-deploy test-fast lint typecheck bench bench-nab bench-api bench-ui bench-idle bench-collect bench-pipeline chaos migration clean
+.PHONY: help install sysdeps jars ui demo test test-deploy test-fast lint typecheck bench bench-nab bench-api bench-ui bench-idle bench-anomalies bench-collect bench-pipeline bench-restart chaos migration clean
 
 help:
 	@echo "make demo   - the whole pipeline on the sandbox AWS account (dashboard URL + demo login printed)"
@@ -73,10 +73,26 @@ $(IDLE_FLEET)/labels.json: $(wildcard sandbox/fleet/*.py) | $(STAMP)
 bench-idle: install $(IDLE_FLEET)/labels.json
 	$(BIN)/spendsense bench idle --fleet $(IDLE_FLEET) --json bench/results/idle.json --markdown
 
-# broker (started if not running) + detector worker + model service, about two minutes
+# Usage anomalies on a fleet with labelled anomaly windows; thresholds were chosen on seed 101.
+ANOMALY_FLEET_SEED ?= 7
+ANOMALY_FLEET := var/bench/anomaly-fleet-$(ANOMALY_FLEET_SEED)
+
+$(ANOMALY_FLEET)/anomalies.json: $(wildcard sandbox/fleet/*.py) | $(STAMP)
+	$(BIN)/spendsense fleet generate --seed $(ANOMALY_FLEET_SEED) --instances 300 --days 28 --anomalies 0.3 --out $(ANOMALY_FLEET)
+
+bench-anomalies: install $(ANOMALY_FLEET)/anomalies.json
+	$(BIN)/spendsense bench anomalies --fleet $(ANOMALY_FLEET) --json bench/results/anomalies.json --markdown
+
+# broker (started if not running) + detector workers (1, then 2 with one killed) + model
+# service, three runs each, about ten minutes
 bench-pipeline: install jars
 	$(BIN)/spendsense kafka start
-	$(BIN)/spendsense bench pipeline --json bench/results/pipeline.json
+	$(BIN)/spendsense bench pipeline --workers 2 --json bench/results/pipeline.json
+
+# a detector restart with 100k instances of state, in-memory store against RocksDB, ~5 minutes
+bench-restart: install jars
+	$(BIN)/spendsense kafka start
+	$(BIN)/spendsense bench restart --instances 100000 --json bench/results/restart.json
 
 # The API under load: instances and costs for a tenant with 10,000 instances, 100 clients.
 bench-api: install

@@ -1,4 +1,5 @@
-"""Alert emails: a digest of newly idle instances per recipient, at most one per cooldown.
+"""Alert emails: a digest of newly idle instances and usage anomalies per recipient, at most
+one per cooldown.
 
 How a detection becomes (at most) one email, with every step's state in the store so it
 holds across restarts and between workers:
@@ -10,7 +11,9 @@ holds across restarts and between workers:
    :mod:`actions.digest`) in the outbox (:mod:`actions.outbox`): each recipient's cooldown
    taken by compare-and-set (of two workers, one wins), an outbox row under a deterministic
    idempotency key (tenant, recipient, cooldown version; unique) and the pending instances
-   marked alerted, in one transaction.
+   marked alerted, in one transaction. Usage anomalies take the same path:
+   :meth:`AlertService.observe_anomaly` makes each new incident ``pending`` (an
+   :class:`AnomalyAlertState`), and the digest shows them in a section of their own.
 3. Only after that commit, :mod:`actions.delivery` calls SES, then records ``sent``.
    Retryable SES errors (throttling, sending quota) leave the row ``retry`` for the timer;
    a refusal (unverified sender) marks it ``failed`` and returns its instances to pending.
@@ -25,7 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.audit import EventSink
@@ -33,9 +36,9 @@ from actions.delivery import Delivery
 from actions.digest import Digest, tenant_digest
 from actions.metrics import ActionsMetrics
 from actions.outbox import FlushResult, Outbox
-from spendsense.events import DetectionRecord
+from spendsense.events import AnomalyRecord, DetectionRecord
 from spendsense.settings import ActionsSettings
-from spendsense.store.models import InstanceAlertState, Tenant
+from spendsense.store.models import AnomalyAlertState, InstanceAlertState, Tenant
 
 PENDING = frozenset({"pending", "still-pending"})
 
@@ -112,6 +115,33 @@ class AlertService:
             self.metrics.alerts_suppressed.labels(tenant=det.tenant_id, reason=verdict).inc()
         return verdict
 
+    def observe_anomaly(self, rec: AnomalyRecord) -> str:
+        """Fold one anomaly record into its incident's state; returns what it meant.
+
+        ``pending`` (a new incident, waiting for the digest), ``closed`` (the incident
+        ended: its end and most extreme value are kept, it stays in the digest if not sent
+        yet), ``stale`` (a replay of what was seen) or ``unknown-tenant``. An incident
+        first seen by its ``closed`` record (the worker started after it opened) is pending
+        like a new one. Whether it alerts is the tenant's setting, applied as the digest is
+        built (:meth:`~actions.outbox.Outbox.reserve`).
+        """
+        with self.sessions.begin() as session:
+            if session.get(Tenant, rec.tenant_id) is None:
+                return "unknown-tenant"
+            state = session.get(AnomalyAlertState, (rec.tenant_id, rec.incident_id))
+            if state is not None and (rec.status == "open" or state.ended_at is not None):
+                return "stale"
+            verdict = "pending" if state is None else "closed"
+            if state is None:
+                state = AnomalyAlertState(
+                    tenant_id=rec.tenant_id, incident_id=rec.incident_id, pending=True
+                )
+                session.add(state)
+            state.take_facts(rec)
+            state.name = rec.name or state.name or ""
+            state.instance_type = rec.instance_type or state.instance_type or ""
+        return verdict
+
     # -- 2. reserving an email, 3. sending it ------------------------------------------
 
     def flush(self, tenant_id: str) -> FlushResult:
@@ -122,9 +152,13 @@ class AlertService:
         return flushed
 
     def _digest(
-        self, tenant: Tenant, states: Sequence[InstanceAlertState], now: datetime
+        self,
+        tenant: Tenant,
+        states: Sequence[InstanceAlertState],
+        anomalies: Sequence[AnomalyAlertState],
+        now: datetime,
     ) -> Digest:
-        return tenant_digest(self.settings, self.key, tenant, states, now)
+        return tenant_digest(self.settings, self.key, tenant, states, anomalies, now)
 
     def deliver(self, outbox_id: int) -> str:
         """Send one reserved outbox email through SES; returns its new status."""
@@ -142,16 +176,13 @@ class AlertService:
         return [self.delivery.deliver(i) for i in self.outbox.claim_due_retries()]
 
     def pending_tenants(self) -> list[str]:
-        """Tenants with instances waiting for an email."""
+        """Tenants with instances or anomaly incidents waiting for an email."""
+        waiting = union(
+            select(InstanceAlertState.tenant_id).where(InstanceAlertState.pending),
+            select(AnomalyAlertState.tenant_id).where(AnomalyAlertState.pending),
+        ).subquery()
         with self.sessions() as session:
-            return list(
-                session.scalars(
-                    select(InstanceAlertState.tenant_id)
-                    .where(InstanceAlertState.pending)
-                    .distinct()
-                    .order_by(InstanceAlertState.tenant_id)
-                ).all()
-            )
+            return sorted(session.scalars(select(waiting.c.tenant_id)).all())
 
     def reconcile(self) -> int:
         """Mark emails left ``reserved`` past the lease as ``unknown`` (never resent)."""

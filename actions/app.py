@@ -7,8 +7,10 @@ own topic prefix, which the app id carries, so consumer groups are isolated too)
 On start the worker opens the store (migrating it), serves Prometheus metrics on
 ``actions.metrics_port`` (9303; ``/metrics`` answering is the readiness check) and Faust's
 web server on ``actions.web_port`` (6067). The ``alerts`` agent (concurrency 1: faust
-issue 606) consumes ``detections``; records failing their schema or naming a tenant the
-store does not know go to ``deadletter`` (with the reason, counted by outcome). A
+issue 606) consumes ``detections`` and the ``anomaly-alerts`` agent ``anomalies`` (the
+digest's second section, under the same cooldown); records failing their schema or naming
+a tenant the store does not know go to ``deadletter`` (with the reason, counted by
+outcome). A
 timer (every ``actions.flush_interval_s``) retries due emails, sends digests whose
 cooldown ended and reconciles emails a dead worker left behind.
 """
@@ -33,7 +35,15 @@ from spendsense.faust_worker import Worker
 from spendsense.kafka_clients import faust_config
 from spendsense.metrics import CollectorRegistry, serve_metrics
 from spendsense.settings import ActionsSettings, Settings, settings_or_exit
-from spendsense.topics import DEADLETTER, DEADLETTER_SPEC, DETECTIONS, DETECTIONS_SPEC, topic_name
+from spendsense.topics import (
+    ANOMALIES,
+    ANOMALIES_SPEC,
+    DEADLETTER,
+    DEADLETTER_SPEC,
+    DETECTIONS,
+    DETECTIONS_SPEC,
+    topic_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +71,8 @@ class ActionsWorker:
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> ActionsWorker:
     """Build the actions worker's Faust app (nothing connects until it starts).
 
-    The steps, in order: the Faust app from the settings, its topics, the ``alerts`` agent,
-    the flush timer, and the service that builds the runtime (store, sinks, alert and stop
+    The steps, in order: the Faust app from the settings, its topics, the ``alerts`` and
+    ``anomaly-alerts`` agents, the flush timer, and the service that builds the runtime (store, sinks, alert and stop
     services) and serves the metrics when the worker starts.
     """
     app = faust_app(settings)
@@ -70,6 +80,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     reg = registry or CollectorRegistry()
     slot = RuntimeSlot()
     agent = alerts_agent(app, topics, settings.actions, slot)
+    anomalies_agent(app, topics, slot)
     flush_timer(app, settings.actions, slot)
     runtime_service(app, settings, reg, slot)
     return ActionsWorker(app=app, agent=agent, registry=reg, slot=slot)
@@ -100,21 +111,23 @@ def faust_app(settings: Settings) -> faust.App:
 
 @dataclass(frozen=True)
 class Topics:
-    """The topics the worker reads (``detections``) and writes (``deadletter``)."""
+    """The topics the worker reads (``detections``, ``anomalies``) and writes (``deadletter``)."""
 
     detections: faust.types.TopicT
+    anomalies: faust.types.TopicT
     deadletter: faust.types.TopicT
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
-    """Declare ``detections`` and ``deadletter`` on ``app`` (raw bytes, keys and values)."""
+    """Declare ``detections``, ``anomalies`` and ``deadletter`` on ``app`` (raw bytes, keys
+    and values)."""
 
     def raw(base: str) -> faust.types.TopicT:
         return app.topic(
             topic_name(settings.kafka, base), key_serializer="raw", value_serializer="raw"
         )
 
-    return Topics(detections=raw(DETECTIONS), deadletter=raw(DEADLETTER))
+    return Topics(detections=raw(DETECTIONS), anomalies=raw(ANOMALIES), deadletter=raw(DEADLETTER))
 
 
 def alerts_agent(
@@ -138,28 +151,56 @@ def alerts_agent(
                     parsed.append((event, DETECTIONS_SPEC.parse(event.value)))
                 except PoisonRecord as exc:
                     runtime.metrics.records.labels(outcome="poison").inc()
-                    await dead_letter(event, str(exc))
+                    await dead_letter(topics, event, str(exc))
             for det, stands_for in coalesce(parsed):
                 verdict = await asyncio.to_thread(runtime.handle, det)
                 if verdict == "unknown-tenant":
                     runtime.metrics.records.labels(outcome="unknown-tenant").inc(len(stands_for))
                     reason = f"unknown-tenant: {det.tenant_id!r} is not in the store"
                     for event in stands_for:
-                        await dead_letter(event, reason)
+                        await dead_letter(topics, event, reason)
                     continue
                 runtime.metrics.records.labels(outcome="ok").inc(len(stands_for))
             for event in events:  # only once every detection of the batch was handled
                 await stream.ack(event)
 
-    async def dead_letter(event: faust.types.EventT, reason: str) -> None:
-        message = event.message
-        letter = DeadLetter.of(
-            message.topic, event.value, reason, message.partition, message.offset
-        )
-        key, value = DEADLETTER_SPEC.encode(letter)
-        await topics.deadletter.send(key=key, value=value)
-
     return alerts
+
+
+def anomalies_agent(app: faust.App, topics: Topics, slot: RuntimeSlot) -> faust.types.AgentT:
+    """Declare the ``anomaly-alerts`` agent: each anomaly record parsed and handled in turn
+    (an incident gives two records, so there is nothing to coalesce)."""
+
+    @app.agent(topics.anomalies, name="anomaly-alerts", concurrency=1)
+    async def anomaly_alerts(stream: StreamT) -> None:
+        await slot.ready.wait()
+        async for event in stream.events():
+            runtime = slot.runtime
+            assert runtime is not None
+            try:
+                rec = ANOMALIES_SPEC.parse(event.value)
+            except PoisonRecord as exc:
+                runtime.metrics.records.labels(outcome="poison").inc()
+                await dead_letter(topics, event, str(exc))
+                continue
+            verdict = await asyncio.to_thread(runtime.handle_anomaly, rec)
+            if verdict == "unknown-tenant":
+                runtime.metrics.records.labels(outcome="unknown-tenant").inc()
+                await dead_letter(
+                    topics, event, f"unknown-tenant: {rec.tenant_id!r} is not in the store"
+                )
+                continue
+            runtime.metrics.records.labels(outcome="ok").inc()
+
+    return anomaly_alerts
+
+
+async def dead_letter(topics: Topics, event: faust.types.EventT, reason: str) -> None:
+    """Send the record of ``event`` to ``deadletter`` with ``reason``."""
+    message = event.message
+    letter = DeadLetter.of(message.topic, event.value, reason, message.partition, message.offset)
+    key, value = DEADLETTER_SPEC.encode(letter)
+    await topics.deadletter.send(key=key, value=value)
 
 
 def flush_timer(app: faust.App, cfg: ActionsSettings, slot: RuntimeSlot) -> None:

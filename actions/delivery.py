@@ -26,7 +26,7 @@ from actions.registry import SendEmail
 from spendsense.aws import RETRYABLE_CODES
 from spendsense.events import ActionRecord
 from spendsense.settings import ActionsSettings
-from spendsense.store.models import EmailOutbox, InstanceAlertState
+from spendsense.store.models import AnomalyAlertState, EmailOutbox, InstanceAlertState
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,23 @@ def backoff_s(attempts: int) -> int:
     [30, 60, 120, 3600]
     """
     return min(3600, 30 * 2 ** (attempts - 1))
+
+
+def digest_reason(row: EmailOutbox) -> str:
+    """What an email's audit entry says it was.
+
+    >>> digest_reason(EmailOutbox(instance_ids=["i-1", "i-2"], recipient="ops@acme.test"))
+    'digest of 2 idle instance(s) to ops@acme.test'
+    >>> digest_reason(EmailOutbox(instance_ids=["i-1"], incident_ids=["a", "b"],
+    ...                           recipient="ops@acme.test"))
+    'digest of 1 instance(s), 2 usage anomalies, to ops@acme.test'
+    """
+    if not row.incident_ids:
+        return f"digest of {len(row.instance_ids)} idle instance(s) to {row.recipient}"
+    return (
+        f"digest of {len(row.instance_ids)} instance(s), {len(row.incident_ids)} usage "
+        f"anomalies, to {row.recipient}"
+    )
 
 
 @dataclass(frozen=True)
@@ -118,12 +135,17 @@ class Delivery:
         return status
 
     def _requeue(self, session: Session, row: EmailOutbox) -> None:
-        """Put a failed email's instances back to pending: the next window includes them."""
+        """Put a failed email's instances and anomaly incidents back to pending: the next
+        window includes them (but an incident someone called expected meanwhile)."""
         for instance_id in row.instance_ids:
             st = session.get(InstanceAlertState, (row.tenant_id, instance_id))
             if st is not None and st.idle and st.alerted_idle_since is not None:
                 st.pending = True
                 st.alerted_idle_since = None
+        for incident_id in row.incident_ids or ():
+            anomaly = session.get(AnomalyAlertState, (row.tenant_id, incident_id))
+            if anomaly is not None and anomaly.expected_at is None:
+                anomaly.pending = True
 
     def audit_unknown(self, outbox_id: int) -> ActionRecord:
         """Audit an email claimed ``unknown`` (sent or not, nobody knows); publish it later."""
@@ -153,10 +175,11 @@ class Delivery:
             actor=ALERTS_ACTOR,
             action="email",
             result=result,
-            reason=f"digest of {len(row.instance_ids)} idle instance(s) to {row.recipient}",
+            reason=digest_reason(row),
             decision_key=f"{row.tenant_id}/email/{row.idempotency_key}",
             details={
                 "instances": list(row.instance_ids),
+                "incidents": list(row.incident_ids or ()),
                 "attempts": row.attempts,
                 "detail": detail,
             },

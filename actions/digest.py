@@ -1,9 +1,13 @@
-"""The digest email: what it shows of each idle instance, rendered from the package's templates.
+"""The digest email: what it shows of each idle instance and each usage anomaly, rendered
+from the package's templates.
 
 :func:`tenant_digest` turns a tenant's pending :class:`InstanceAlertState` rows into one
 :class:`Digest` (subject, plain text, HTML): each instance with its signed Stop and
 "Not idle" links (:mod:`actions.links`), its page on the dashboard and, when auto-stop is
-on, when it will be stopped. :func:`render_digest` fills ``templates/digest.{txt,html}.j2``.
+on, when it will be stopped; then, in a section of their own, the pending
+:class:`AnomalyAlertState` incidents with their "Expected" links
+(:mod:`actions.anomaly_items`). :func:`render_digest` fills
+``templates/digest.{txt,html}.j2``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from actions.anomaly_items import AnomalyItem, anomaly_items
 from actions.links import detail_url, link_url, sign
 from spendsense.settings import ActionsSettings
-from spendsense.store.models import InstanceAlertState, Tenant
+from spendsense.store.models import AnomalyAlertState, InstanceAlertState, Tenant
 
 _templates = Environment(
     loader=PackageLoader("actions", "templates"),
@@ -54,10 +59,36 @@ class Digest:
     html: str
 
 
+def subject_of(items: Sequence[DigestItem], anomalies: Sequence[AnomalyItem]) -> str:
+    """The digest's subject: the idle instances and their waste, then the anomalies and
+    their dollar rate (only the parts it has).
+
+    >>> subject_of([], [])
+    'SpendSense: nothing new'
+    """
+    parts = []
+    if items:
+        total = sum(i.monthly_waste_usd for i in items)
+        plural = "s" if len(items) != 1 else ""
+        parts.append(f"{len(items)} idle EC2 instance{plural}, about ${total:,.0f}/month")
+    if anomalies:
+        rate = sum(a.dollars_per_hour for a in anomalies)
+        plural = "ies" if len(anomalies) != 1 else "y"
+        priced = f", ${rate:,.2f}/hour" if rate else ""
+        parts.append(f"{len(anomalies)} usage anomal{plural}{priced}")
+    return "SpendSense: " + ("; ".join(parts) or "nothing new")
+
+
 def render_digest(
-    tenant_name: str, items: Sequence[DigestItem], *, expires_at: str, cooldown: str
+    tenant_name: str,
+    items: Sequence[DigestItem],
+    *,
+    expires_at: str,
+    cooldown: str,
+    anomalies: Sequence[AnomalyItem] = (),
 ) -> Digest:
-    """Render the digest email from the package's templates.
+    """Render the digest email from the package's templates: the idle instances, then the
+    usage anomalies (each section only when it has something).
 
     >>> item = DigestItem("i-0abc1234", "build-box", "eu-west-1", "m5.large",
     ...                   "2026-11-25 08:00 UTC", "CPU under 1% for 2 days", 69.12,
@@ -70,14 +101,13 @@ def render_digest(
     >>> "https://x/instances/i-0abc1234" in d.text and "https://x/instances/i-0abc1234" in d.html
     True
     """
-    total = sum(i.monthly_waste_usd for i in items)
-    plural = "s" if len(items) != 1 else ""
-    subject = f"SpendSense: {len(items)} idle EC2 instance{plural}, about ${total:,.0f}/month"
+    subject = subject_of(items, anomalies)
     ctx: dict[str, Any] = {
         "subject": subject,
         "tenant_name": tenant_name,
         "items": items,
-        "total_waste": total,
+        "anomalies": anomalies,
+        "total_waste": sum(i.monthly_waste_usd for i in items),
         "expires_at": expires_at,
         "cooldown": cooldown,
     }
@@ -164,12 +194,15 @@ def tenant_digest(
     key: bytes,
     tenant: Tenant,
     states: Sequence[InstanceAlertState],
+    anomalies: Sequence[AnomalyAlertState],
     now: datetime,
 ) -> Digest:
-    """The digest of ``states`` for ``tenant``, its links valid ``link_ttl_s`` from ``now``."""
+    """The digest of ``states`` and ``anomalies`` for ``tenant``, its links valid
+    ``link_ttl_s`` from ``now``."""
     return render_digest(
         tenant.name,
         digest_items(settings, key, tenant, states, now),
         expires_at=when(now + timedelta(seconds=settings.link_ttl_s)),
         cooldown=duration(settings.cooldown_s),
+        anomalies=anomaly_items(settings, key, anomalies, now, when),
     )

@@ -54,8 +54,8 @@ from spendsense.store.models import UsedLink
 
 log = logging.getLogger(__name__)
 
-LinkAction = Literal["stop", "not-idle"]
-LINK_ACTIONS: tuple[str, ...] = ("stop", "not-idle")
+LinkAction = Literal["stop", "not-idle", "anomaly-expected"]
+LINK_ACTIONS: tuple[str, ...] = ("stop", "not-idle", "anomaly-expected")
 LinkReason = Literal[
     "malformed", "tampered", "wrong-tenant", "wrong-instance", "wrong-action", "used", "expired"
 ]
@@ -84,6 +84,10 @@ class LinkClaims:
     issued_at: datetime
     account_id: str | None = None
     region: str | None = None
+    incident_id: str | None = None
+    """For ``anomaly-expected``: the anomaly incident the link calls expected."""
+    metric: str | None = None
+    """For ``anomaly-expected``: the incident's metric."""
 
     @property
     def decision_key(self) -> str:
@@ -132,11 +136,22 @@ def sign(
     ttl_s: int,
     account_id: str | None = None,
     region: str | None = None,
+    incident_id: str | None = None,
+    metric: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """A new single-use token allowing ``action`` on ``instance_id`` for ``ttl_s`` seconds."""
+    """A new single-use token allowing ``action`` on ``instance_id`` for ``ttl_s`` seconds
+    (``anomaly-expected`` also binds the anomaly's ``incident_id`` and ``metric``).
+
+    >>> sign(b"k" * 32, "acme", "i-0abc1234", "anomaly-expected", ttl_s=60)
+    Traceback (most recent call last):
+    ...
+    ValueError: an anomaly-expected link needs the incident_id and metric it is about
+    """
     if action not in LINK_ACTIONS:
         raise ValueError(f"link action must be one of {', '.join(LINK_ACTIONS)}")
+    if action == "anomaly-expected" and not (incident_id and metric):
+        raise ValueError("an anomaly-expected link needs the incident_id and metric it is about")
     body = {
         "v": 2,
         "lid": secrets.token_hex(12),
@@ -147,6 +162,8 @@ def sign(
         "a": action,
         "ttl": ttl_s,
     }
+    if incident_id is not None:
+        body |= {"inc": incident_id, "m": metric}
     return _serializer(key, now or datetime.now(UTC)).dumps(body)
 
 
@@ -189,6 +206,8 @@ def decode(key: bytes, token: str) -> LinkClaims:
             issued_at=signed_at,
             account_id=body.get("acc"),
             region=body.get("r"),
+            incident_id=body.get("inc"),
+            metric=body.get("m"),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise LinkError("malformed", "this link's content cannot be read") from None

@@ -10,7 +10,9 @@ A row's life (``EmailOutbox.status``)::
 :meth:`Outbox.reserve` takes each recipient's cooldown by compare-and-set (``UPDATE ...
 WHERE next_allowed_at <= now``: of two workers, one wins) and, in the same transaction,
 adds a ``reserved`` row under a deterministic :func:`idempotency_key` (tenant, recipient,
-cooldown version; unique) and marks the pending instances alerted. Every other move is
+cooldown version; unique) and marks the pending instances and anomaly incidents alerted
+(anomalies the tenant's setting does not alert on, :mod:`actions.anomaly_alerts`, are
+dropped from the wait there, as the digest is built). Every other move is
 :meth:`Outbox.claim` (compare-and-set on the status), so two workers never both move a row.
 Sending and recording what SES answered is :mod:`actions.delivery`.
 """
@@ -28,18 +30,28 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from actions.anomaly_alerts import alerts
 from actions.digest import Digest
 from spendsense.settings import ActionsSettings
 from spendsense.store import get_tenant, list_users
-from spendsense.store.models import AlertCooldown, EmailOutbox, InstanceAlertState, Tenant
+from spendsense.store.models import (
+    AlertCooldown,
+    AnomalyAlertState,
+    EmailOutbox,
+    InstanceAlertState,
+    Tenant,
+)
 from spendsense.store.models.actions import EPOCH
 
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = ("reserved", "retry")
 
-Compose = Callable[[Tenant, Sequence[InstanceAlertState], datetime], Digest]
-"""Renders the digest of a tenant's pending instances at a moment (:func:`~actions.digest.tenant_digest`)."""
+Compose = Callable[
+    [Tenant, Sequence[InstanceAlertState], Sequence[AnomalyAlertState], datetime], Digest
+]
+"""Renders the digest of a tenant's pending instances and anomalies at a moment
+(:func:`~actions.digest.tenant_digest`)."""
 
 
 def idempotency_key(tenant_id: str, recipient: str, window: int) -> str:
@@ -94,7 +106,8 @@ class Outbox:
                     InstanceAlertState.monthly_waste_usd.desc(), InstanceAlertState.instance_id
                 )
             ).all()
-            if not states:
+            anomalies = self._alerting_anomalies(session, tenant)
+            if not states and not anomalies:
                 return FlushResult(suppressed="nothing-pending")
             to = recipients(session, tenant)
             if not to:
@@ -105,7 +118,9 @@ class Outbox:
             if not winners:
                 return FlushResult(suppressed="cooldown")
             now = self.clock()
-            digest = compose(tenant, states, now)
+            digest = compose(tenant, states, anomalies, now)
+            named = [s.instance_id for s in states] + [a.instance_id for a in anomalies]
+            instance_ids = list(dict.fromkeys(named))
             rows = [
                 EmailOutbox(
                     idempotency_key=idempotency_key(tenant_id, recipient, window),
@@ -114,7 +129,8 @@ class Outbox:
                     subject=digest.subject,
                     body_text=digest.text,
                     body_html=digest.html,
-                    instance_ids=[s.instance_id for s in states],
+                    instance_ids=instance_ids,
+                    incident_ids=[a.incident_id for a in anomalies],
                     status="reserved",
                     reserved_at=now,
                 )
@@ -125,8 +141,29 @@ class Outbox:
                 st.pending = False
                 st.alerted_at = now
                 st.alerted_idle_since = st.idle_since
+            for a in anomalies:
+                a.pending = False
+                a.alerted_at = now
             session.flush()
             return FlushResult(reserved=tuple(r.id for r in rows))
+
+    def _alerting_anomalies(self, session: Session, tenant: Tenant) -> list[AnomalyAlertState]:
+        """The tenant's pending anomaly incidents its setting alerts on, costliest first;
+        the others stop waiting (they stay on the instance page)."""
+        pending = session.scalars(
+            select(AnomalyAlertState)
+            .where(AnomalyAlertState.tenant_id == tenant.id, AnomalyAlertState.pending)
+            .order_by(AnomalyAlertState.since, AnomalyAlertState.incident_id)
+        ).all()
+        chosen = []
+        for a in pending:
+            if alerts(
+                tenant.anomaly_alerts, tenant.anomaly_alert_min_usd_per_hour, a.dollars_per_hour
+            ):
+                chosen.append(a)
+            else:
+                a.pending = False
+        return sorted(chosen, key=lambda a: -(a.dollars_per_hour or 0.0))
 
     def _serialise(self, session: Session, tenant_id: str) -> None:
         """Begin the flush with a write, so flushes of one tenant queue up behind each other.

@@ -1,4 +1,5 @@
-"""The parts of the actions worker wired together: what each detection and each tick does.
+"""The parts of the actions worker wired together: what each detection, each anomaly record
+and each tick does.
 
 :class:`ActionsRuntime` is plain synchronous code (SQLAlchemy, boto3); the Faust app runs
 it in a thread so the event loop keeps serving the consumer. It is built from settings
@@ -24,7 +25,7 @@ from actions.stopping import StopExecutor
 from spendsense.access import TenantSessions
 from spendsense.aws import AwsFactory, SesClient
 from spendsense.errors import TenantAccessError
-from spendsense.events import DetectionRecord
+from spendsense.events import AnomalyRecord, DetectionRecord
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
 from spendsense.store import Store, open_store
@@ -52,9 +53,30 @@ class ActionsRuntime:
         While the store is unreachable it waits and retries (no offset moves past the
         record); an AWS error in the policy is logged and the next detection tries again.
         """
+        return self._retrying(lambda: self._handle(det))
+
+    def handle_anomaly(self, rec: AnomalyRecord) -> str:
+        """Process one anomaly record: the incident's alert state, then the digest if due
+        (the same cooldown and outbox as idle instances); retried like :meth:`handle`."""
+        return self._retrying(lambda: self._handle_anomaly(rec))
+
+    def _handle_anomaly(self, rec: AnomalyRecord) -> str:
+        verdict = self.alerts.observe_anomaly(rec)
+        if verdict != "pending":
+            return verdict
+        flushed = self.alerts.flush(rec.tenant_id)
+        if flushed.reserved:
+            return "emailed"
+        if flushed.suppressed == "cooldown":
+            self.metrics.alerts_suppressed.labels(tenant=rec.tenant_id, reason="cooldown").inc()
+            return "cooldown"
+        return flushed.suppressed or verdict
+
+    def _retrying(self, step: Callable[[], str]) -> str:
+        """``step``, retried while the store is unreachable."""
         for pause in (*STORE_RETRY_S, None):
             try:
-                return self._handle(det)
+                return step()
             except OperationalError as exc:
                 if pause is None:
                     raise

@@ -7,7 +7,8 @@ every record, and nothing else: no parsing, no model, no output. It reads the to
 start as its own consumer group and, once it has seen ``BENCH_FLOOR_RECORDS`` records, writes
 ``{"records", "seconds", "cpu_seconds"}`` (after its first batch; CPU of all its threads) as
 JSON to ``BENCH_FLOOR_OUT``. :mod:`bench.pipeline` runs it on the topic it has just measured
-the pipeline on: the highest rate a Faust agent reading one record per message reaches there.
+the pipeline on: the highest rate a Faust agent reaches there, in records (Kafka messages; the
+pipeline multiplies by the periods each record carries).
 """
 
 from __future__ import annotations

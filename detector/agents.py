@@ -4,7 +4,7 @@ One agent, concurrency 1 (faust issue 606: with more, offsets can be committed p
 not yet processed). It takes up to ``batch_size`` records or what arrived within
 ``batch_latency_ms`` with ``noack_take`` (Faust's ``take`` and ``take_events`` acknowledge a
 batch even when the body is cancelled), hands them to :class:`~detector.detect.BatchDetector`,
-sends the detections and dead letters and stores the new states.
+sends the detections, anomalies and dead letters and stores the new states.
 
 Two batches overlap (:class:`BatchPipeline`, its stages named): while the model service
 scores one, the worker sends what the one before it produced (and Faust reads on). A batch
@@ -40,8 +40,10 @@ IN_FLIGHT = 2
 
 
 async def publish(output: Output, outcome: BatchOutcome) -> None:
-    """Send a batch's detections (key: instance) and dead letters (key: source topic), wait
-    until the broker has them, and only then log the states that say they were made.
+    """Send a batch's detections and anomaly incidents (key: instance) and dead letters (key:
+    source topic), wait until the broker has them, and only then log the states that say they
+    were made (an incident's state included: a batch cut short before its states are logged
+    opens or closes its incidents again, with the same incident id).
 
     A state on the changelog is what a restarted worker believes it has scored: records at
     or before its last period are taken for redeliveries and skipped. Were the states logged
@@ -50,6 +52,7 @@ async def publish(output: Output, outcome: BatchOutcome) -> None:
     This order can at worst score a period twice (the consumers are idempotent).
     """
     await output.detections(outcome.detections)
+    await output.anomalies(outcome.anomalies)
     await output.dead_letters(outcome.dead_letters)
     await output.deliver()
     await output.log_states(outcome.states)
@@ -61,8 +64,8 @@ class BatchPipeline:
 
     ``take`` the next batch from the stream (a task, so Faust reads on meanwhile);
     ``prepare`` it from the states the batch before it left; ``score`` it on the model
-    service; ``send`` the batch before it meanwhile (detections and dead letters, then, once the
-    broker has them, the changelog);
+    service; ``send`` the batch before it meanwhile (detections, anomalies and dead letters,
+    then, once the broker has them, the changelog);
     ``acknowledge`` a sent batch's events once the broker has all of it (its own task,
     at most ``IN_FLIGHT`` batches waiting). A scored batch whose successor has not arrived
     is sent at once.

@@ -6,9 +6,9 @@ tests and the pipeline benchmark get an app with their own topic prefix. The app
 the prefix, so the state table's changelog topic is isolated too.
 
 On start the worker reads ``inventory`` and ``feedback`` in full (:mod:`detector.reference`),
-restores the state table from its changelog, serves Prometheus metrics on
-``detector.metrics_port`` (9302) and Faust's web server on ``detector.web_port`` (6066),
-then scores ``metrics`` in batches.
+restores the state table (RocksDB on disk by default: only the changelog's tail past what it
+holds), serves Prometheus metrics on ``detector.metrics_port`` (9302) and Faust's web server
+on ``detector.web_port`` (6066), then scores ``metrics`` in batches.
 """
 
 from __future__ import annotations
@@ -46,15 +46,21 @@ class DetectorWorker:
 
 
 def faust_app(settings: Settings, app_id: str) -> faust.App:
-    """The detector's Faust app settings (broker, store, consumer and producer tuning)."""
+    """The detector's Faust app settings (broker, store, consumer and producer tuning).
+
+    The data directory (RocksDB's files) is the worker's own: ``<var_dir>/faust/<app
+    id>-<web port>``, as two workers on one host differ by their web port, and a restart with
+    the same settings finds its files again.
+    """
     kafka, det = settings.kafka, settings.detector
     datadir = settings.var_dir / "faust"
     datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     return faust.App(
         app_id,
         **faust_config(kafka),
-        store="memory://",
-        datadir=str(datadir / app_id),
+        store=f"{det.store}://",
+        table_standby_replicas=det.standby_replicas,
+        datadir=str(datadir / f"{app_id}-{det.web_port}"),
         topic_partitions=kafka.metrics_partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",

@@ -1,12 +1,13 @@
 """One batch of ``metrics`` records in, detections and dead letters out (the agent's logic).
 
-:class:`BatchDetector` parses each record, sends the ones that cannot be scored to the
-dead-letter list with a reason, groups the rest by instance (in order), reads each instance's
-:class:`InstanceState` from the state mapping (the worker's changelogged table), makes one model
-service call for the whole batch (each instance's item carries its tenant's ceilings of rest
-from the reference view), writes the updated states back and returns one
-:class:`~spendsense.events.DetectionRecord` per scored record. A record whose period the
-instance's state has already learned (a redelivery after a crash) is not learned twice.
+:class:`BatchDetector` parses each record (a poll's periods of one instance, in either wire
+shape: :class:`~spendsense.events.MetricPollRecord`), sends the ones that cannot be scored to
+the dead-letter list with a reason, groups the rest's periods by instance (in order), reads
+each instance's :class:`InstanceState` from the state mapping (the worker's changelogged
+table), makes one model service call for the whole batch (each instance's item carries its
+tenant's ceilings of rest from the reference view), writes the updated states back and returns
+one :class:`~spendsense.events.DetectionRecord` per scored period. A period the instance's
+state has already learned (a redelivery after a crash) is not learned twice.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel
 
+from detector.anomalies import alerts_from, anomaly_record
 from detector.client import ModelClient, ModelRejected
 from detector.liveness import at_live_edge, settle
 from detector.metrics import WorkerMetrics
 from detector.protocol import PointIn, SeriesItem, VerdictOut
 from detector.reference import ReferenceView
 from spendsense.errors import PoisonRecord
-from spendsense.events import DeadLetter, DetectionRecord, MetricRecord
+from spendsense.events import AnomalyRecord, DeadLetter, DetectionRecord, MetricRecord
 from spendsense.topics import METRICS_SPEC
 
 HOURS_PER_MONTH = 730
@@ -38,6 +40,7 @@ class InstanceState(BaseModel):
     model: str | None = None  # base64 of the model's bytes
     last_period: AwareDatetime | None = None
     feedback_at: AwareDatetime | None = None  # the last "not idle" mark applied
+    expected_at: AwareDatetime | None = None  # the last "anomaly expected" mark applied
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_none=True)
@@ -62,6 +65,7 @@ class BatchOutcome:
 
     detections: list[DetectionRecord] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    anomalies: list[AnomalyRecord] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)  # instance id -> new InstanceState JSON
     duplicates: int = 0
 
@@ -151,35 +155,35 @@ class BatchDetector:
         outcome = BatchOutcome()
         self.metrics.records.inc(len(batch))
         now = datetime.now(UTC)
-        parsed: list[tuple[Incoming, MetricRecord]] = []
+        parsed: list[tuple[Incoming, list[MetricRecord]]] = []  # a record: a poll's periods
         for incoming in batch:
             try:
-                record = METRICS_SPEC.parse(incoming.value)
+                periods = METRICS_SPEC.parse(incoming.value).records()
             except PoisonRecord as exc:
                 self._dead(incoming, str(exc), outcome)
                 continue
-            parsed.append((incoming, record))
-        unknown = any(not self.view.knows_tenant(r.tenant_id) for _, r in parsed)
+            parsed.append((incoming, periods))
+        unknown = any(not self.view.knows_tenant(p[0].tenant_id) for _, p in parsed)
         if unknown and self._catch_up is not None:
             # the inventory may have been published just before these metrics: look again
             await self._catch_up()
         by_instance: dict[str, list[tuple[Incoming, MetricRecord]]] = {}
         instance_states: dict[str, InstanceState] = {}
-        for incoming, record in parsed:
-            reason = self.check(record, now)
+        for incoming, periods in parsed:
+            reason = next(filter(None, (self.check(r, now) for r in periods)), None)
             if reason is not None:
                 self._dead(incoming, reason, outcome)
                 continue
-            iid = record.instance_id
+            iid = periods[0].instance_id
             if iid not in instance_states:
                 instance_states[iid] = InstanceState.from_json(states.get(iid))
-            last = instance_states[iid].last_period
             queued = by_instance.setdefault(iid, [])
-            newest = queued[-1][1].timestamp if queued else last
-            if newest is not None and record.timestamp <= newest:
-                outcome.duplicates += 1
-                continue
-            queued.append((incoming, record))
+            for record in periods:  # the duplicate check is per period
+                newest = queued[-1][1].timestamp if queued else instance_states[iid].last_period
+                if newest is not None and record.timestamp <= newest:
+                    outcome.duplicates += 1
+                    continue
+                queued.append((incoming, record))
         items = []
         for iid, records in by_instance.items():
             if not records:
@@ -208,7 +212,8 @@ class BatchDetector:
         return Prepared(outcome, by_instance, instance_states, items)
 
     async def score(self, prepared: Prepared) -> BatchOutcome:
-        """One model service call for a prepared batch: its detections and new states."""
+        """One model service call for a prepared batch: its detections, anomaly incidents and
+        new states."""
         outcome, by_instance, instance_states, items = (
             prepared.outcome,
             prepared.by_instance,
@@ -217,6 +222,7 @@ class BatchDetector:
         )
         if not items:
             return outcome
+        self._anomaly_context(prepared)
         started = time.perf_counter()
         try:
             results = await self.client.score_batch(items)
@@ -236,6 +242,9 @@ class BatchDetector:
             if item.not_idle:
                 st.feedback_at = self.view.feedback[item.key]
                 self.metrics.feedback_applied.inc()
+            if item.expected:
+                st.expected_at = max(self.view.expected[item.key].values())
+                self.metrics.feedback_applied.inc()
             if result.error is not None:
                 # the stored state was not a model's: the instance starts over with a fresh one
                 self.metrics.errors.labels(kind="bad_state").inc()
@@ -247,12 +256,27 @@ class BatchDetector:
             st.model = result.state
             st.last_period = records[-1][1].timestamp
             outcome.states[item.key] = st.to_json()
+            inventory = self.view.inventory.get(item.key)
             for (_, record), verdict in zip(records, result.verdicts, strict=True):
                 outcome.detections.append(self._detection(record, verdict, now))
+                outcome.anomalies += (
+                    anomaly_record(record, incident, inventory) for incident in verdict.incidents
+                )
         counts = Counter((d.tenant_id, d.status) for d in outcome.detections)
         for (tenant, kind), count in counts.items():
             self.metrics.detections.labels(tenant=tenant, verdict=kind).inc(count)
         return outcome
+
+    def _anomaly_context(self, prepared: Prepared) -> None:
+        """Tell each item from which period its incidents may open (the live edge) and which
+        metrics' last anomaly a person called expected since its state last heard of it."""
+        now = datetime.now(UTC)
+        for item in prepared.items:
+            first = prepared.by_instance[item.key][0][1]
+            item.alerts_from = alerts_from(now, first.period_s, self.live_edge_s)
+            marks = self.view.expected.get(item.key, {})
+            seen = prepared.instance_states[item.key].expected_at
+            item.expected = [m for m, at in marks.items() if seen is None or at > seen]
 
     def _detection(
         self, record: MetricRecord, verdict: VerdictOut, now: datetime

@@ -1,4 +1,5 @@
-"""Where the detector's agent sends detections and dead letters, and how it stores states.
+"""Where the detector's agent sends detections, anomalies and dead letters, and how it stores
+states.
 
 :class:`KafkaOutput` writes a batch's records, keyed and serialised as their topics' specs
 say (:mod:`spendsense.topics`), with one aiokafka record batch per partition (Kafka's default
@@ -8,8 +9,9 @@ new instance states go into the table's in-memory store at once (:meth:`keep_sta
 next batch is prepared from them) and, once the broker has its detections, onto the table's
 changelog topic as record batches too (:meth:`log_states`; the partition :func:`key_partition`
 gives, keys and values JSON-encoded as Faust's own changelog writes them, so Faust restores
-them on start and on rebalance). :meth:`KafkaOutput.deliver` waits until the broker has all
-of it.
+them on start and on rebalance), and once the broker has those, onto the store's disk
+(:func:`~detector.tables.persist_logged`, RocksDB). :meth:`KafkaOutput.deliver` waits until
+the broker has all of it.
 :class:`ChannelOutput` sends to in-memory Faust channels and writes states through the table,
 for agent tests under ``test_context`` where no producer runs.
 """
@@ -26,11 +28,18 @@ from aiokafka import AIOKafkaProducer
 from faust.types import ChannelT
 from faust.types.tables import TableT
 
-from detector.tables import key_partition
-from spendsense.events import DeadLetter, DetectionRecord, Event
+from detector.tables import key_partition, persist_logged
+from spendsense.events import AnomalyRecord, DeadLetter, DetectionRecord, Event
 from spendsense.kafka_clients import aiokafka_config
 from spendsense.settings import KafkaSettings
-from spendsense.topics import DEADLETTER_SPEC, DETECTIONS_SPEC, TopicSpec
+from spendsense.topics import (
+    ANOMALIES,
+    ANOMALIES_SPEC,
+    DEADLETTER_SPEC,
+    DETECTIONS_SPEC,
+    TopicSpec,
+    topic_name,
+)
 
 
 def encoded(spec: TopicSpec[Any], records: Sequence[Event]) -> list[tuple[str, bytes]]:
@@ -50,7 +59,8 @@ def keep(table: TableT, changes: Mapping[str, str]) -> None:
 
 
 class KafkaOutput:
-    """Detections and dead letters to their topics, in record batches."""
+    """Detections, anomalies and dead letters to their topics, in record batches
+    (``anomalies`` goes to the settings' name for it unless given)."""
 
     def __init__(
         self,
@@ -58,13 +68,16 @@ class KafkaOutput:
         detections_topic: str,
         deadletter_topic: str,
         states: TableT,
+        anomalies_topic: str | None = None,
     ) -> None:
         self.kafka = kafka
         self.detections_topic = detections_topic
         self.deadletter_topic = deadletter_topic
+        self.anomalies_topic = anomalies_topic or topic_name(kafka, ANOMALIES)
         self._producer: AIOKafkaProducer | None = None
         self.states = states
-        self._pending: list[asyncio.Future[object]] = []
+        self._pending: list[asyncio.Future[Any]] = []
+        self._persisted: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         """Connect (aiokafka wants its producer made inside the running loop)."""
@@ -77,9 +90,11 @@ class KafkaOutput:
 
     async def _send(
         self, topic: str, records: Sequence[tuple[str, bytes]], encode_key: bool = False
-    ) -> None:
+    ) -> list[asyncio.Future[Any]]:
+        """Send record batches; their delivery futures (also awaited by :meth:`deliver`)."""
         if not records:
-            return
+            return []
+        sent: list[asyncio.Future[Any]] = []
         producer = self._producer
         assert producer is not None, "KafkaOutput.start() first"
         partitions = sorted(await producer.partitions_for(topic))
@@ -92,10 +107,12 @@ class KafkaOutput:
             batch = producer.create_batch()
             for key_bytes, value in items:
                 if batch.append(key=key_bytes, value=value, timestamp=None) is None:
-                    self._pending.append(await producer.send_batch(batch, topic, partition=part))
+                    sent.append(await producer.send_batch(batch, topic, partition=part))
                     batch = producer.create_batch()
                     batch.append(key=key_bytes, value=value, timestamp=None)
-            self._pending.append(await producer.send_batch(batch, topic, partition=part))
+            sent.append(await producer.send_batch(batch, topic, partition=part))
+        self._pending += sent
+        return sent
 
     async def detections(self, records: Sequence[DetectionRecord]) -> None:
         await self._send(self.detections_topic, encoded(DETECTIONS_SPEC, records))
@@ -103,15 +120,35 @@ class KafkaOutput:
     async def dead_letters(self, records: Sequence[DeadLetter]) -> None:
         await self._send(self.deadletter_topic, encoded(DEADLETTER_SPEC, records))
 
+    async def anomalies(self, records: Sequence[AnomalyRecord]) -> None:
+        await self._send(self.anomalies_topic, encoded(ANOMALIES_SPEC, records))
+
     def keep_states(self, changes: Mapping[str, str]) -> None:
         """Put new states in the table's store (the next batch reads them), not yet logged."""
         keep(self.states, changes)
 
     async def log_states(self, changes: Mapping[str, str]) -> None:
-        """Send states already kept (:meth:`keep_states`) to the table's changelog."""
+        """Send states already kept (:meth:`keep_states`) to the table's changelog; once the
+        broker has them (and those of the batches before), they go to the store's disk."""
         topic = self.states.changelog_topic.get_topic_name()
         records = [(key, json.dumps(value).encode()) for key, value in changes.items()]
-        await self._send(topic, records, encode_key=True)
+        sent = await self._send(topic, records, encode_key=True)
+        self._persisted = asyncio.ensure_future(self._persist(self._persisted, changes, sent))
+        self._pending.append(self._persisted)
+
+    async def _persist(
+        self,
+        before: asyncio.Future[None] | None,
+        changes: Mapping[str, str],
+        sent: list[asyncio.Future[Any]],
+    ) -> None:
+        if before is not None:
+            await before  # in batch order
+        offsets: dict[int, int] = {}
+        for fut in sent:
+            meta = await fut  # a record batch's base offset: at or before its last record
+            offsets[meta.partition] = max(offsets.get(meta.partition, -1), meta.offset)
+        persist_logged(self.states, changes, offsets)
 
     async def deliver(self) -> None:
         """Wait until the broker acknowledged everything sent so far (raises on a failure).
@@ -127,11 +164,12 @@ class KafkaOutput:
 
 
 class ChannelOutput:
-    """Detections and dead letters to in-memory channels (agent tests)."""
+    """Detections, anomalies and dead letters to in-memory channels (agent tests)."""
 
     def __init__(self, app: faust.App, states: TableT) -> None:
         self.detections_channel: ChannelT = app.channel()
         self.deadletter_channel: ChannelT = app.channel()
+        self.anomalies_channel: ChannelT = app.channel()
         self.states = states
 
     async def detections(self, records: Sequence[DetectionRecord]) -> None:
@@ -141,6 +179,10 @@ class ChannelOutput:
     async def dead_letters(self, records: Sequence[DeadLetter]) -> None:
         for key, value in encoded(DEADLETTER_SPEC, records):
             await self.deadletter_channel.send(key=key, value=value)
+
+    async def anomalies(self, records: Sequence[AnomalyRecord]) -> None:
+        for key, value in encoded(ANOMALIES_SPEC, records):
+            await self.anomalies_channel.send(key=key, value=value)
 
     def keep_states(self, changes: Mapping[str, str]) -> None:
         keep(self.states, changes)

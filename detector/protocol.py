@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
+from spendsense.events import AnomalyMetric
 
 
 class PointIn(BaseModel):
@@ -43,13 +45,17 @@ class CeilingsIn(BaseModel):
 
 
 class SeriesItem(BaseModel):
-    """One instance's new points and its state so far; ``not_idle`` applies a person's word first;
-    ``ceilings`` are its tenant's (the defaults when ``None``)."""
+    """One instance's new points and its state so far; ``not_idle`` applies a person's word first,
+    and so does ``expected`` (the metrics whose last anomaly a person called expected);
+    ``ceilings`` are its tenant's (the defaults when ``None``); no point before ``alerts_from``
+    (the live edge) opens an anomaly incident (``None``: any may)."""
 
     key: str
     state: str | None = None
     not_idle: bool = False
+    expected: list[AnomalyMetric] = []
     ceilings: CeilingsIn | None = None
+    alerts_from: AwareDatetime | None = None
     points: list[PointIn]
 
 
@@ -59,8 +65,23 @@ class BatchRequest(BaseModel):
     items: list[SeriesItem]
 
 
+class IncidentOut(BaseModel):
+    """A usage anomaly incident that a point opened or closed
+    (:class:`detector.model.incidents.Transition`)."""
+
+    metric: AnomalyMetric
+    status: Literal["open", "closed"]
+    since: AwareDatetime
+    ended_at: AwareDatetime | None = None
+    observed: float
+    expected_low: float
+    expected_high: float
+    score: float
+
+
 class VerdictOut(BaseModel):
-    """The model's answer for one point."""
+    """The model's answer for one point; ``incidents``: the anomaly incidents it opened or
+    closed (a person's "expected" closes one at the item's first point)."""
 
     score: float
     idle: bool
@@ -70,6 +91,7 @@ class VerdictOut(BaseModel):
     provisional: bool = False
     rest_cpu_percent: float | None = None
     rest_network_bps: float | None = None
+    incidents: list[IncidentOut] = []
 
 
 class SeriesResult(BaseModel):

@@ -1,5 +1,6 @@
 """The reference data every detector worker reads in full: each instance's inventory and
-people's feedback, and each tenant's settings (its ceilings of rest).
+people's feedback ("not idle", an anomaly "expected"), and each tenant's settings (its ceilings
+of rest).
 
 ``inventory`` (compacted) and ``feedback`` are keyed by instance, ``tenant-settings``
 (compacted) by tenant, all partitioned unlike ``metrics``, so they cannot feed a table
@@ -38,13 +39,19 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import get_args
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from detector.protocol import CeilingsIn
 from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
 from spendsense.errors import PoisonRecord, ServiceError
-from spendsense.events import FeedbackRecord, InventoryRecord, TenantSettingsRecord
+from spendsense.events import (
+    AnomalyMetric,
+    FeedbackRecord,
+    InventoryRecord,
+    TenantSettingsRecord,
+)
 from spendsense.kafka_clients import aiokafka_config
 from spendsense.settings import KafkaSettings
 from spendsense.topics import (
@@ -58,6 +65,8 @@ from spendsense.topics import (
 )
 
 log = logging.getLogger(__name__)
+
+ANOMALY_METRICS: tuple[AnomalyMetric, ...] = get_args(AnomalyMetric)
 
 
 async def assign_from_start(
@@ -98,12 +107,22 @@ def ceilings_of(record: TenantSettingsRecord) -> CeilingsIn | None:
 
 
 class ReferenceView:
-    """The latest inventory record and the latest "not idle" feedback time per instance, and
-    the ceilings of rest per tenant (a tenant absent from ``ceilings`` has the defaults)."""
+    """The latest inventory record and the latest "not idle" feedback time per instance, the
+    latest "anomaly expected" time per instance and metric, and the ceilings of rest per
+    tenant (a tenant absent from ``ceilings`` has the defaults).
+
+    >>> view = ReferenceView()
+    >>> view.apply_feedback(FeedbackRecord(tenant_id="t1", instance_id="i-0abc1234",
+    ...     verdict="anomaly-expected", metric="network_out_bytes", actor="ops@example.com",
+    ...     at="2026-11-02T00:00:00Z"))
+    >>> view.feedback, list(view.expected["i-0abc1234"])
+    ({}, ['network_out_bytes'])
+    """
 
     def __init__(self) -> None:
         self.inventory: dict[str, InventoryRecord] = {}
         self.feedback: dict[str, datetime] = {}
+        self.expected: dict[str, dict[AnomalyMetric, datetime]] = {}
         self.ceilings: dict[str, CeilingsIn] = {}
         self.tenants: set[str] = set()
         self.ready = asyncio.Event()
@@ -116,6 +135,16 @@ class ReferenceView:
         self.tenants.add(record.tenant_id)
 
     def apply_feedback(self, record: FeedbackRecord) -> None:
+        """A person's word: "not idle", or an anomaly's level "expected" (every metric's when
+        the record names none); the latest of each is kept."""
+        if record.verdict == "anomaly-expected":
+            marks = self.expected.setdefault(record.instance_id, {})
+            metrics = [record.metric] if record.metric is not None else list(ANOMALY_METRICS)
+            for metric in metrics:
+                previous = marks.get(metric)
+                if previous is None or record.at > previous:
+                    marks[metric] = record.at
+            return
         previous = self.feedback.get(record.instance_id)
         if previous is None or record.at > previous:
             self.feedback[record.instance_id] = record.at

@@ -4,7 +4,7 @@
   verdict, since when, confidence, reason) comes out.
 * :class:`InstanceModel` follows River's contract: ``score_one(x)`` before ``learn_one(x)``,
   ``learn_one`` returns ``None``, ``clone()``, deterministic (same points, same scores), and
-  serialisable with ``to_bytes()`` / ``InstanceModel.from_bytes(b)`` (about 600 bytes).
+  serialisable with ``to_bytes()`` / ``InstanceModel.from_bytes(b)`` (about 731 bytes).
   ``verdict()`` is read after the last ``learn_one``; ``mark_not_idle()`` is a person's feedback.
 * :func:`score_and_learn` is the batch form a service calls: the per-instance state travels
   with the stream (``None`` for a new instance) and comes back updated.

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from datetime import UTC, datetime
 
 from detector import scoring
+from detector.model.incidents import Transition
 from detector.protocol import (
+    IncidentOut,
     PointIn,
     SeriesItem,
     SeriesResult,
@@ -47,7 +50,24 @@ def _point(p: PointIn) -> scoring.Point:
     )
 
 
-def _verdict(v: scoring.Verdict) -> VerdictOut:
+def _at(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def _incident(t: Transition) -> IncidentOut:
+    return IncidentOut(
+        metric=t.metric,
+        status=t.status,
+        since=_at(t.since),
+        ended_at=None if t.ended_at is None else _at(t.ended_at),
+        observed=t.observed,
+        expected_low=t.expected_low,
+        expected_high=t.expected_high,
+        score=min(max(t.score, 0.0), 1.0),
+    )
+
+
+def _verdict(v: scoring.Verdict, transitions: list[Transition]) -> VerdictOut:
     return VerdictOut(
         score=v.score,
         idle=v.idle,
@@ -57,6 +77,7 @@ def _verdict(v: scoring.Verdict) -> VerdictOut:
         provisional=v.provisional,
         rest_cpu_percent=v.rest_cpu_percent,
         rest_network_bps=v.rest_network_bps,
+        incidents=[_incident(t) for t in transitions],
     )
 
 
@@ -98,21 +119,24 @@ class WarmModels:
         )
 
     def score(self, item: SeriesItem) -> tuple[SeriesResult, bool]:
-        """Apply the item's ceilings of rest (every time: a cached live model keeps the ceilings
-        it last scored with) and feedback, then score and learn each point; also says whether
-        it was new.
+        """Apply the item's ceilings of rest and live edge (every time: a cached live model keeps
+        the ones it last scored with) and feedback, then score and learn each point; also says
+        whether it was new.
 
         Raises ValueError when the item's state is not a model's bytes.
         """
         state = decode_state(item.state)
         model = self._take(item.key, state)
         model.set_ceilings(self._ceilings(item))
+        model.alerts_from = 0 if item.alerts_from is None else int(item.alerts_from.timestamp())
         if item.not_idle:
             model.mark_not_idle()
+        accepted = [t for t in map(model.expect, item.expected) if t is not None]
         verdicts = []
         for point in item.points:
             model.learn_one(_point(point))  # the model scores each point before learning it
-            verdicts.append(_verdict(model.verdict()))
+            verdicts.append(_verdict(model.verdict(), accepted + model.transitions))
+            accepted = []
         new_state = model.to_bytes()
         self._keep(item.key, new_state, model)
         result = SeriesResult(key=item.key, state=encode_state(new_state), verdicts=verdicts)

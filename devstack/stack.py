@@ -27,7 +27,9 @@ from devstack.launch import ProcessSpec
 from devstack.readiness import Readiness
 from spendsense.settings import Settings
 from spendsense.topics import (
+    ACCOUNTS,
     ACTIONS,
+    ANOMALIES,
     DEADLETTER,
     DETECTIONS,
     FEEDBACK,
@@ -77,12 +79,15 @@ COMMANDS: dict[str, Command] = {
 address it listens on."""
 
 FLOWS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "collector": ((), (INVENTORY, METRICS)),
+    "collector": ((ACCOUNTS,), (INVENTORY, METRICS)),
     "model": ((), ()),
-    "detector": ((METRICS, INVENTORY, FEEDBACK, TENANT_SETTINGS), (DETECTIONS, DEADLETTER)),
-    "actions": ((DETECTIONS,), (ACTIONS, DEADLETTER)),
-    "projector": ((INVENTORY, DETECTIONS, ACTIONS), (DEADLETTER,)),
-    "api": ((DETECTIONS, ACTIONS), (ACTIONS, FEEDBACK, TENANT_SETTINGS)),
+    "detector": (
+        (METRICS, INVENTORY, FEEDBACK, TENANT_SETTINGS),
+        (DETECTIONS, ANOMALIES, DEADLETTER),
+    ),
+    "actions": ((DETECTIONS, ANOMALIES), (ACTIONS, DEADLETTER)),
+    "projector": ((INVENTORY, DETECTIONS, ACTIONS, ANOMALIES), (DEADLETTER,)),
+    "api": ((DETECTIONS, ACTIONS), (ACTIONS, FEEDBACK, TENANT_SETTINGS, ACCOUNTS)),
 }
 """The topics each pipeline process reads and writes (the model service answers the
 detector over HTTP and touches no topic)."""

@@ -1,9 +1,10 @@
-"""The ``cloudwatch`` collector: GetMetricData, batched, one ``metrics`` record per instance per period.
+"""The ``cloudwatch`` collector: GetMetricData, batched, one ``metrics`` record per instance per poll.
 
 Each instance has a cursor in the store (``ingest_metric_cursors``): every 5-minute
 period before it is decided. A poll asks CloudWatch for ``[cursor, settled end)`` plus
 the recent periods that had no point yet (*gaps*, asked for again until they are older
-than the late window), publishes one record per period that has a point, flushes the
+than the late window), publishes the periods that have a point as one record per instance
+(a :class:`~spendsense.events.MetricPollRecord`; a backfill's as several), flushes the
 producer, and only then commits the new cursors (see :mod:`ingest.recovery` for the
 restart side). A period counts as settled ``settle_s`` after it ended, the time
 CloudWatch takes to show basic-monitoring points; points later than that still arrive
@@ -34,7 +35,7 @@ from ingest.progress import Backfill
 from ingest.recovery import touch_checkpoint
 from ingest.registry import Collector, register
 from spendsense.errors import TenantAccessError
-from spendsense.events import MetricRecord
+from spendsense.events import MetricPollRecord, MetricRecord
 from spendsense.store.models import IngestCheckpoint, MetricCursor
 from spendsense.topics import METRICS
 
@@ -267,8 +268,8 @@ class MetricsCollector(Collector):
                 self._advance(job, d, values.get(d.row.instance_id, {}), plan.end) for d in batch
             ]
             for recs in records:
-                for rec in recs:
-                    job.publisher.send(METRICS, rec)
+                for poll in MetricPollRecord.pack(recs):  # one record per instance's poll
+                    job.publisher.send(METRICS, poll)
             job.publisher.flush()
             self._commit(job, batch)
             sent += sum(len(r) for r in records)

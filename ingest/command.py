@@ -1,4 +1,9 @@
-"""``spendsense collect [--once]``: the collectors for every connected account.
+"""``spendsense collect [--once]``: the collectors for the connected accounts.
+
+Running, the process is one of the ``collectors`` group and collects the accounts of its
+partitions of ``accounts`` (:mod:`ingest.assignment`): start more processes, on any host, and
+they share the accounts; stop or lose one and the others take its accounts over. ``--once``
+collects every account once, outside the group.
 
 Metrics are served at ``http://127.0.0.1:<ingest.metrics_port>/metrics`` (9301 by
 default; 0 turns them off). SIGTERM or Ctrl-C stops after the batch in flight, with
@@ -12,6 +17,7 @@ import logging
 import signal
 from typing import Any
 
+from ingest.assignment import AccountAssignment
 from ingest.runner import AccountResult, CollectorService
 from spendsense.metrics import CollectorRegistry, serve_metrics
 from spendsense.producer import make_producer
@@ -23,8 +29,6 @@ log = logging.getLogger("spendsense.collect")
 
 
 def _print(results: list[AccountResult]) -> None:
-    if not results:
-        print("no AWS accounts connected yet", flush=True)
     for result in results:
         print(result.line(), flush=True)
 
@@ -38,19 +42,27 @@ def _collect(args: argparse.Namespace) -> int:
         serve_metrics(registry, settings.ingest.metrics_port)
         log.info("metrics at http://127.0.0.1:%d/metrics", settings.ingest.metrics_port)
     producer = make_producer(settings.kafka, client_id="spendsense-collector")
-    service = CollectorService(settings, session_factory(engine), producer, registry)
+    assignment = (
+        None if args.once else AccountAssignment(settings.kafka, client_id="spendsense-collector")
+    )
+    service = CollectorService(
+        settings, session_factory(engine), producer, registry, assignment=assignment
+    )
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("signal %d: stopping after the batch in flight", signum)
-        service.stop.set()
+        service.shutdown()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        if args.once:
+        if assignment is None:  # --once
             results = service.run_cycle()
+            if not results:
+                print("no AWS accounts connected yet", flush=True)
             _print(results)
             return 0
+        assignment.start()
         log.info(
             "collector started: %s policy, every %.0f s",
             settings.ingest.policy,
@@ -59,12 +71,18 @@ def _collect(args: argparse.Namespace) -> int:
         service.run_forever(on_cycle=_print)
         return 0
     finally:
+        if assignment is not None:
+            assignment.close()
         producer.close()
         engine.dispose()
         log.info("collector stopped")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("collect", help="collect inventory, metrics and costs of every account")
-    parser.add_argument("--once", action="store_true", help="run one cycle and exit")
+    parser = sub.add_parser(
+        "collect", help="collect inventory, metrics and costs of this process's share of accounts"
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="run one cycle of every account and exit (no group)"
+    )
     parser.set_defaults(func=_collect)

@@ -100,7 +100,8 @@ def touch_checkpoint(session: Session, tenant_id: str, account_id: str) -> None:
 
 
 def read_back(kafka: KafkaSettings, since: datetime, into: PublishedPeriods) -> int:
-    """Add every ``metrics`` record produced since ``since - margin`` to ``into``; returns the count."""
+    """Add the periods of every ``metrics`` record (either wire shape) produced since
+    ``since - margin`` to ``into``; returns how many periods."""
     topic = topic_name(kafka, METRICS)
     consumer = KafkaConsumer(
         **kafka_python_config(
@@ -133,15 +134,16 @@ def read_back(kafka: KafkaSettings, since: datetime, into: PublishedPeriods) -> 
                     if msg.offset >= todo.get(tp, 0):
                         continue
                     try:
-                        rec = METRICS_SPEC.parse(msg.value)
+                        poll = METRICS_SPEC.parse(msg.value)
                     except PoisonRecord:
                         continue
-                    into.add(rec.tenant_id, rec.instance_id, rec.timestamp.astimezone(UTC))
-                    count += 1
+                    for period in poll.periods:
+                        into.add(poll.tenant_id, poll.instance_id, period.timestamp.astimezone(UTC))
+                    count += len(poll.periods)
             for tp in list(todo):
                 if consumer.position(tp) >= todo[tp]:
                     del todo[tp]
-        log.info("recovery: %d metrics records published since %s re-read", count, since)
+        log.info("recovery: %d metric periods published since %s re-read", count, since)
         return count
     finally:
         consumer.close()

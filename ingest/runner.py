@@ -8,8 +8,14 @@ and the AWS error code, without touching any other account or the account's othe
 regions. A region's failure is retried next cycle; an account that cannot be reached at
 all (its role cannot be assumed) is tried again with exponential backoff
 (:func:`retry_delay`), its next attempt kept in the store and shown on the settings page.
-On start, and after any failed producer flush, the ``metrics`` records published since
-the last checkpoint are read back (:mod:`ingest.recovery`) so nothing is published twice.
+On start, after any failed producer flush, and after the process's share of the accounts
+changed, the ``metrics`` records published since the last checkpoint are read back
+(:mod:`ingest.recovery`) so nothing is published twice.
+
+Given an :class:`~ingest.assignment.AccountAssignment`, the process collects only the
+accounts of its partitions in the ``collectors`` group (:meth:`CollectorService.run_forever`
+wakes for a rebalance and for a connected account as well as every ``cycle_s``); without one
+(``spendsense collect --once``) it collects every account.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ingest.assignment import AccountAssignment
 from ingest.deps import AccountJob, IngestDeps
 from ingest.faults import AwsFault, aws_faults
 from ingest.metrics import IngestMetrics
@@ -37,6 +44,7 @@ from spendsense.access import AccountRef, TenantSessions
 from spendsense.aws import AwsFactory
 from spendsense.counters import cost_changes
 from spendsense.errors import ConfigError, TenantAccessError
+from spendsense.events import account_key
 from spendsense.metrics import CollectorRegistry
 from spendsense.producer import DeliveryFailed, Publisher
 from spendsense.settings import IngestSettings, Settings
@@ -88,8 +96,10 @@ class CollectorService:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         collectors: list[str] | None = None,
+        assignment: AccountAssignment | None = None,
     ) -> None:
         self.settings = settings
+        self.assignment = assignment
         self.producer = producer
         self.metrics = IngestMetrics(registry)
         try:
@@ -113,10 +123,17 @@ class CollectorService:
         )
         self.collectors: list[Collector] = ordered(self.ctx, collectors)
         self._needs_recovery = True
+        self._recovered_in: int | None = None  # the assignment generation last read back in
 
     @property
     def stop(self) -> threading.Event:
         return self.ctx.stop
+
+    def shutdown(self) -> None:
+        """Stop after the batch in flight (safe from a signal handler)."""
+        self.stop.set()
+        if self.assignment is not None:
+            self.assignment.interrupt()
 
     def accounts(self) -> list[tuple[AccountRef, list[str]]]:
         """Every connected account with the regions to collect, but those backing off."""
@@ -148,16 +165,50 @@ class CollectorService:
             return 0
         return read_back(self.settings.kafka, since, self.ctx.recovered)
 
-    def run_cycle(self) -> list[AccountResult]:
-        """Collect every account once (bounded concurrency); returns one result per account."""
-        if self._needs_recovery:
+    def run_cycle(self, only: frozenset[str] | None = None) -> list[AccountResult]:
+        """Collect every account of this process once (bounded concurrency), or those of
+        ``only`` (account keys); returns one result per account."""
+        started = time.monotonic()
+        assignment = self.assignment
+        generation = assignment.generation if assignment is not None else 0
+        if self._needs_recovery or generation != self._recovered_in:
+            # another process may have published for accounts this one has just been given
             self.recover()
-        accounts = self.accounts()
+            self._recovered_in = generation
+        accounts = [a for a in self.accounts() if self._wanted(a[0], only, generation)]
         if not accounts:
             return []
         workers = min(self.settings.ingest.concurrency, len(accounts))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
-            return list(pool.map(lambda a: self.collect_account(*a), accounts))
+            results = list(pool.map(lambda a: self._collect_held(a[0], a[1], generation), accounts))
+        log.info(
+            "cycle: %d accounts in %.1f s (%s)",
+            len(results),
+            time.monotonic() - started,
+            "all" if only is None else "connected",
+        )
+        return results
+
+    def _wanted(self, account: AccountRef, only: frozenset[str] | None, generation: int) -> bool:
+        key = account_key(account.tenant_id, account.account_id)
+        if only is not None and key not in only:
+            return False
+        return self.assignment is None or self.assignment.owns(key, generation)
+
+    def _collect_held(
+        self, account: AccountRef, regions: list[str], generation: int
+    ) -> AccountResult:
+        """The account's cycle if it is still this process's (a revoke waits for it)."""
+        if self.assignment is None:
+            return self.collect_account(account, regions)
+        with self.assignment.hold(
+            account_key(account.tenant_id, account.account_id), generation
+        ) as held:
+            if held:
+                return self.collect_account(account, regions)
+        return AccountResult(
+            account.tenant_id, account.account_id, "moved", message="to another collector"
+        )
 
     def collect_account(self, account: AccountRef, regions: list[str]) -> AccountResult:
         """One account's cycle; never raises for a problem that belongs to the account."""
@@ -246,10 +297,25 @@ class CollectorService:
             self.metrics.lag.labels(tenant=acct.tenant_id).set((job.now - oldest).total_seconds())
 
     def run_forever(self, on_cycle: Callable[[list[AccountResult]], None] | None = None) -> None:
-        """Cycle every ``cycle_s`` seconds until :attr:`stop` is set."""
+        """Cycle every ``cycle_s`` seconds until :attr:`stop` is set; in a group, also at once
+        after a rebalance (every account of the new share) and for an account just
+        connected (that account only)."""
+        cycle_s = self.settings.ingest.cycle_s
+        # in a group, the first cycle waits for the first share of the accounts
+        due = time.monotonic() + (cycle_s if self.assignment is not None else 0.0)
         while not self.stop.is_set():
-            started = time.monotonic()
-            results = self.run_cycle()
+            left = max(0.0, due - time.monotonic())
+            if self.assignment is None:
+                self.stop.wait(left)
+                only = None
+            else:
+                wake = self.assignment.wait(left)
+                self.assignment.check()
+                only = None if wake.everything or not wake.keys else wake.keys
+            if self.stop.is_set():
+                break
+            if only is None:
+                due = time.monotonic() + cycle_s
+            results = self.run_cycle(only)
             if on_cycle is not None:
                 on_cycle(results)
-            self.stop.wait(max(0.0, self.settings.ingest.cycle_s - (time.monotonic() - started)))

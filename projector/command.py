@@ -1,4 +1,5 @@
-"""``spendsense project``: the projector feeding the API's ``instances`` table from Kafka."""
+"""``spendsense project``: the projector feeding the API's ``instances`` and ``anomalies``
+tables from Kafka."""
 
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "project", help="fold inventory, detections and actions into the API's instances table"
+        "project",
+        help="fold inventory, detections, actions and anomalies into the API's tables",
     )
     p.add_argument(
         "--metrics-port",

@@ -1,10 +1,12 @@
-"""The projector: folds ``inventory``, ``detections`` and ``actions`` into the ``instances`` table.
+"""The projector: folds ``inventory``, ``detections`` and ``actions`` into the ``instances`` table,
+and ``anomalies`` into the ``anomalies`` table (one row per incident).
 
 The dashboard reads one indexed row per instance instead of the stream. The projector
 is a consumer group (``api.projector_group_id``): it polls a batch, applies it in one
 store transaction and commits the offsets only after the store committed, so a crash
 replays at most the last batch, and replaying is harmless (each record only moves a
-row forward: older inventory or detections than the row holds are ignored).
+row forward: older inventory or detections than the row holds are ignored, and an
+incident's ``open`` record never reopens the row its ``closed`` record closed).
 
 Records that fail their schema, or name a tenant the store does not know, go to the
 dead-letter topic with the reason and are counted; the stream goes on.
@@ -26,6 +28,24 @@ True
 ('provisional', 0.0)
 >>> apply_detection(row, det.model_copy(update={"timestamp": datetime(2026, 11, 26, tzinfo=UTC)}))
 False
+
+An anomaly incident: its ``open`` record, then its ``closed`` one; the ``open`` one again
+(a replay) changes nothing:
+
+>>> t0 = datetime(2026, 11, 27, 3, tzinfo=UTC)
+>>> opened = AnomalyRecord(tenant_id="t1", account_id="111111111111", region="us-east-1",
+...     instance_id="i-0abc1234", incident_id="i-0abc1234/network_out_bytes/t0",
+...     metric="network_out_bytes", status="open", direction="up", since=t0, timestamp=t0,
+...     observed=9e9, expected_low=1e6, expected_high=5e7, score=0.99, dollars_per_hour=9.72,
+...     cost_basis="data transfer out at $0.09/GB")
+>>> view = AnomalyView(tenant_id="t1", incident_id=opened.incident_id)
+>>> apply_anomaly(view, opened), view.status, view.ended_at
+(True, 'open', None)
+>>> closed = opened.model_copy(update={"status": "closed", "ended_at": t0.replace(hour=5)})
+>>> apply_anomaly(view, closed), view.status, view.ended_at.hour
+(True, 'closed', 5)
+>>> apply_anomaly(view, opened), view.status
+(False, 'closed')
 """
 
 from __future__ import annotations
@@ -44,14 +64,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from spendsense.counters import SharedCounter
 from spendsense.errors import PoisonRecord, ServiceError
-from spendsense.events import ActionRecord, DeadLetter, DetectionRecord, Event, InventoryRecord
+from spendsense.events import (
+    ActionRecord,
+    AnomalyRecord,
+    DeadLetter,
+    DetectionRecord,
+    Event,
+    InventoryRecord,
+)
 from spendsense.kafka_clients import kafka_python_config
 from spendsense.metrics import CollectorRegistry, Counter, Gauge
 from spendsense.settings import ApiSettings, KafkaSettings
-from spendsense.store.models import Tenant
+from spendsense.store.models import AnomalyView, Tenant
 from spendsense.store.models.api import InstanceView
 from spendsense.topics import (
     ACTIONS_SPEC,
+    ANOMALIES_SPEC,
     DEADLETTER,
     DEADLETTER_SPEC,
     DETECTIONS_SPEC,
@@ -63,7 +91,12 @@ from spendsense.topics import (
 log = logging.getLogger(__name__)
 
 # the topics folded, in the order a batch is applied
-FOLDED: tuple[TopicSpec[Any], ...] = (INVENTORY_SPEC, DETECTIONS_SPEC, ACTIONS_SPEC)
+FOLDED: tuple[TopicSpec[Any], ...] = (
+    INVENTORY_SPEC,
+    DETECTIONS_SPEC,
+    ACTIONS_SPEC,
+    ANOMALIES_SPEC,
+)
 # An action's result that changes what EC2 reports right away.
 STATE_AFTER = {("stop", "stopped"): "stopping", ("start", "started"): "pending"}
 
@@ -120,6 +153,17 @@ def apply_action(row: InstanceView, rec: ActionRecord) -> bool:
         row.state = after
     if rec.action == "not-idle":
         row.mark_not_idle()
+    return True
+
+
+def apply_anomaly(row: AnomalyView, rec: AnomalyRecord) -> bool:
+    """Take an incident's record: ``open`` fills the row, ``closed`` ends it (with the
+    incident's most extreme value); an ``open`` after the ``closed`` (a replay) is ignored."""
+    if row.status == "closed" and rec.status == "open":
+        return False
+    row.take_facts(rec)
+    row.status = rec.status
+    row.score = rec.score
     return True
 
 
@@ -195,7 +239,8 @@ class Projector:
         """Apply ``(topic, partition, offset, value)`` records in one transaction; returns applied."""
         applied = 0
         # Inventory first, then detections, then actions: an action read in the same batch
-        # as the inventory that introduces its instance still finds the row.
+        # as the inventory that introduces its instance still finds the row. Anomalies
+        # last, each incident's records in topic order (the sort is stable).
         ordered = sorted(batch, key=lambda r: FOLDED.index(self._topics[r[0]]))
         with self.sessions.begin() as session:
             for topic, partition, offset, raw in ordered:
@@ -217,6 +262,8 @@ class Projector:
         return applied
 
     def _fold(self, session: Session, rec: Event) -> str:
+        if isinstance(rec, AnomalyRecord):
+            return self._fold_anomaly(session, rec)
         instance_id = getattr(rec, "instance_id", None)
         if instance_id is None:
             return "ignored"  # an action about no instance (an e-mail digest)
@@ -247,6 +294,13 @@ class Projector:
             assert isinstance(rec, ActionRecord)
             done = apply_action(row, rec)
         return "applied" if done else "stale"
+
+    def _fold_anomaly(self, session: Session, rec: AnomalyRecord) -> str:
+        row = session.get(AnomalyView, (rec.tenant_id, rec.incident_id))
+        if row is None:
+            row = AnomalyView(tenant_id=rec.tenant_id, incident_id=rec.incident_id)
+            session.add(row)
+        return "applied" if apply_anomaly(row, rec) else "stale"
 
     def run(self, consumer: KafkaConsumer, stop: threading.Event, max_records: int = 1000) -> None:
         """Poll, apply, commit offsets; until ``stop`` is set."""

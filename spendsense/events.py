@@ -11,20 +11,40 @@ to the dead-letter topic with the reason (a :class:`DeadLetter`, made by
 ...                  cpu_percent=1.5, network_in_bytes=100.0, network_out_bytes=50.0)
 >>> parse_event(MetricRecord, m.to_bytes()) == m
 True
->>> parse_event(MetricRecord, b'{"tenant_id": "t1"}')
+>>> parse_event(MetricPollRecord, b'{"tenant_id": "t1"}')
 Traceback (most recent call last):
 ...
 spendsense.errors.PoisonRecord: schema: account_id: Field required
+
+The ``metrics`` topic carries :class:`MetricPollRecord` (version 2: a poll's periods of one
+instance); a version 1 record (one :class:`MetricRecord`, no ``version``) still parses, as a
+one-period poll:
+
+>>> [poll] = MetricPollRecord.pack([m])
+>>> parse_event(MetricPollRecord, poll.to_bytes()).records() == [m]
+True
+>>> parse_event(MetricPollRecord, m.to_bytes()) == poll
+True
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
 from spendsense.errors import PoisonRecord
@@ -64,19 +84,12 @@ class InventoryRecord(Event):
     observed_at: AwareDatetime
 
 
-class MetricRecord(Event):
-    """One 5-minute period of one instance (``metrics`` topic, key: instance id).
+class MetricPeriod(Event):
+    """One 5-minute period's values: ``timestamp`` is the period's start; CloudWatch's CPU
+    percent average and network bytes summed over the period. ``None``: CloudWatch had no
+    point."""
 
-    ``timestamp`` is the period's start. Values are CloudWatch's: CPU percent average,
-    network bytes summed over the period. ``None`` means CloudWatch had no point.
-    """
-
-    tenant_id: str
-    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
-    region: str
-    instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
     timestamp: AwareDatetime
-    period_s: int = 300
     cpu_percent: float | None = Field(default=None, ge=0.0, le=100.0)
     network_in_bytes: float | None = Field(default=None, ge=0.0, le=1e13)
     network_out_bytes: float | None = Field(default=None, ge=0.0, le=1e13)
@@ -87,6 +100,76 @@ class MetricRecord(Event):
         if v is not None and not math.isfinite(v):
             raise ValueError("must be a finite number")
         return v
+
+
+class MetricRecord(MetricPeriod):
+    """One 5-minute period of one instance: what the detector scores, and the version 1 wire
+    shape of ``metrics`` (one record per period, no ``version`` field), still accepted."""
+
+    tenant_id: str
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    region: str
+    instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
+    period_s: int = 300
+
+
+MAX_POLL_PERIODS = 72
+"""Periods one :class:`MetricPollRecord` carries at most: six hours, the slowest polling
+tier's interval; a longer poll (a backfill) is split into several records."""
+_INSTANCE_FIELDS = ("tenant_id", "account_id", "region", "instance_id", "period_s")
+_PERIOD_FIELDS = ("timestamp", "cpu_percent", "network_in_bytes", "network_out_bytes")
+
+
+class MetricPollRecord(Event):
+    """The periods one poll returned for one instance (``metrics`` topic, version 2, key:
+    instance id), oldest first, each period once: Kafka's per-message cost is paid once per
+    poll, not once per period. A version 1 record (one :class:`MetricRecord`) parses as a
+    one-period poll, so consumers read both shapes."""
+
+    version: Literal[2] = 2
+    tenant_id: str
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    region: str
+    instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
+    period_s: int = 300
+    periods: list[MetricPeriod] = Field(min_length=1, max_length=MAX_POLL_PERIODS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_version_1(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "version" not in data and "periods" not in data:
+            one = {k: data[k] for k in _PERIOD_FIELDS if k in data}
+            rest = {k: v for k, v in data.items() if k not in _PERIOD_FIELDS}
+            return {**rest, "version": 2, "periods": [one]}
+        return data
+
+    @field_validator("periods")
+    @classmethod
+    def _in_time_order(cls, periods: list[MetricPeriod]) -> list[MetricPeriod]:
+        if any(a.timestamp >= b.timestamp for a, b in itertools.pairwise(periods)):
+            raise ValueError("must be oldest first, each period once")
+        return periods
+
+    def records(self) -> list[MetricRecord]:
+        """One :class:`MetricRecord` per period, oldest first."""
+        head = {k: getattr(self, k) for k in _INSTANCE_FIELDS}
+        return [
+            MetricRecord.model_construct(**head, **{k: getattr(p, k) for k in _PERIOD_FIELDS})
+            for p in self.periods
+        ]
+
+    @classmethod
+    def pack(cls, records: Sequence[MetricRecord]) -> list[MetricPollRecord]:
+        """One instance's periods (oldest first) as records of at most
+        :data:`MAX_POLL_PERIODS` periods each."""
+        if not records:
+            return []
+        head = {k: getattr(records[0], k) for k in _INSTANCE_FIELDS}
+        periods = [MetricPeriod(**{k: getattr(r, k) for k in _PERIOD_FIELDS}) for r in records]
+        return [
+            cls(**head, periods=periods[i : i + MAX_POLL_PERIODS])
+            for i in range(0, len(periods), MAX_POLL_PERIODS)
+        ]
 
 
 class DetectionRecord(Event):
@@ -260,3 +343,34 @@ def parse_event(model: type[E], raw: bytes | str | None) -> E:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "record"
         raise PoisonRecord(f"schema: {where}: {err['msg']}") from None
+
+
+class AccountRecord(Event):
+    """A customer account connected or disconnected (``accounts``, compacted, key: ``key``,
+    ``<tenant>/<account>``, filled in when not given): the collector owning the key's
+    partition starts on a connected one at once.
+
+    >>> AccountRecord(tenant_id="acme", account_id="111111111111", connected=True,
+    ...               at="2026-11-01T00:00:00Z").key
+    'acme/111111111111'
+    """
+
+    tenant_id: str
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    key: str = ""
+    connected: bool
+    at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _keyed(self) -> AccountRecord:
+        want = account_key(self.tenant_id, self.account_id)
+        if not self.key:
+            object.__setattr__(self, "key", want)
+        elif self.key != want:
+            raise ValueError(f"key must be {want!r}, the tenant and account ids")
+        return self
+
+
+def account_key(tenant_id: str, account_id: str) -> str:
+    """One account's key, unique across tenants (``<tenant>/<account>``)."""
+    return f"{tenant_id}/{account_id}"

@@ -261,6 +261,11 @@ class DetectorSettings(BaseModel):
     app_id: str = "spendsense-detector"
     # how soon the group gives a killed worker's partitions to another (Faust's default is 60 s)
     session_timeout_s: float = Field(10.0, ge=6.0, le=300.0)
+    # the state table's store: rocksdb (under <var_dir>/faust; a restart reads only the
+    # changelog's tail) or memory (a restart replays the whole changelog)
+    store: Literal["rocksdb", "memory"] = "rocksdb"
+    # other workers keeping a warm copy of each partition's state, to take it over at once
+    standby_replicas: int = Field(1, ge=0, le=8)
     metrics_port: int = Field(9302, ge=0, le=65535)
     web_enabled: bool = True
     web_port: int = Field(6066, ge=1, le=65535)

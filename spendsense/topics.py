@@ -8,7 +8,7 @@ and its key (the record's field the key is made of). Producers go through the sp
 
 >>> [t.name for t in TOPICS]  # doctest: +NORMALIZE_WHITESPACE
 ['inventory', 'metrics', 'detections', 'actions', 'feedback', 'tenant-settings', 'deadletter',
- 'anomalies']
+ 'anomalies', 'accounts']
 >>> topic_spec("inventory").compacted, topic_spec("tenant-settings").compacted
 (True, True)
 >>> letter = DeadLetter.of("metrics", b"{not json", "json: bad")
@@ -19,7 +19,7 @@ True
 >>> METRICS_SPEC.encode(letter)
 Traceback (most recent call last):
 ...
-TypeError: metrics carries MetricRecord, not DeadLetter
+TypeError: metrics carries MetricPollRecord, not DeadLetter
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from spendsense.events import (
+    AccountRecord,
     ActionRecord,
     AnomalyRecord,
     DeadLetter,
@@ -35,7 +36,7 @@ from spendsense.events import (
     Event,
     FeedbackRecord,
     InventoryRecord,
-    MetricRecord,
+    MetricPollRecord,
     TenantSettingsRecord,
     parse_event,
 )
@@ -80,10 +81,11 @@ FEEDBACK = "feedback"
 TENANT_SETTINGS = "tenant-settings"
 DEADLETTER = "deadletter"
 ANOMALIES = "anomalies"
+ACCOUNTS = "accounts"
 
 INVENTORY_SPEC = TopicSpec(INVENTORY, InventoryRecord, key="instance_id", compacted=True)
 METRICS_SPEC = TopicSpec(
-    METRICS, MetricRecord, key="instance_id", partitions_setting="metrics_partitions"
+    METRICS, MetricPollRecord, key="instance_id", partitions_setting="metrics_partitions"
 )
 DETECTIONS_SPEC = TopicSpec(DETECTIONS, DetectionRecord, key="instance_id")
 ACTIONS_SPEC = TopicSpec(ACTIONS, ActionRecord, key="tenant_id")
@@ -94,6 +96,9 @@ TENANT_SETTINGS_SPEC = TopicSpec(
 )
 # keyed by the broker-side name of the topic the record could not be processed from
 DEADLETTER_SPEC = TopicSpec(DEADLETTER, DeadLetter, key="source_topic")
+# the collectors' group shares this topic's partitions: each account is collected by the
+# process holding its key's partition (ingest.assignment)
+ACCOUNTS_SPEC = TopicSpec(ACCOUNTS, AccountRecord, key="key", compacted=True)
 
 TOPICS: tuple[TopicSpec[Any], ...] = (
     INVENTORY_SPEC,
@@ -104,6 +109,7 @@ TOPICS: tuple[TopicSpec[Any], ...] = (
     TENANT_SETTINGS_SPEC,
     DEADLETTER_SPEC,
     ANOMALIES_SPEC,
+    ACCOUNTS_SPEC,
 )
 
 

@@ -38,7 +38,9 @@ def connect_account(
 ) -> Account:
     """Connect the account of ``role_arn``; SpendSense generates its ExternalId (409 past
     the organisation's limit of accounts)."""
-    return svc.connect_account(db, state.settings.api, login.tenant_id, body)
+    account = svc.connect_account(db, state.settings.api, login.tenant_id, body)
+    svc.announce(state.events, login.tenant_id, account.account_id, connected=True)
+    return account
 
 
 @router.get("/api/accounts/{account_id}")
@@ -55,8 +57,11 @@ def change_account(
 
 
 @router.delete("/api/accounts/{account_id}")
-def disconnect_account(account_id: AccountId, login: CurrentLogin, db: DbSession) -> Ok:
+def disconnect_account(
+    account_id: AccountId, login: CurrentLogin, db: DbSession, state: StateDep
+) -> Ok:
     svc.disconnect_account(db, login.tenant_id, account_id)
+    svc.announce(state.events, login.tenant_id, account_id, connected=False)
     return Ok(message=f"AWS account {account_id} disconnected")
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from api.cache import kept
 from api.deps import CurrentLogin, DbSession, StateDep
 from api.errors import ERROR_RESPONSES, ApiError
+from api.schemas.anomalies import Anomaly
 from api.schemas.instance_detail import InstanceDetail
 from api.schemas.instances import (
     ActionResult,
@@ -21,6 +22,7 @@ from api.schemas.instances import (
     InstancePage,
 )
 from api.services import instances as svc
+from api.services.anomalies import list_anomalies
 from api.services.bulk_actions import run_bulk
 from api.services.instance_csv import csv_chunks
 from api.services.instance_cursor import InvalidCursor
@@ -124,7 +126,8 @@ def instance_detail(
     instance_id: InstanceId, login: CurrentLogin, state: StateDep
 ) -> InstanceDetail:
     """One instance with its verdict, 14 days of CloudWatch CPU and network (kept 5 minutes),
-    the quiet runs under its rest level, the alert emails that named it and its audit (404
+    the quiet runs under its rest level, its usage anomalies, the alert emails that named it
+    and its audit (404
     unless it is yours). An AWS error is ``series.error``, not a failure of the request."""
     return read_detail(
         state.sessions,
@@ -133,6 +136,15 @@ def instance_detail(
         instance_id,
         protect_tag=state.settings.actions.protect_tag,
     )
+
+
+@router.get("/api/instances/{instance_id}/anomalies")
+def instance_anomalies(
+    instance_id: InstanceId, login: CurrentLogin, db: DbSession
+) -> list[Anomaly]:
+    """Its usage anomaly incidents, newest first: metric, direction, since and end, observed
+    against the expected range, dollar rate (404 unless it is yours)."""
+    return list_anomalies(db, login.tenant_id, instance_id)
 
 
 @router.post("/api/instances/{instance_id}/stop")

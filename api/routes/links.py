@@ -16,10 +16,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from actions.feedback import not_idle
+from actions.anomaly_items import METRIC_LABELS
+from actions.feedback import anomaly_expected, not_idle
 from actions.links import LinkClaims, LinkError, consume, signing_key, verify
 from api.deps import DbSession, MaybeLogin, StateDep
 from api.pages import failed_link_page, link_page, render
+from spendsense.events import AnomalyMetric
 from spendsense.store import get_tenant
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +34,16 @@ NEEDS_LOGIN = frozenset({"stop"})
 WHAT = {
     "stop": ("Stop instance {i}?", "Stop it"),
     "not-idle": ("Mark {i} as not idle?", "It is not idle"),
+    "anomaly-expected": ("Was the change of {i}'s {m} expected?", "It is expected"),
 }
+
+
+def expected_metric(claims: LinkClaims) -> AnomalyMetric:
+    """The metric an "Expected" link names (signed, so one of the three)."""
+    metric = claims.metric
+    if metric not in METRIC_LABELS:
+        raise LinkError("malformed", "this link's content cannot be read")
+    return metric  # type: ignore[return-value]
 
 
 def _failed(request: Request, err: LinkError) -> Response:
@@ -81,7 +92,7 @@ def confirm_page(
         request,
         state,
         login,
-        heading=heading.format(i=claims.instance_id),
+        heading=heading.format(i=claims.instance_id, m=METRIC_LABELS.get(claims.metric or "", "")),
         message=f"Instance {claims.instance_id} in AWS account {claims.account_id or '?'} "
         f"({claims.region or '?'}). This link works once, until "
         f"{claims.expires_at:%Y-%m-%d %H:%M} UTC.",
@@ -95,13 +106,15 @@ def confirm_page(
 def act(
     token: Token, request: Request, state: StateDep, db: DbSession, login: MaybeLogin
 ) -> Response:
-    """Consume the link and do what it allows (stop, or mark not idle)."""
+    """Consume the link and do what it allows (stop, mark not idle, or call an anomaly
+    expected)."""
     try:
         claims = _claims(state, db, login, token)
         if (log_in := _log_in_first(request, claims, login, token, 401)) is not None:
             return log_in
         tenant = get_tenant(db, claims.tenant_id)
         actor = login.email if login else f"e-mail link ({tenant.alert_email if tenant else '?'})"
+        metric = expected_metric(claims) if claims.action == "anomaly-expected" else None
         consume(db, claims, actor)
         db.commit()
     except LinkError as err:
@@ -123,6 +136,23 @@ def act(
             f"Stop {claims.instance_id}: {outcome.result}",
             outcome.message,
             outcome.result in {"failed", "refused"},
+        )
+    elif metric is not None:
+        anomaly_expected(
+            state.sessions,
+            state.actions.sink,
+            claims.tenant_id,
+            claims.instance_id,
+            claims.incident_id or "",
+            metric,
+            actor,
+            decision_key=claims.decision_key,
+        )
+        heading, message, failed = (
+            f"{claims.instance_id}: change marked expected",
+            "Thanks: SpendSense learns this level as normal for the instance and does not "
+            "alert on it again.",
+            False,
         )
     else:
         not_idle(

@@ -1,4 +1,5 @@
-"""The caller's organisation: profile (name, alert e-mail), auto-stop policy, ceilings of rest."""
+"""The caller's organisation: profile (name, alert e-mail), auto-stop policy, ceilings of rest,
+which usage anomalies alert."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from fastapi import APIRouter
 from api.deps import CurrentLogin, DbSession, StateDep
 from api.errors import ERROR_RESPONSES, ErrorBody
 from api.schemas.accounts import RestCeilings, RestCeilingsView, TenantSettings
+from api.schemas.anomalies import AnomalyAlertSettings
 from api.services import accounts as svc
+from api.services import anomalies
 
 router = APIRouter(tags=["settings"], responses=ERROR_RESPONSES)
 
@@ -41,3 +44,18 @@ def write_ceilings(
     """Change the ceilings of rest; every detector worker applies them from the next batch
     (503 when Kafka cannot take them: nothing is saved then)."""
     return svc.write_ceilings(db, state.events, login.tenant_id, login.email, body)
+
+
+@router.get("/api/settings/anomaly-alerts")
+def read_anomaly_alerts(login: CurrentLogin, db: DbSession) -> AnomalyAlertSettings:
+    """Which usage anomalies the alert digest tells of."""
+    return anomalies.read_alert_settings(db, login.tenant_id)
+
+
+@router.put("/api/settings/anomaly-alerts")
+def write_anomaly_alerts(
+    body: AnomalyAlertSettings, login: CurrentLogin, db: DbSession
+) -> AnomalyAlertSettings:
+    """Choose which usage anomalies alert: all, those above a dollar rate per hour, or none
+    (from the next digest on)."""
+    return anomalies.write_alert_settings(db, login.tenant_id, body)

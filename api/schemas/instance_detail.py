@@ -1,4 +1,5 @@
-"""One instance in full: its verdict, 14 days of CloudWatch metrics, quiet runs, emails, audit."""
+"""One instance in full: its verdict, 14 days of CloudWatch metrics, quiet runs, usage anomalies,
+emails, audit."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from api.schemas.anomalies import Anomaly
 from api.schemas.audit import AuditItem
 from api.schemas.instances import Instance, Status
 
@@ -68,5 +70,6 @@ class InstanceDetail(BaseModel):
     verdict: Verdict
     series: MetricSeries
     quiet_runs: list[QuietRun]
+    anomalies: list[Anomaly] = Field(description="usage anomaly incidents, newest first")
     alerts: list[AlertEmail]
     audit: list[AuditItem]

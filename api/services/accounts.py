@@ -34,7 +34,7 @@ from spendsense.aws import AwsFactory
 from spendsense.ceilings import CPU_PERCENT, NETWORK_BPS
 from spendsense.customer_role import DEFAULT_ROLE_NAME, RoleSetup
 from spendsense.errors import NotFound, ServiceError, TenantAccessError
-from spendsense.events import TenantSettingsRecord
+from spendsense.events import AccountRecord, TenantSettingsRecord
 from spendsense.settings import ApiSettings
 from spendsense.store import (
     add_aws_account,
@@ -46,7 +46,7 @@ from spendsense.store import (
     update_aws_account,
 )
 from spendsense.store.models import AwsAccount, Tenant, utcnow
-from spendsense.topics import TENANT_SETTINGS
+from spendsense.topics import ACCOUNTS, TENANT_SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,24 @@ def disconnect_account(db: Session, tenant_id: str, account_id: str) -> None:
     get_account(db, tenant_id, account_id)
     remove_aws_account(db, tenant_id, account_id)
     db.commit()
+
+
+def announce(events: EventSink, tenant_id: str, account_id: str, *, connected: bool) -> None:
+    """Tell the collectors, on ``accounts``, that the account was connected (its collector
+    starts on it at once) or disconnected, in the background: the request never waits for
+    the broker. Best effort: the store is what collectors collect from, so a record the
+    broker does not take only delays a new account to its collector's next cycle."""
+    record = AccountRecord(
+        tenant_id=tenant_id, account_id=account_id, connected=connected, at=utcnow()
+    )
+
+    def send() -> None:
+        try:
+            events.send(ACCOUNTS, record)
+        except (KafkaError, ServiceError) as exc:
+            log.warning("the collectors were not told of %s (%s)", record.key, exc)
+
+    threading.Thread(target=send, name="announce-account", daemon=True).start()
 
 
 def check_connection(

@@ -1,5 +1,6 @@
 """One instance in full for its page: the projection row, the verdict, 14 days of CloudWatch
-metrics with the quiet runs under its rest level, the alert emails that named it and its audit.
+metrics with the quiet runs under its rest level, its usage anomalies, the alert emails that
+named it and its audit.
 
 The store is read in one short session, closed before CloudWatch is asked (which may take
 seconds), so the request never holds a pooled connection while it waits for AWS.
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.schemas.audit import AuditItem
 from api.schemas.instance_detail import AlertEmail, InstanceDetail, MetricSeries, QuietRun, Verdict
+from api.services.anomalies import list_anomalies
 from api.services.instances import get_instance, last_alert, to_schema
 from api.services.metric_history import MetricHistory
 from spendsense.access import AccountRef
@@ -110,6 +112,7 @@ def read_detail(
         account = get_aws_account(db, tenant_id, row.account_id)
         ref = AccountRef.of(account) if account is not None else None
         alerts = alert_emails(db, tenant_id, instance_id)
+        anomalies = list_anomalies(db, tenant_id, instance_id)
         audit = [
             AuditItem.model_validate(entry, from_attributes=True)
             for entry in list_audit(db, tenant_id, instance_id=instance_id, limit=HISTORY_ITEMS)
@@ -126,6 +129,7 @@ def read_detail(
         verdict=verdict,
         series=series,
         quiet_runs=quiet_runs(series, verdict.rest_cpu_percent, verdict.rest_network_bps),
+        anomalies=anomalies,
         alerts=alerts,
         audit=audit,
     )

@@ -3,7 +3,7 @@
 River's contract: ``score_one(x)`` before ``learn_one(x)``, ``learn_one`` returns ``None``,
 ``clone()`` gives a fresh model with the same parameters. The model has no randomness, so the
 same points always give the same verdicts. Its whole state packs into ``to_bytes()`` (about
-600 bytes) and ``from_bytes`` restores it exactly.
+731 bytes) and ``from_bytes`` restores it exactly.
 
 **Idle** means: at its own rest level (:mod:`detector.model.level`), without the activity its
 history shows, for longer than that history explains. Two runs are followed
@@ -25,6 +25,12 @@ any job that runs at least weekly has shown itself and its gaps explain the run)
 itself lasted a week (no weekly job is that quiet). Until then the verdict is *provisional*:
 shown, never alerted or acted on. A just-launched instance that never works is provisional for
 its first 7 days, then idle.
+
+**Usage anomalies.** Each metric also follows its incident (:mod:`detector.model.incidents`): a
+rise to a level, or for a time, its history does not show. After each point ``transitions``
+lists the incidents it opened or closed; none opens before a week of history or before
+``alerts_from`` (the live edge, set by the worker). ``expect(metric)`` is a person's word that
+the last incident's level is normal.
 
 >>> from datetime import datetime, timedelta, timezone
 >>> start = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -58,6 +64,8 @@ from datetime import UTC, datetime
 
 from river import base
 
+from detector.model.incidents import STATE as INCIDENT_STATE
+from detector.model.incidents import IncidentRule, Transition
 from detector.model.level import STATE_FIELDS as LEVEL_FIELDS
 from detector.model.level import RestLevel
 from detector.model.points import Ceilings, Point, Verdict
@@ -71,7 +79,7 @@ WEEK = 7 * 86_400
 REST_BURST = 12
 """Points (an hour) of low-data activity a rest run survives (a maintenance job and an update
 scan back to back)."""
-_FORMAT_VERSION = 3
+_FORMAT_VERSION = 4
 _TRACK = struct.Struct(f"<6I{DAYS}H")
 _HEAD = struct.Struct("<B3Id")
 _LEVEL = struct.Struct(f"<{LEVEL_FIELDS}d")
@@ -97,6 +105,12 @@ class InstanceModel(base.Base):
         Seconds a rest run (at the learnt rest level, above the clean floor) must last.
     rest_gap_factor, rest_gap_margin
         A rest run is explained by history up to ``rest_gap_factor * longest + rest_gap_margin``.
+    incidents
+        When a metric's novelty opens a usage anomaly incident (:mod:`detector.model.incidents`).
+
+    ``alerts_from`` (epoch seconds, a setting like the ceilings, not state) is the first period
+    that may open an incident: the worker sets it to the live edge, so a backfill is learnt but
+    raises nothing. After each point, ``transitions`` holds the incidents it opened or closed.
     """
 
     def __init__(
@@ -110,6 +124,7 @@ class InstanceModel(base.Base):
         rest_floor: int = 10_800,
         rest_gap_factor: float = 1.5,
         rest_gap_margin: int = 3_600,
+        incidents: IncidentRule | None = None,
     ) -> None:
         self.rule = rule
         self.idle_floor = idle_floor
@@ -120,6 +135,11 @@ class InstanceModel(base.Base):
         self.rest_floor = rest_floor
         self.rest_gap_factor = rest_gap_factor
         self.rest_gap_margin = rest_gap_margin
+        self.incidents = incidents
+        self._incident_rule = incidents or IncidentRule()
+        self._incidents = [self._incident_rule.incident(name) for name in FEATURES]
+        self.alerts_from = 0
+        self.transitions: list[Transition] = []
         template = detector or SeriesDetector()
         self._detectors = [template.for_feature(name) for name in FEATURES]
         self._clean = QuietHistory()
@@ -158,7 +178,9 @@ class InstanceModel(base.Base):
         if self._rest.first_seen and when <= self._rest.last_seen:
             return
         features = x.features()
-        self._score = self.score_one(x)
+        scores = [d.score_one(features) for d in self._detectors]
+        expected = [d.expected() for d in self._detectors]
+        self._score = max(scores)
         for detector in self._detectors:
             detector.learn_one(features)
         cpu, net_in, net_out = x.cpu_percent, x.network_in_bytes, x.network_out_bytes
@@ -169,6 +191,23 @@ class InstanceModel(base.Base):
         self._rest.observe(when, rest, level.within_ceilings(bps))
         self._clean.observe(when, self._rule.is_quiet(cpu, net_in, net_out))
         level.learn(cpu, bps, rest)
+        watched = when - self._rest.first_seen >= self._incident_rule.history_s
+        may_open = watched and when >= self.alerts_from
+        self.transitions = []
+        for incident, score, (low, high) in zip(self._incidents, scores, expected, strict=True):
+            moved = incident.observe(when, features[incident.metric], score, low, high, may_open)
+            if moved is not None:
+                self.transitions.append(moved)
+
+    def expect(self, metric: str) -> Transition | None:
+        """Feedback: a person called the level of ``metric``'s last incident expected. Its
+        detector learns that level as normal (the same surge again opens nothing) and an open
+        incident closes now; returns that closing transition."""
+        n = FEATURES.index(metric)
+        incident = self._incidents[n]
+        if incident.peak > 0:
+            self._detectors[n].accept_level(incident.peak)
+        return incident.accept(self._rest.last_seen)
 
     def mark_not_idle(self) -> None:
         """Feedback: a person said the instance is not idle; this quiet pattern stops alerting."""
@@ -286,7 +325,8 @@ class InstanceModel(base.Base):
         )
         tracks = b"".join(_pack_track(h) for h in (self._clean, self._rest))
         series = b"".join(_SERIES.pack(*d.state()) for d in self._detectors)
-        return head + tracks + _LEVEL.pack(*self._level.state()) + series
+        incidents = b"".join(i.pack() for i in self._incidents)
+        return head + tracks + _LEVEL.pack(*self._level.state()) + series + incidents
 
     @classmethod
     def from_bytes(cls, data: bytes, **params: object) -> InstanceModel:
@@ -307,13 +347,19 @@ class InstanceModel(base.Base):
             self.rest_floor,
             self.rest_gap_factor,
             self.rest_gap_margin,
+            self.incidents,
         )
         if data is not None:
             model._load(data)
         return model
 
     def _load(self, data: bytes) -> None:
-        size = _HEAD.size + 2 * _TRACK.size + _LEVEL.size + len(FEATURES) * _SERIES.size
+        size = (
+            _HEAD.size
+            + 2 * _TRACK.size
+            + _LEVEL.size
+            + len(FEATURES) * (_SERIES.size + INCIDENT_STATE.size)
+        )
         if len(data) != size or data[0] != _FORMAT_VERSION:
             raise ValueError("not an InstanceModel state of this version")
         _, first_seen, last_seen, day, self._score = _HEAD.unpack_from(data)
@@ -326,6 +372,10 @@ class InstanceModel(base.Base):
         offset += _LEVEL.size
         for n, detector in enumerate(self._detectors):
             detector.load_state(_SERIES.unpack_from(data, offset + n * _SERIES.size))
+        offset += len(FEATURES) * _SERIES.size
+        for n, incident in enumerate(self._incidents):
+            at = offset + n * INCIDENT_STATE.size
+            incident.load(data[at : at + INCIDENT_STATE.size])
 
 
 def _pack_track(h: QuietHistory) -> bytes:

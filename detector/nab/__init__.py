@@ -1,1 +1,2 @@
-"""NAB (Numenta Anomaly Benchmark) support: reading its format, streaming the model, scoring."""
+"""NAB (Numenta Anomaly Benchmark) support: reading its format, streaming the model, scoring,
+choosing parameters with each category held out."""

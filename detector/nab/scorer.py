@@ -94,7 +94,24 @@ def score_rows(
 
     ``probation`` defaults to :func:`probation_rows` of the file's length.
     """
-    skip = probation_rows(len(detections)) if probation is None else probation
+    hits = [row for row, hit in enumerate(detections) if hit]
+    return score_hits(hits, len(detections), windows, profile, probation)
+
+
+def score_hits(
+    hits: Sequence[int],
+    rows: int,
+    windows: Sequence[Window],
+    profile: Profile,
+    probation: int | None = None,
+) -> FileScore:
+    """:func:`score_rows` from the detected rows alone (ascending) in a file of ``rows`` rows.
+
+    >>> standard = Profile("standard", tp=1.0, fp=0.11, fn=1.0)
+    >>> score_hits([3, 10, 11], 20, [(10, 14)], standard, probation=0)
+    FileScore(raw=0.89, windows=1, detected=1, false_rows=1)
+    """
+    skip = probation_rows(rows) if probation is None else probation
     ordered = sorted(windows)
     raw = 0.0
     detected = 0
@@ -102,11 +119,11 @@ def score_rows(
     counted: set[int] = set()
     previous: Window | None = None
     w = 0
-    for row, hit in enumerate(detections):
+    for row in hits:
         while w < len(ordered) and row > ordered[w][1]:
             previous = ordered[w]
             w += 1
-        if not hit or row < skip:
+        if row < skip:
             continue
         inside = w < len(ordered) and ordered[w][0] <= row
         if inside:

@@ -32,7 +32,7 @@ from sandbox.mail import sent_messages
 from spendsense.access import AccountRef, TenantSessions
 from spendsense.aws import AwsFactory
 from spendsense.errors import PoisonRecord
-from spendsense.events import ActionRecord, DetectionRecord, Event, MetricRecord
+from spendsense.events import ActionRecord, DetectionRecord, Event, MetricPollRecord
 from spendsense.kafka_clients import kafka_python_config
 from spendsense.settings import Settings
 from spendsense.store import Store
@@ -144,12 +144,15 @@ def cloudwatch_periods(
 
 
 def check_metrics(
-    published: list[MetricRecord],
+    published: list[MetricPollRecord],
     detections: list[DetectionRecord],
     sandbox: dict[tuple[str, str], set[datetime]],
 ) -> list[Check]:
-    """Every CloudWatch (instance, period) published exactly once and scored at least once."""
-    counts = Counter((m.tenant_id, m.instance_id, _stamp(m.timestamp)) for m in published)
+    """Every CloudWatch (instance, period) published exactly once and scored at least once
+    (periods counted, whichever wire shape carried them)."""
+    counts = Counter(
+        (m.tenant_id, m.instance_id, _stamp(p.timestamp)) for m in published for p in m.periods
+    )
     dupes = [
         f"{i} {t:%Y-%m-%dT%H:%M}Z published {n} times" for (_, i, t), n in counts.items() if n > 1
     ]
@@ -161,7 +164,8 @@ def check_metrics(
         Check(
             "metrics exactly once",
             f"{len(want)} (instance, period) in CloudWatch for {len(sandbox)} instances; "
-            f"{len(published)} records on metrics, {len(dupes)} duplicated, {len(missing)} missing",
+            f"{counts.total()} periods in {len(published)} records on metrics, "
+            f"{len(dupes)} duplicated, {len(missing)} missing",
             dupes + [f"{i} {t:%Y-%m-%dT%H:%M}Z never published" for _, i, t in missing],
         ),
         Check(

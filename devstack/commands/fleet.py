@@ -37,6 +37,7 @@ def _generate(args: argparse.Namespace) -> int:
         days=args.days,
         tenants=args.tenants,
         start=args.start,
+        anomalies=args.anomalies,
     )
     spec.validate()
     began = time.monotonic()
@@ -77,6 +78,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--instances", type=int, default=300, help="how many (default 300)")
     gen.add_argument("--days", type=float, default=21.0, help="horizon in days (default 21)")
     gen.add_argument("--tenants", type=int, default=2, help="customer accounts (default 2)")
+    gen.add_argument(
+        "--anomalies",
+        type=float,
+        default=0.0,
+        help="share of never-idle instances given a labelled usage anomaly (default 0)",
+    )
     gen.add_argument(
         "--start",
         type=_start,

@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from sandbox.fleet import catalog
-from sandbox.fleet.model import STEP, STEP_SECONDS, Fleet, FleetInstance, Trace
+from sandbox.fleet.anomalies import add_anomaly
+from sandbox.fleet.model import STEP, STEP_SECONDS, AnomalyWindow, Fleet, FleetInstance, Trace
 from sandbox.fleet.workloads import (
     AGENT_KINDS,
     IDLE_AT_LAUNCH,
@@ -78,6 +79,8 @@ class FleetSpec:
 
     ``history_days`` is how much the sandbox shows as history before going live; most
     abandoned instances go idle after it, so detectors are tested on fresh transitions.
+    ``anomalies`` is the share of never-idle instances given a labelled usage anomaly after
+    it (:mod:`sandbox.fleet.anomalies`; 0 by default, so fleets without it stay as they were).
     """
 
     seed: int
@@ -86,6 +89,7 @@ class FleetSpec:
     tenants: int = 2
     start: datetime = DEFAULT_START
     history_days: float = 14.0
+    anomalies: float = 0.0
 
     def validate(self) -> None:
         """Raise ConfigError with one line when a field is out of range."""
@@ -95,6 +99,8 @@ class FleetSpec:
             raise ConfigError(f"--days must be between 1 and 90, got {self.days}")
         if not 1 <= self.tenants <= 99:
             raise ConfigError(f"--tenants must be between 1 and 99, got {self.tenants}")
+        if not 0.0 <= self.anomalies <= 1.0:
+            raise ConfigError(f"--anomalies must be between 0 and 1, got {self.anomalies}")
         if self.start.tzinfo is None:
             raise ConfigError("--start needs a time zone, e.g. 2026-11-01T00:00:00Z")
 
@@ -166,6 +172,7 @@ def generate_fleet(spec: FleetSpec, progress: Callable[[int, int], None] | None 
     instances: dict[str, FleetInstance] = {}
     traces: dict[str, Trace] = {}
     labels: dict[str, datetime | None] = {}
+    anomalies: dict[str, tuple[AnomalyWindow, ...]] = {}
     taken: set[str] = set()
     for index, kind in enumerate(kinds):
         rng = np.random.default_rng([spec.seed, index])
@@ -196,6 +203,13 @@ def generate_fleet(spec: FleetSpec, progress: Callable[[int, int], None] | None 
         context = Context(rng, clock, catalog.REGIONS[region], history - first, idle_at_launch)
         work = KINDS[kind](context)
         iid = _instance_id(rng, taken)
+        if work.idle_from is None and spec.anomalies:
+            odd = np.random.default_rng([spec.seed, index, 1])  # leaves the fleet's draws alone
+            window = (
+                add_anomaly(odd, kind, work, context) if odd.random() < spec.anomalies else None
+            )
+            if window is not None:
+                anomalies[iid] = (window,)
         instances[iid] = FleetInstance(
             instance_id=iid,
             account_id=tenant.account_id,
@@ -219,4 +233,4 @@ def generate_fleet(spec: FleetSpec, progress: Callable[[int, int], None] | None 
         labels[iid] = None if work.idle_from is None else trace_start + STEP * work.idle_from
         if progress is not None and ((index + 1) % 50 == 0 or index + 1 == len(kinds)):
             progress(index + 1, len(kinds))
-    return Fleet(None, instances, traces, labels)
+    return Fleet(None, instances, traces, labels, anomalies)

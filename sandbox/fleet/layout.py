@@ -12,6 +12,8 @@ from spendsense.errors import ConfigError
 
 INSTANCES_FILE = "instances.json"
 LABELS_FILE = "labels.json"
+ANOMALIES_FILE = "anomalies.json"
+"""The labelled usage anomalies; optional (a fleet without any has none)."""
 CSV_HEADER = "timestamp,cpu_percent,network_in_bytes,network_out_bytes"
 
 

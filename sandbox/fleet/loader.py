@@ -13,8 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from sandbox.fleet.layout import CSV_HEADER, INSTANCES_FILE, LABELS_FILE, parse_utc
-from sandbox.fleet.model import STEP_SECONDS, Fleet, FleetInstance, FloatArray, Trace
+from sandbox.fleet.layout import ANOMALIES_FILE, CSV_HEADER, INSTANCES_FILE, LABELS_FILE, parse_utc
+from sandbox.fleet.model import (
+    STEP,
+    STEP_SECONDS,
+    AnomalyWindow,
+    Fleet,
+    FleetInstance,
+    FloatArray,
+    Trace,
+)
 from spendsense.errors import ConfigError
 
 _REQUIRED = (
@@ -193,6 +201,51 @@ def _labels(folder: Path, traces: dict[str, Trace]) -> dict[str, datetime | None
     return labels
 
 
+_METRICS = ("cpu_percent", "network_in_bytes", "network_out_bytes")
+
+
+def _window(record: object, trace: Trace, where: str) -> AnomalyWindow:
+    if not isinstance(record, dict):
+        raise ConfigError(f"{where}: expected an object with kind, metric, start and end")
+    missing = [k for k in ("kind", "metric", "start", "end") if k not in record]
+    if missing:
+        raise ConfigError(f"{where}: missing field(s) {', '.join(missing)}")
+    if record["metric"] not in _METRICS:
+        raise ConfigError(f"{where}: metric must be one of {', '.join(_METRICS)}")
+    start, end = (
+        parse_utc(record["start"], f"{where} start"),
+        parse_utc(record["end"], f"{where} end"),
+    )
+    if not trace.start <= start < end <= trace.end + STEP:
+        raise ConfigError(f"{where}: the window must lie inside its trace and end after it starts")
+    try:
+        added = float(record.get("added_cpu", 0.0)), float(record.get("added_out_bytes", 0.0))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: added_cpu and added_out_bytes must be numbers") from None
+    return AnomalyWindow(str(record["kind"]), record["metric"], start, end, *added)
+
+
+def _anomalies(folder: Path, traces: dict[str, Trace]) -> dict[str, tuple[AnomalyWindow, ...]]:
+    """The labelled usage anomalies; none when the fleet has no ``anomalies.json``."""
+    path = folder / ANOMALIES_FILE
+    if not path.exists():
+        return {}
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object {{instance_id: [windows]}}")
+    out: dict[str, tuple[AnomalyWindow, ...]] = {}
+    for iid, windows in data.items():
+        if iid not in traces:
+            raise ConfigError(
+                f"{path}: anomaly of unknown instance {iid} (not in {INSTANCES_FILE})"
+            )
+        if not isinstance(windows, list):
+            raise ConfigError(f"{path}: the anomalies of {iid} must be a list")
+        trace = traces[iid]
+        out[iid] = tuple(_window(w, trace, f"{path} {iid} #{n}") for n, w in enumerate(windows))
+    return out
+
+
 def load_fleet(path: Path | str) -> Fleet:
     """Load the trace fleet in folder ``path``; raises ConfigError on any malformed part."""
     folder = Path(path)
@@ -203,4 +256,4 @@ def load_fleet(path: Path | str) -> Fleet:
     instances = _instances(folder)
     traces = {iid: _trace(folder / f"{iid}.csv") for iid in instances}
     labels = _labels(folder, traces)
-    return Fleet(folder, instances, traces, labels)
+    return Fleet(folder, instances, traces, labels, _anomalies(folder, traces))

@@ -84,18 +84,43 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class AnomalyWindow:
+    """A labelled usage anomaly of one instance: its points ``start`` to before ``end``.
+
+    ``kind`` names what happened (:data:`sandbox.fleet.anomalies.ANOMALY_KINDS`); ``metric``
+    the metric that shows it first; ``added_cpu`` and ``added_out_bytes`` what it added, on
+    average per point, to CPU (percentage points) and to network out (bytes per 5 minutes):
+    what pricing it needs.
+    """
+
+    kind: str
+    metric: str
+    start: datetime
+    end: datetime
+    added_cpu: float = 0.0
+    added_out_bytes: float = 0.0
+
+    @property
+    def hours(self) -> float:
+        """How long it lasts."""
+        return (self.end - self.start) / timedelta(hours=1)
+
+
+@dataclass(frozen=True)
 class Fleet:
     """A whole trace fleet: instances (in file order), their traces and the ground truth.
 
     ``labels[instance_id]`` is the time from which the instance is idle for the rest of
-    the horizon, or ``None`` when it is never idle in the horizon. ``start`` and ``end``
-    are the earliest and latest timestamps over all traces.
+    the horizon, or ``None`` when it is never idle in the horizon. ``anomalies`` are the
+    labelled usage anomalies per instance (an instance without any is absent). ``start`` and
+    ``end`` are the earliest and latest timestamps over all traces.
     """
 
     path: Path | None
     instances: dict[str, FleetInstance]
     traces: dict[str, Trace]
     labels: dict[str, datetime | None]
+    anomalies: dict[str, tuple[AnomalyWindow, ...]] = field(default_factory=dict)
 
     @property
     def start(self) -> datetime:

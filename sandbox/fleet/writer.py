@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sandbox.fleet.layout import CSV_HEADER, INSTANCES_FILE, LABELS_FILE, utc_text
-from sandbox.fleet.model import STEP_SECONDS, Fleet, FleetInstance, Trace
+from sandbox.fleet.layout import ANOMALIES_FILE, CSV_HEADER, INSTANCES_FILE, LABELS_FILE, utc_text
+from sandbox.fleet.model import STEP_SECONDS, AnomalyWindow, Fleet, FleetInstance, Trace
 from spendsense.errors import ConfigError
 
 
@@ -32,6 +32,18 @@ def instance_record(instance: FleetInstance) -> dict[str, object]:
         "kind": instance.kind,
         "state": instance.state,
         "tags": dict(sorted(instance.tags.items())),
+    }
+
+
+def window_record(window: AnomalyWindow) -> dict[str, object]:
+    """The JSON object ``anomalies.json`` holds for one labelled anomaly."""
+    return {
+        "kind": window.kind,
+        "metric": window.metric,
+        "start": utc_text(window.start),
+        "end": utc_text(window.end),
+        "added_cpu": window.added_cpu,
+        "added_out_bytes": window.added_out_bytes,
     }
 
 
@@ -58,7 +70,8 @@ def _prepare(out: Path) -> None:
     foreign = [
         p.name
         for p in present
-        if not p.is_file() or (p.suffix != ".csv" and p.name not in (INSTANCES_FILE, LABELS_FILE))
+        if not p.is_file()
+        or (p.suffix != ".csv" and p.name not in (INSTANCES_FILE, LABELS_FILE, ANOMALIES_FILE))
     ]
     if foreign:
         raise ConfigError(
@@ -86,6 +99,11 @@ def write_fleet(
         iid: (utc_text(when) if when is not None else None) for iid, when in fleet.labels.items()
     }
     (out / LABELS_FILE).write_text(json.dumps(labels, indent=1, sort_keys=True) + "\n")
+    if fleet.anomalies:
+        anomalies = {
+            iid: [window_record(w) for w in windows] for iid, windows in fleet.anomalies.items()
+        }
+        (out / ANOMALIES_FILE).write_text(json.dumps(anomalies, indent=1, sort_keys=True) + "\n")
     # instances.json last: a folder that has it holds a complete fleet
     records = [instance_record(i) for i in fleet.instances.values()]
     (out / INSTANCES_FILE).write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")

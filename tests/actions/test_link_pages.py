@@ -1,6 +1,7 @@
 """The links in a real alert email, opened in the API as a person would: GET shows a
-confirmation page and changes nothing, POST acts once; replayed, expired and other
-organisations' links get a page that says why."""
+confirmation page and changes nothing, POST acts once (an anomaly's "Expected" publishes
+its feedback on the real broker); replayed, expired and other organisations' links get a
+page that says why."""
 
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ from actions.links import link_url, sign
 from api.app import create_app
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import KafkaSettings
+from spendsense.store import list_audit
+from spendsense.store.models import AnomalyAlertState
+from spendsense.topics import FEEDBACK, FEEDBACK_SPEC
 from tests.actions.conftest import KEY, Rig
-from tests.api.conftest import sign_up
+from tests.api.conftest import anomaly_record, sign_up
+from tests.fixtures.detector import consume
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -91,3 +96,48 @@ def test_expired_tampered_and_other_organisation_links_fail_with_a_clear_page(
     other = stranger.client.get(f"/links/{fresh}")
     assert other.status_code == 403
     assert "another organisation" in _message(other.text)
+
+
+def test_expected_link_confirms_then_publishes_the_feedback_once(
+    rig: Rig, client: TestClient, kafka: KafkaSettings
+) -> None:
+    iid = "i-0abc12345678def77"
+    surge = anomaly_record(
+        "acme", iid, rig.clock() - timedelta(minutes=15), account_id=rig.accounts["acme"].account_id
+    )
+    assert rig.runtime.handle_anomaly(surge) == "emailed"
+    (mail,) = rig.mail_to(rig.recipient)
+    (url,) = [
+        u
+        for u in (mail.text or "").split()
+        if "/links/" in u and rig.claims(u).action == "anomaly-expected"
+    ]
+    page = client.get(_path(url))  # no log-in needed, as for "Not idle"
+    assert page.status_code == 200
+    assert f"Was the change of {iid}'s Network out expected?" in html.unescape(page.text)
+    assert consume(kafka, FEEDBACK, 1, 2) == []  # opening the link changed nothing
+
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    done = client.post(_path(url), data={"csrf_token": csrf.group(1)})
+    assert done.status_code == 200, done.text
+    assert "change marked expected" in done.text
+    (raw,) = consume(kafka, FEEDBACK, 1, 30)
+    feedback = FEEDBACK_SPEC.parse(raw)
+    assert (feedback.tenant_id, feedback.instance_id, feedback.verdict) == (
+        "acme",
+        iid,
+        "anomaly-expected",
+    )
+    assert (feedback.incident_id, feedback.metric) == (surge.incident_id, "network_out_bytes")
+    assert feedback.actor.startswith("e-mail link")
+
+    replay = client.post(_path(url), data={"csrf_token": csrf.group(1)})
+    assert replay.status_code == 410
+    assert "already used" in _message(replay.text)
+    assert len(consume(kafka, FEEDBACK, 2, 3)) == 1  # published once
+    with rig.store.sessions() as session:
+        (entry,) = [e for e in list_audit(session, "acme") if e.action == "anomaly-expected"]
+        state = session.get(AnomalyAlertState, ("acme", surge.incident_id))
+    assert entry.instance_id == iid and entry.details["incident_id"] == surge.incident_id
+    assert state is not None and state.expected_at is not None and not state.pending

@@ -14,8 +14,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -29,8 +30,10 @@ from api.app import create_app
 from projector.projection import Projector, ProjectorMetrics, make_consumer
 from sandbox.mail import sent_messages
 from spendsense.counters import projection_changes
+from spendsense.events import AnomalyRecord
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import ActionsSettings, ApiSettings, KafkaSettings, Settings, StoreSettings
+from spendsense.store import Store, create_tenant, open_store
 from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.sandbox import Sandbox
 
@@ -224,6 +227,56 @@ def seed_instance(
     session.commit()
 
 
+RUNAWAY_CPU: dict[str, Any] = {
+    "metric": "cpu_percent",
+    "observed": 97.0,
+    "expected_low": 1.0,
+    "expected_high": 12.0,
+    "dollars_per_hour": None,
+    "cost_basis": "no direct cost: a possible compromise",
+}
+"""What :func:`anomaly_record` takes for a runaway CPU: no direct cost, maybe a compromise."""
+
+
+def anomaly_record(
+    tenant_id: str,
+    instance_id: str,
+    since: datetime,
+    *,
+    status: Literal["open", "closed"] = "open",
+    account_id: str = "111111111111",
+    **extra: Any,
+) -> AnomalyRecord:
+    """An egress surge's record as the detector emits it (``closed``: ended 2 hours later
+    unless ``ended_at`` is given): $0.09/GB on 30 GB an hour above the expected range."""
+    values: dict[str, Any] = {
+        "metric": "network_out_bytes",
+        "direction": "up",
+        "observed": 2.5e9,
+        "expected_low": 1e5,
+        "expected_high": 5e6,
+        "score": 0.99,
+        "dollars_per_hour": 2.7,
+        "cost_basis": "data transfer out at $0.09/GB (us-east-1)",
+        "instance_type": "m5.large",
+        "name": f"srv-{instance_id[-4:]}",
+    }
+    values |= extra
+    ended = values.pop("ended_at", since + timedelta(hours=2)) if status == "closed" else None
+    return AnomalyRecord(
+        tenant_id=tenant_id,
+        account_id=account_id,
+        region="us-east-1",
+        instance_id=instance_id,
+        incident_id=f"{instance_id}/{values['metric']}/{since:%Y%m%dT%H%M}",
+        status=status,
+        since=since,
+        timestamp=ended or since,
+        ended_at=ended,
+        **values,
+    )
+
+
 def random_instance_id() -> str:
     return "i-" + uuid.uuid4().hex[:17]
 
@@ -249,6 +302,21 @@ def live_api(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+def projector_setup(
+    kafka: KafkaSettings, postgres_server: PostgresServer
+) -> tuple[Store, Settings]:
+    """A fresh store with tenant ``acme`` and settings on ``kafka``'s topics, for a projector."""
+    store = open_store(StoreSettings(url=postgres_server.create_database()))
+    with store.sessions.begin() as session:
+        create_tenant(session, "Acme", tenant_id="acme")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        kafka=kafka,
+        api=ApiSettings(session_secret=SecretStr("x" * 40)),
+    )
+    return store, settings
 
 
 @contextmanager

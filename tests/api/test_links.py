@@ -160,7 +160,19 @@ def test_link_tokens_stay_out_of_the_access_logs(
     """Issue 13, item 4: neither uvicorn's access log nor any log nginx writes shows a
     link's token: in the path, in the log-in page's ?next=, or in a Referer."""
     key = LINK_KEY.encode()
-    tokens = [sign(key, "t-any", "i-0123456789abcdef0", a, ttl_s=3600) for a in LINK_ACTIONS]
+    incident = "i-0123456789abcdef0/cpu_percent/20261201T0000Z"
+    tokens = [
+        sign(
+            key,
+            "t-any",
+            "i-0123456789abcdef0",
+            a,
+            ttl_s=3600,
+            incident_id=incident if a == "anomaly-expected" else None,
+            metric="cpu_percent" if a == "anomaly-expected" else None,
+        )
+        for a in LINK_ACTIONS
+    ]
     stop = tokens[LINK_ACTIONS.index("stop")]
     nginx_dir = tmp_path / "nginx"
     with (

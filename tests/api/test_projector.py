@@ -6,17 +6,16 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import SecretStr
 
 from projector.projection import Projector, ProjectorMetrics
 from spendsense.events import ActionRecord, DetectionRecord, InventoryRecord
 from spendsense.metrics import CollectorRegistry
 from spendsense.producer import make_producer
-from spendsense.settings import ApiSettings, KafkaSettings, Settings, StoreSettings
+from spendsense.settings import KafkaSettings, StoreSettings
 from spendsense.store import create_tenant, open_store
 from spendsense.store.models.api import InstanceView
 from spendsense.topics import ACTIONS, DETECTIONS, INVENTORY, topic_name
-from tests.api.conftest import running_projector
+from tests.api.conftest import projector_setup, running_projector
 from tests.fixtures.postgres import PostgresServer
 
 pytestmark = pytest.mark.kafka
@@ -43,12 +42,7 @@ def inventory(iid: str, state: str, at: datetime, tenant: str = "acme") -> Inven
 def test_projection_moves_forward_only_and_dead_letters_what_it_cannot_use(
     kafka: KafkaSettings, postgres_server: PostgresServer
 ) -> None:
-    store = open_store(StoreSettings(url=postgres_server.create_database()))
-    with store.sessions.begin() as session:
-        create_tenant(session, "Acme", tenant_id="acme")
-    settings = Settings(
-        _env_file=None, kafka=kafka, api=ApiSettings(session_secret=SecretStr("x" * 40))
-    )  # type: ignore[call-arg]
+    store, settings = projector_setup(kafka, postgres_server)
     iid = "i-0123456789abcdef0"
     detection = DetectionRecord(
         tenant_id="acme",

@@ -163,6 +163,7 @@ def test_user_a_gets_404_for_every_id_of_user_b(
     assert {p for _, p in with_ids} >= {
         "/api/instances/{instance_id}",
         "/api/instances/{instance_id}/detail",
+        "/api/instances/{instance_id}/anomalies",
         "/instances/{instance_id}",
         "/api/instances/{instance_id}/stop",
         "/api/accounts/{account_id}",

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from detector.agents import publish
 from detector.detect import BatchOutcome
 from detector.output import KafkaOutput
-from spendsense.events import DeadLetter, DetectionRecord
+from spendsense.events import AnomalyRecord, DeadLetter, DetectionRecord
 from spendsense.settings import KafkaSettings
 
 
@@ -26,6 +26,9 @@ class GatedOutput:
 
     async def detections(self, records: Sequence[DetectionRecord]) -> None:
         self.calls.append("detections")
+
+    async def anomalies(self, records: Sequence[AnomalyRecord]) -> None:
+        self.calls.append("anomalies")
 
     async def dead_letters(self, records: Sequence[DeadLetter]) -> None:
         self.calls.append("dead_letters")
@@ -45,12 +48,22 @@ def test_states_are_logged_only_once_the_broker_has_the_detections() -> None:
             publish(output, BatchOutcome(states={"i-0abc": "{}"}))  # type: ignore[arg-type]
         )
         await asyncio.sleep(0.05)
-        assert output.calls == ["detections", "dead_letters"]  # no state while unacknowledged
+        assert output.calls == [
+            "detections",
+            "anomalies",
+            "dead_letters",
+        ]  # no state while unacknowledged
         output.broker_acks.set()
         await sending
         return output.calls
 
-    assert asyncio.run(scenario()) == ["detections", "dead_letters", "delivered", "states"]
+    assert asyncio.run(scenario()) == [
+        "detections",
+        "anomalies",
+        "dead_letters",
+        "delivered",
+        "states",
+    ]
 
 
 def test_overlapping_deliveries_each_wait_for_everything_sent_before_them() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -14,13 +14,23 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app
-from spendsense.events import DeadLetter, DetectionRecord, FeedbackRecord, parse_event
+from spendsense.events import (
+    AnomalyRecord,
+    DeadLetter,
+    DetectionRecord,
+    FeedbackRecord,
+    MetricRecord,
+    parse_event,
+)
 from spendsense.metrics import CollectorRegistry
 from spendsense.ports import free_port
 from spendsense.settings import ApiSettings, KafkaSettings, Settings, StoreSettings
-from spendsense.topics import DEADLETTER, DETECTIONS, FEEDBACK, INVENTORY, METRICS
+from spendsense.topics import ANOMALIES, DEADLETTER, DETECTIONS, FEEDBACK, INVENTORY, METRICS
 from tests.api.conftest import sign_up
 from tests.fixtures.detector import (
+    ACCOUNT,
+    PERIOD,
+    WEEK_PERIODS,
     StartWorker,
     busy_week_then_quiet,
     consume,
@@ -205,6 +215,70 @@ def test_feedback_on_the_topic_stops_the_idle_verdict(
     later = [parse_event(DetectionRecord, v) for v in consume(kafka, DETECTIONS, len(records), 90)]
     after = [d for d in later if d.timestamp >= quiet[12].timestamp]
     assert len(after) == 4 and not any(d.idle or d.provisional for d in after)
+    assert sample(metrics_port, "spendsense_detector_feedback_applied_total") == 1
+
+
+def web_server_with_surges(
+    instance: str, periods: int, surges: list[tuple[int, int]]
+) -> list[MetricRecord]:
+    """A steady web server's ``periods`` points ending at the live edge, with an egress surge
+    (900 MB per 5 minutes, 3 MB/s) at each ``(start index, length in periods)`` of ``surges``."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    last = now - timedelta(minutes=now.minute % 5) - 2 * PERIOD
+    first = last - (periods - 1) * PERIOD
+    surging = {i for start, length in surges for i in range(start, start + length)}
+    return [
+        MetricRecord(
+            tenant_id="tenant-a",
+            account_id=ACCOUNT,
+            region="us-east-1",
+            instance_id=instance,
+            timestamp=first + i * PERIOD,
+            cpu_percent=20.0 + i % 5,
+            network_in_bytes=4e6 + (i % 7) * 1e5,
+            network_out_bytes=9e8 if i in surging else 5e6 + (i % 11) * 1e5,
+        )
+        for i in range(periods)
+    ]
+
+
+def test_an_egress_surge_is_one_priced_incident_and_expected_silences_the_next(
+    kafka: KafkaSettings, model_service_url: str, start_worker: StartWorker
+) -> None:
+    produce(kafka, INVENTORY, [(BUSY, inventory("tenant-a", BUSY).to_bytes())])
+    _, metrics_port = start_worker(model_service_url)
+    n = WEEK_PERIODS + 288 + 72  # eight days of history, then six hours at the live edge
+    # an hour's surge, then one of 4.5 hours: new by its duration (2.5 times the longest seen,
+    # plus an hour) unless the first was called expected; both within the 7-hour live edge
+    records = web_server_with_surges(BUSY, n, surges=[(n - 80, 12), (n - 62, 54)])
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records[: n - 62]])
+    opened, closed = (parse_event(AnomalyRecord, v) for v in consume(kafka, ANOMALIES, 2, 120))
+    assert (opened.status, closed.status) == ("open", "closed")
+    assert opened.incident_id == closed.incident_id
+    assert (opened.metric, opened.direction, opened.observed) == ("network_out_bytes", "up", 9e8)
+    assert (
+        opened.since == records[n - 80].timestamp and opened.timestamp == records[n - 79].timestamp
+    )
+    assert closed.ended_at == records[n - 66].timestamp
+    assert opened.expected_low < 5.1e6 < opened.expected_high < 7e6
+    assert opened.dollars_per_hour == pytest.approx(9e8 * 12 / 1e9 * 0.09, rel=0.02)
+    assert "$0.09 per GB in us-east-1" in opened.cost_basis
+    assert (opened.instance_type, opened.name) == ("m5.large", f"{BUSY}-name")
+
+    expected = FeedbackRecord(
+        tenant_id="tenant-a",
+        instance_id=BUSY,
+        verdict="anomaly-expected",
+        incident_id=opened.incident_id,
+        metric="network_out_bytes",
+        actor="owner@example.com",
+        at=datetime.now(UTC),
+    )
+    produce(kafka, FEEDBACK, [(BUSY, expected.to_bytes())])
+    time.sleep(2)  # every worker reads the feedback topic in full, within half a second
+    produce(kafka, METRICS, [(r.instance_id, r.to_bytes()) for r in records[n - 62 :]])
+    assert len(consume(kafka, DETECTIONS, n, 120)) == n  # the second surge was scored
+    assert len(consume(kafka, ANOMALIES, 3, timeout_s=5)) == 2  # and raised nothing
     assert sample(metrics_port, "spendsense_detector_feedback_applied_total") == 1
 
 

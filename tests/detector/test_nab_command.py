@@ -19,36 +19,44 @@ def _stamp(i: int) -> str:
     return (T0 + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _write(path: Path, jump_at: int | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "value"])
+        for i in range(1200):
+            value = 20 + 3 * math.sin(i / 9) + (40 if jump_at is not None and i >= jump_at else 0)
+            writer.writerow([_stamp(i), f"{value:.3f}"])
+
+
 def _nab_folder(root: Path) -> Path:
-    """Two series of 1,200 rows; one has a level jump inside its window, one has no window."""
-    data = root / "data" / "realTest"
-    data.mkdir(parents=True)
-    for name, jump in (("jump.csv", True), ("flat.csv", False)):
-        with (data / name).open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["timestamp", "value"])
-            for i in range(1200):
-                value = 20 + 3 * math.sin(i / 9) + (40 if jump and i >= 900 else 0)
-                writer.writerow([_stamp(i), f"{value:.3f}"])
+    """Two categories of 1,200-row series: level jumps inside their windows, and a flat one."""
+    data = root / "data"
+    _write(data / "realTest" / "jump.csv", 900)
+    _write(data / "realTest" / "flat.csv", None)
+    _write(data / "realOther" / "jump.csv", 1000)
     windows = {
         "realTest/jump.csv": [[_stamp(860) + ".000000", _stamp(980) + ".000000"]],
         "realTest/flat.csv": [],
+        "realOther/jump.csv": [[_stamp(960) + ".000000", _stamp(1080) + ".000000"]],
     }
     (root / "windows.json").write_text(json.dumps(windows))
     profiles = {"standard": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11}}}
     (root / "profiles.json").write_text(json.dumps(profiles))
-    return root / "data"
+    return data
 
 
-def test_nab_writes_scored_files_and_prints_the_normalised_score(
+def test_nab_writes_scored_files_and_prints_held_out_and_shipped_scores(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = _nab_folder(tmp_path)
     out = tmp_path / "out"
-    assert (
-        main(["nab", "--data", str(data), "--out", str(out), "--json", str(tmp_path / "r.json")])
-        == 0
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "| detector | realTest | realOther |\n|---|---|---|\n| Numenta HTM | 71.5 | 80 |\n"
     )
+    args = ["nab", "--data", str(data), "--out", str(out), "--published", str(readme)]
+    assert main([*args, "--json", str(tmp_path / "r.json")]) == 0
     rows = list(csv.reader((out / "realTest" / "jump.csv").open()))
     assert rows[0] == ["timestamp", "value", "anomaly_score"]
     assert len(rows) == 1201
@@ -57,11 +65,14 @@ def test_nab_writes_scored_files_and_prints_the_normalised_score(
     assert max(scores[900:905]) >= 0.5, "the jump is detected when it happens"
     assert max(scores[:900]) < 0.5
     printed = capsys.readouterr().out
-    assert "SpendSense (this model), threshold 0.5" in printed
+    assert "each held out" in printed and "71.5" in printed, "published figures beside ours"
     result = json.loads((tmp_path / "r.json").read_text())
+    assert set(result["held_out"]) == {"realTest", "realOther"}
+    assert result["published_standard"] == {"Numenta HTM": {"realTest": 71.5, "realOther": 80.0}}
     # the one window (rows 860-980) is found at row 900: y = -81/121; no false positive
     expected = 100 * (math.tanh(2.5 * 81 / 121) / math.tanh(2.5) + 1) / 2
-    assert result["scores"]["standard"] == pytest.approx(expected, abs=0.05)
+    shipped = result["shipped"]["scores"]["realTest"]["standard"]
+    assert shipped == pytest.approx(expected, abs=0.06)
 
 
 def test_nab_refuses_a_folder_without_csv_files(

@@ -39,6 +39,7 @@ def make_worker(model_service_url: str, tmp_path: Path, batch_size: int = 1000) 
     settings.detector.model_url = model_service_url
     settings.detector.batch_latency_ms = 20
     settings.detector.batch_size = batch_size
+    settings.detector.store = "memory"  # ChannelOutput logs through the table
     w = create_app(settings, CollectorRegistry(), memory_outputs=True)
     w.view.apply_inventory(inventory("tenant-a", IDLE, price=0.2))
     w.view.ready.set()

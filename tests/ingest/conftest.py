@@ -108,12 +108,15 @@ def read_topic(kafka: KafkaSettings, name: str) -> list[Any]:
 
 
 def metric_periods(kafka: KafkaSettings) -> list[tuple[str, str, str]]:
-    """(tenant, instance, period) of every ``metrics`` record, duplicates kept."""
+    """(tenant, instance, period) of every period in the ``metrics`` records, duplicates kept;
+    each record is a version 2 poll of one instance, its periods oldest first."""
     out = []
     for msg in read_topic(kafka, "metrics"):
         value = json.loads(msg.value)
-        assert msg.key.decode() == value["instance_id"]
-        out.append((value["tenant_id"], value["instance_id"], value["timestamp"]))
+        assert msg.key.decode() == value["instance_id"] and value["version"] == 2
+        stamps = [p["timestamp"] for p in value["periods"]]
+        assert stamps == sorted(set(stamps))
+        out += [(value["tenant_id"], value["instance_id"], stamp) for stamp in stamps]
     return out
 
 

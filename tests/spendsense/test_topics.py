@@ -37,7 +37,11 @@ def test_every_topic_names_its_record_and_a_field_of_it_as_key() -> None:
             ),
             INSTANCE,
         ),
-        ("metrics", events.MetricRecord(**WHERE, timestamp=AT), INSTANCE),
+        (
+            "metrics",
+            *events.MetricPollRecord.pack([events.MetricRecord(**WHERE, timestamp=AT)]),
+            INSTANCE,
+        ),
         (
             "detections",
             events.DetectionRecord(**WHERE, timestamp=AT, score=0.5, idle=False),

@@ -58,7 +58,9 @@ const percent = (x) => (x == null ? "–" : `${Number(x).toFixed(1)} %`);
 
 // One 14-day chart: the metric, the learned rest level (dashed) and the quiet runs (shaded
 // from the axis up, on a hidden 0..1 scale of their own). Points sit on the series' grid.
-function historyChart(canvasId, label, colour, values, rest, series, runs, format) {
+// Usage anomalies are shaded too (red, on the same hidden scale), from since to their end
+// (the series' end while one lasts).
+function historyChart(canvasId, label, colour, values, rest, series, runs, format, anomalies) {
   const start = Date.parse(series.start);
   const end = Date.parse(series.end);
   const step = series.period_s * 1000;
@@ -66,6 +68,10 @@ function historyChart(canvasId, label, colour, values, rest, series, runs, forma
     { label, data: values.map((y, n) => ({ x: start + n * step, y })), borderColor: colour, backgroundColor: colour, borderWidth: 1, pointRadius: 0, spanGaps: false },
     { label: "Quiet runs", yAxisID: "quiet", data: runs.flatMap((r) => [{ x: Date.parse(r.start), y: 1 }, { x: Date.parse(r.end), y: 1 }, { x: Date.parse(r.end), y: null }]), fill: "origin", backgroundColor: "rgba(16, 185, 129, 0.18)", borderWidth: 0, pointRadius: 0, spanGaps: false },
   ];
+  if (anomalies.length) {
+    const span = (a) => [Date.parse(a.since), a.ended_at ? Date.parse(a.ended_at) : end];
+    datasets.push({ label: "Anomalies", yAxisID: "quiet", data: anomalies.flatMap((a) => { const [from, to] = span(a); return [{ x: from, y: 1 }, { x: to, y: 1 }, { x: to, y: null }]; }), fill: "origin", backgroundColor: "rgba(225, 29, 72, 0.18)", borderWidth: 0, pointRadius: 0, spanGaps: false });
+  }
   if (rest != null) {
     datasets.splice(1, 0, { label: "Rest level", data: [{ x: start, y: rest }, { x: end, y: rest }], borderColor: "#d97706", borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0 });
   }
@@ -94,6 +100,25 @@ function historyChart(canvasId, label, colour, values, rest, series, runs, forma
   });
 }
 
+// An anomaly's values are in its metric's unit: CPU percent, or network bytes per period.
+const METRICS = { cpu_percent: "CPU", network_in_bytes: "Network in", network_out_bytes: "Network out" };
+function anomalyValue(a, x, periodS) {
+  return a.metric === "cpu_percent" ? percent(x) : rate(x / periodS);
+}
+// Its dollar rate and how it was priced, or why it has no direct cost (as the e-mail says it).
+function anomalyRate(a) {
+  if (a.dollars_per_hour == null) return a.cost_basis || "no direct cost";
+  const rate = `${money(a.dollars_per_hour)}/hour (about ${money(a.dollars_per_hour * 730)}/month)`;
+  return a.cost_basis ? `${rate}: ${a.cost_basis}` : rate;
+}
+function anomalyItems(anomalies, periodS) {
+  if (!anomalies.length) return '<li class="py-1.5 text-slate-500">None seen: every metric kept to its learned pattern.</li>';
+  return anomalies.map((a) => `<li class="py-1.5 anomaly" data-incident-id="${esc(a.incident_id)}">
+    <span class="font-medium">${esc(METRICS[a.metric] || a.metric)} ${a.direction === "up" ? "up" : "down"}</span>
+    <span class="text-slate-500">${when(a.since)} – ${a.ended_at ? when(a.ended_at) : "now"}</span>
+    <div class="text-xs text-slate-600">observed <span class="anomaly-observed">${esc(anomalyValue(a, a.observed, periodS))}</span>, expected <span class="anomaly-expected">${esc(anomalyValue(a, a.expected_low, periodS))} to ${esc(anomalyValue(a, a.expected_high, periodS))}</span> · <span class="anomaly-rate">${esc(anomalyRate(a))}</span></div></li>`).join("");
+}
+
 function renderDetail(d) {
   const i = d.instance;
   const v = d.verdict;
@@ -112,8 +137,11 @@ function renderDetail(d) {
   const s = d.series;
   $("#series-error").textContent = s.error || "";
   $("#series-error").classList.toggle("hidden", !s.error);
-  historyChart("cpu-chart", "CPU", "#6366f1", s.cpu_percent, v.rest_cpu_percent, s, d.quiet_runs, percent);
-  historyChart("network-chart", "Network in + out", "#0ea5e9", s.network_bps, v.rest_network_bps, s, d.quiet_runs, rate);
+  const cpuAnomalies = d.anomalies.filter((a) => a.metric === "cpu_percent");
+  const networkAnomalies = d.anomalies.filter((a) => a.metric !== "cpu_percent");
+  historyChart("cpu-chart", "CPU", "#6366f1", s.cpu_percent, v.rest_cpu_percent, s, d.quiet_runs, percent, cpuAnomalies);
+  historyChart("network-chart", "Network in + out", "#0ea5e9", s.network_bps, v.rest_network_bps, s, d.quiet_runs, rate, networkAnomalies);
+  $("#anomalies").innerHTML = anomalyItems(d.anomalies, s.period_s || 300);
   $("#alerts").innerHTML = d.alerts.length
     ? d.alerts.map((m) => `<li class="py-1.5" data-email-id="${m.id}"><span class="font-medium">${esc(m.subject)}</span><div class="text-xs text-slate-500">${when(m.sent_at || m.reserved_at)} · ${esc(m.recipient)} · ${esc(m.status)}</div></li>`).join("")
     : '<li class="py-1.5 text-slate-500">No alert email named it yet.</li>';
@@ -159,6 +187,20 @@ async function loadCeilings() {
   const c = res.data;
   $("#ceiling_cpu_percent").value = c.cpu_percent ?? "";
   $("#ceiling_network_kbps").value = c.network_bps == null ? "" : c.network_bps / 1000;
+}
+
+// Which usage anomalies alert: the API speaks dollars per hour; the page shows a month too.
+function anomalyMonth() {
+  const perHour = Number($("#anomaly_alerts_min").value || 0);
+  $("#anomaly-alerts-month").textContent = `about ${money(perHour * 730)} a month (730 hours)`;
+}
+
+async function loadAnomalyAlerts() {
+  const res = await api("GET", "/api/settings/anomaly-alerts");
+  if (!res.ok) return;
+  $("#anomaly_alerts_mode").value = res.data.mode;
+  $("#anomaly_alerts_min").value = res.data.min_usd_per_hour;
+  anomalyMonth();
 }
 
 function ceilingValue(id, scale) {
@@ -268,6 +310,16 @@ function initSettings() {
     if (res.ok) $("#ceilings-ok").textContent = "Saved: the detector applies them from its next batch.";
     else $("#ceilings-error").textContent = errorText(res);
   });
+  $("#anomaly_alerts_min").addEventListener("input", anomalyMonth);
+  $("#anomaly-alerts-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("#anomaly-alerts-error").textContent = "";
+    $("#anomaly-alerts-ok").textContent = "";
+    const body = { mode: $("#anomaly_alerts_mode").value, min_usd_per_hour: Number($("#anomaly_alerts_min").value || 0) };
+    const res = await api("PUT", "/api/settings/anomaly-alerts", body);
+    if (res.ok) $("#anomaly-alerts-ok").textContent = "Saved: the next digest follows it.";
+    else $("#anomaly-alerts-error").textContent = errorText(res);
+  });
   $("#account-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     $("#account-error").textContent = "";
@@ -282,6 +334,7 @@ function initSettings() {
   });
   loadProfile();
   loadCeilings();
+  loadAnomalyAlerts();
   loadAccounts();
 }
 

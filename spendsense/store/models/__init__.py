@@ -3,11 +3,13 @@
 from spendsense.store.models.accounts import AuditEntry, AwsAccount, Tenant, User
 from spendsense.store.models.actions import (
     AlertCooldown,
+    AnomalyAlertState,
     EmailOutbox,
     InstanceAlertState,
     StopDecision,
     UsedLink,
 )
+from spendsense.store.models.anomalies import AnomalyView
 from spendsense.store.models.api import AttemptCounter, EmailToken, InstanceView, LoginSession
 from spendsense.store.models.base import Base, UtcDateTime, utcnow
 from spendsense.store.models.ingest import (
@@ -19,6 +21,8 @@ from spendsense.store.models.ingest import (
 
 __all__ = [
     "AlertCooldown",
+    "AnomalyAlertState",
+    "AnomalyView",
     "AttemptCounter",
     "AuditEntry",
     "AwsAccount",

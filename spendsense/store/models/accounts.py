@@ -32,6 +32,15 @@ class Tenant(Base):
     # Ceilings of rest for the idle model (spendsense.ceilings): NULL keeps the default.
     ceiling_cpu_percent: Mapped[float | None] = mapped_column(Float)
     ceiling_network_bps: Mapped[float | None] = mapped_column(Float)
+    # Which usage anomalies alert (actions.anomaly_alerts): "all", "priced" (those with a
+    # dollar rate above anomaly_alert_min_usd_per_hour; the default, at $0: every anomaly
+    # with a direct cost) or "none".
+    anomaly_alerts: Mapped[str] = mapped_column(
+        String(10), default="priced", server_default="priced"
+    )
+    anomaly_alert_min_usd_per_hour: Mapped[float] = mapped_column(
+        Float, default=0.0, server_default="0"
+    )
 
 
 class User(Base):

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from spendsense.store.models.anomalies import AnomalyFacts
 from spendsense.store.models.base import Base, UtcDateTime, utcnow
 
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
@@ -52,6 +53,7 @@ class EmailOutbox(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     instance_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    incident_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="reserved", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     reserved_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -137,3 +139,26 @@ class InstanceAlertState(Base):
         return self.not_idle_at is not None and (
             self.idle_since is None or self.idle_since <= self.not_idle_at
         )
+
+
+class AnomalyAlertState(AnomalyFacts, Base):
+    """One usage anomaly incident and where it is in the alert cycle (the digest's second
+    section; the same cooldown and outbox as idle instances).
+
+    ``pending``: waiting for the next digest (an incident that ended before it keeps
+    waiting: what it cost is still news). ``alerted_at``: the digest that named it.
+    ``expected_at``: a person followed its "Expected" link; it never alerts again.
+    """
+
+    __tablename__ = "anomaly_alert_states"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    incident_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    instance_type: Mapped[str] = mapped_column(String(40), default="")
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    alerted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expected_by: Mapped[str | None] = mapped_column(String(320))

@@ -45,6 +45,8 @@ def upgrade() -> None:
         sa.Column("autostop_max_per_hour", sa.Integer(), nullable=False),
         sa.Column("ceiling_cpu_percent", sa.Float(), nullable=True),
         sa.Column("ceiling_network_bps", sa.Float(), nullable=True),
+        sa.Column("anomaly_alerts", sa.String(length=10), server_default="priced", nullable=False),
+        sa.Column("anomaly_alert_min_usd_per_hour", sa.Float(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenants")),
     )
     op.create_table(
@@ -62,6 +64,73 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "recipient", name=op.f("pk_alert_cooldowns")),
     )
+    op.create_table(
+        "anomalies",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("incident_id", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("instance_id", sa.String(length=32), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=True),
+        sa.Column("region", sa.String(length=32), nullable=True),
+        sa.Column("metric", sa.String(length=20), nullable=False),
+        sa.Column("direction", sa.String(length=4), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("observed", sa.Float(), nullable=False),
+        sa.Column("expected_low", sa.Float(), nullable=False),
+        sa.Column("expected_high", sa.Float(), nullable=False),
+        sa.Column("dollars_per_hour", sa.Float(), nullable=True),
+        sa.Column("cost_basis", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_anomalies_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "incident_id", name=op.f("pk_anomalies")),
+    )
+    with op.batch_alter_table("anomalies", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_anomalies_tenant_instance", ["tenant_id", "instance_id", "since"], unique=False
+        )
+
+    op.create_table(
+        "anomaly_alert_states",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("incident_id", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.String(length=300), nullable=False),
+        sa.Column("instance_type", sa.String(length=40), nullable=False),
+        sa.Column("pending", sa.Boolean(), nullable=False),
+        sa.Column("alerted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expected_by", sa.String(length=320), nullable=True),
+        sa.Column("instance_id", sa.String(length=32), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=True),
+        sa.Column("region", sa.String(length=32), nullable=True),
+        sa.Column("metric", sa.String(length=20), nullable=False),
+        sa.Column("direction", sa.String(length=4), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("observed", sa.Float(), nullable=False),
+        sa.Column("expected_low", sa.Float(), nullable=False),
+        sa.Column("expected_high", sa.Float(), nullable=False),
+        sa.Column("dollars_per_hour", sa.Float(), nullable=True),
+        sa.Column("cost_basis", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_anomaly_alert_states_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "incident_id", name=op.f("pk_anomaly_alert_states")),
+    )
+    with op.batch_alter_table("anomaly_alert_states", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_anomaly_alert_states_pending"), ["pending"], unique=False
+        )
+
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -127,6 +196,7 @@ def upgrade() -> None:
         sa.Column("body_text", sa.Text(), nullable=False),
         sa.Column("body_html", sa.Text(), nullable=False),
         sa.Column("instance_ids", sa.JSON(), nullable=False),
+        sa.Column("incident_ids", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("reserved_at", sa.DateTime(timezone=True), nullable=False),
@@ -517,6 +587,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
 
     op.drop_table("audit_log")
+    with op.batch_alter_table("anomaly_alert_states", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_anomaly_alert_states_pending"))
+
+    op.drop_table("anomaly_alert_states")
+    with op.batch_alter_table("anomalies", schema=None) as batch_op:
+        batch_op.drop_index("ix_anomalies_tenant_instance")
+
+    op.drop_table("anomalies")
     op.drop_table("alert_cooldowns")
     op.drop_table("tenants")
     with op.batch_alter_table("attempt_counters", schema=None) as batch_op:
