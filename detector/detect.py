@@ -122,6 +122,14 @@ class BatchDetector:
         )
         self.metrics.dead_letter(reason)
 
+    def _dead_records(
+        self, queued: Sequence[tuple[Incoming, MetricRecord]], reason: str, outcome: BatchOutcome
+    ) -> None:
+        """Each record behind ``queued``'s periods to the dead letters once: a poll's record
+        carries several periods, and its dead letter keeps the whole record."""
+        for incoming in dict.fromkeys(incoming for incoming, _ in queued):
+            self._dead(incoming, reason, outcome)
+
     def check(self, record: MetricRecord, now: datetime) -> str | None:
         """Why a well-formed record still cannot be scored, or None when it can."""
         if not self.view.knows_tenant(record.tenant_id):
@@ -229,8 +237,7 @@ class BatchDetector:
         except ModelRejected as exc:
             self.metrics.errors.labels(kind="model_rejected").inc()
             for item in items:
-                for incoming, _ in by_instance[item.key]:
-                    self._dead(incoming, f"model-rejected: {exc}", outcome)
+                self._dead_records(by_instance[item.key], f"model-rejected: {exc}", outcome)
             return outcome
         self.metrics.model_seconds.observe(time.perf_counter() - started)
         self.metrics.batches.inc()
@@ -248,8 +255,7 @@ class BatchDetector:
             if result.error is not None:
                 # the stored state was not a model's: the instance starts over with a fresh one
                 self.metrics.errors.labels(kind="bad_state").inc()
-                for incoming, _ in records:
-                    self._dead(incoming, f"model-rejected: {result.error}", outcome)
+                self._dead_records(records, f"model-rejected: {result.error}", outcome)
                 st.model = None
                 outcome.states[item.key] = st.to_json()
                 continue

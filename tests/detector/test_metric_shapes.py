@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from detector.detect import InstanceState
-from spendsense.events import DetectionRecord, MetricPollRecord, parse_event
+from spendsense.events import DeadLetter, DetectionRecord, MetricPollRecord, parse_event
 from spendsense.topics import METRICS_SPEC
 from tests.detector.test_worker_agent import IDLE, drain, make_worker, sample
-from tests.fixtures.detector import busy_week_then_quiet
+from tests.fixtures.detector import busy_week_then_quiet, series
 
 
 async def test_polls_and_single_periods_give_the_same_detections_once_per_period(
@@ -58,3 +58,20 @@ async def detect_raw(
     state = InstanceState.from_json(worker.channels.states[IDLE])
     assert state.last_period == detections[-1].timestamp
     return detections
+
+
+async def test_a_poll_the_model_rejects_is_one_dead_letter_not_one_per_period(
+    model_service_url: str, tmp_path: Path
+) -> None:
+    worker = make_worker(model_service_url, tmp_path)
+    dead = worker.output.deadletter_channel.clone(is_iterator=True)
+    worker.channels.states[IDLE] = InstanceState(model="AAAA").to_json()
+    [poll] = MetricPollRecord.pack(series("tenant-a", IDLE, 3, cpu=0.4))
+    async with worker.agent.test_context() as agent:
+        await agent.put(poll.to_bytes(), key=IDLE)
+        letters = [parse_event(DeadLetter, v) for v in await drain(dead, 1)]
+    assert len(letters) == 1 and letters[0].reason.startswith("model-rejected: not an Instance")
+    assert METRICS_SPEC.parse(letters[0].raw) == poll  # the whole record, all three periods
+    assert (
+        sample(worker, "spendsense_detector_dead_letters_total", {"reason": "model-rejected"}) == 1
+    )
