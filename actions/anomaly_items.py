@@ -68,14 +68,39 @@ def amount(metric: str, value: float, period_s: int = PERIOD_S) -> str:
     return f"{scaled:,.1f} {unit}"
 
 
-def rate_text(dollars_per_hour: float | None, cost_basis: str = "") -> str:
-    """An anomaly's dollar rate, per hour and per month, and how it was priced; or why it
-    has no direct cost."""
+def rate_text(
+    dollars_per_hour: float | None, cost_basis: str = "", lasted_s: float | None = None
+) -> str:
+    """An anomaly's dollar rate and how it was priced, or why it has no direct cost: per
+    hour and per month while it goes on, per hour and in all once it ended (``lasted_s``).
+
+    >>> rate_text(2.7)
+    '$2.70/hour (about $1,971/month)'
+    >>> rate_text(2.7, "egress", lasted_s=1200)
+    '$2.70/hour while it lasted (20 minutes: about $0.90 in all): egress'
+    >>> rate_text(2.7, lasted_s=86400)
+    '$2.70/hour while it lasted (24.0 hours: about $64.80 in all)'
+    >>> rate_text(None, "no direct cost: a possible compromise")
+    'no direct cost: a possible compromise'
+    """
     if dollars_per_hour is None:
         return cost_basis or "no direct cost"
-    monthly = dollars_per_hour * HOURS_PER_MONTH
-    rate = f"${dollars_per_hour:,.2f}/hour (about ${monthly:,.0f}/month)"
+    if lasted_s is None:
+        monthly = dollars_per_hour * HOURS_PER_MONTH
+        rate = f"${dollars_per_hour:,.2f}/hour (about ${monthly:,.0f}/month)"
+    else:
+        hours = lasted_s / 3600
+        lasted = f"{lasted_s / 60:,.0f} minutes" if hours < 2 else f"{hours:,.1f} hours"
+        rate = (
+            f"${dollars_per_hour:,.2f}/hour while it lasted "
+            f"({lasted}: about ${dollars_per_hour * hours:,.2f} in all)"
+        )
     return f"{rate}: {cost_basis}" if cost_basis else rate
+
+
+def lasted_s(a: AnomalyAlertState) -> float | None:
+    """How long an incident that ended lasted, in seconds; ``None`` while it goes on."""
+    return None if a.ended_at is None else (a.ended_at - a.since).total_seconds()
 
 
 def anomaly_items(
@@ -112,8 +137,9 @@ def anomaly_items(
                 ended=when(a.ended_at) if a.ended_at else "",
                 observed=amount(a.metric, a.observed),
                 expected=f"{amount(a.metric, a.expected_low)} to {amount(a.metric, a.expected_high)}",
-                rate=rate_text(a.dollars_per_hour, a.cost_basis),
-                dollars_per_hour=a.dollars_per_hour or 0.0,
+                rate=rate_text(a.dollars_per_hour, a.cost_basis, lasted_s(a)),
+                # the subject adds up what still costs: an incident that ended costs no more
+                dollars_per_hour=(a.dollars_per_hour or 0.0) if a.ended_at is None else 0.0,
                 expected_url=link_url(settings.public_base_url, token),
                 detail_url=detail_url(settings.public_base_url, a.instance_id),
             )

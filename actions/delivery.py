@@ -50,12 +50,12 @@ def digest_reason(row: EmailOutbox) -> str:
     'digest of 2 idle instance(s) to ops@acme.test'
     >>> digest_reason(EmailOutbox(instance_ids=["i-1"], incident_ids=["a", "b"],
     ...                           recipient="ops@acme.test"))
-    'digest of 1 instance(s), 2 usage anomalies, to ops@acme.test'
+    'digest of 1 idle instance(s), 2 usage anomalies, to ops@acme.test'
     """
     if not row.incident_ids:
         return f"digest of {len(row.instance_ids)} idle instance(s) to {row.recipient}"
     return (
-        f"digest of {len(row.instance_ids)} instance(s), {len(row.incident_ids)} usage "
+        f"digest of {len(row.instance_ids)} idle instance(s), {len(row.incident_ids)} usage "
         f"anomalies, to {row.recipient}"
     )
 

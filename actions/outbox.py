@@ -119,8 +119,9 @@ class Outbox:
                 return FlushResult(suppressed="cooldown")
             now = self.clock()
             digest = compose(tenant, states, anomalies, now)
-            named = [s.instance_id for s in states] + [a.instance_id for a in anomalies]
-            instance_ids = list(dict.fromkeys(named))
+            # the idle instances only: a refused email puts exactly these back to pending, and an
+            # instance named for an anomaly alone may have had its idle alert already
+            instance_ids = [s.instance_id for s in states]
             rows = [
                 EmailOutbox(
                     idempotency_key=idempotency_key(tenant_id, recipient, window),

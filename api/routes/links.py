@@ -29,8 +29,12 @@ router = APIRouter(include_in_schema=False)
 Token = Annotated[str, Path(min_length=10, max_length=2000)]
 
 STATUS = {"used": 410, "expired": 410, "wrong-tenant": 403}
-# What a link does only for a logged-in member of its tenant.
-NEEDS_LOGIN = frozenset({"stop"})
+# What a link does only for a logged-in member of its tenant: a stop, and an "Expected", which
+# silences the detector on that level for good (a forwarded mail must not do either).
+NEEDS_LOGIN = {
+    "stop": ("Log in to stop {i}", "Stopping an instance"),
+    "anomaly-expected": ("Log in to mark {i}'s change expected", "Calling a change expected"),
+}
 WHAT = {
     "stop": ("Stop instance {i}?", "Stop it"),
     "not-idle": ("Mark {i} as not idle?", "It is not idle"),
@@ -57,12 +61,13 @@ def _log_in_first(
     caller does not have; ``None`` otherwise."""
     if login is not None or claims.action not in NEEDS_LOGIN:
         return None
+    heading, doing = NEEDS_LOGIN[claims.action]
     return render(
         request,
         "link.html",
         status_code=status_code,
-        heading=f"Log in to stop {claims.instance_id}",
-        message="Stopping an instance needs a logged-in member of its organisation: "
+        heading=heading.format(i=claims.instance_id),
+        message=f"{doing} needs a logged-in member of its organisation: "
         "log in, and this link opens again.",
         login_url=f"/login?next=/links/{token}",
     )

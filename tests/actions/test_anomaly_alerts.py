@@ -80,7 +80,8 @@ def test_one_email_per_cooldown_holds_both_sections(rig: Rig) -> None:
     with rig.store.sessions() as session:
         row = session.scalars(select(EmailOutbox).order_by(EmailOutbox.id.desc())).first()
         assert row is not None
-        assert row.instance_ids == [idle, surging] and row.incident_ids == [surge.incident_id]
+        # only the idle section's instances: a refused email puts exactly these back
+        assert row.instance_ids == [idle] and row.incident_ids == [surge.incident_id]
 
     # the incident ends: kept, but never in a second email
     rig.clock.advance(hours=2)
@@ -96,9 +97,11 @@ def test_an_incident_that_ended_before_the_digest_is_still_told(rig: Rig) -> Non
     since = rig.clock() - timedelta(hours=3)
     assert rig.runtime.handle_anomaly(_anomaly(rig, iid, since=since, status="closed")) == "emailed"
     (mail,) = rig.mail_to(rig.recipient)
-    assert mail.subject == "SpendSense: 1 usage anomaly, $2.70/hour"
+    assert mail.subject == "SpendSense: 1 usage anomaly"  # it no longer costs
     assert "idle EC2" not in (mail.text or "")
     assert "ended " in (mail.text or "")
+    assert "$2.70/hour while it lasted" in (mail.text or "")
+    assert "/month" not in (mail.text or "")
 
 
 @pytest.mark.parametrize(

@@ -112,7 +112,11 @@ def test_expected_link_confirms_then_publishes_the_feedback_once(
         for u in (mail.text or "").split()
         if "/links/" in u and rig.claims(u).action == "anomaly-expected"
     ]
-    page = client.get(_path(url))  # no log-in needed, as for "Not idle"
+    anonymous = client.get(_path(url))  # a forwarded mail cannot silence the detector
+    assert "Log in to mark" in html.unescape(anonymous.text)
+    assert "csrf_token" not in anonymous.text
+    rig.log_in(client)
+    page = client.get(_path(url))
     assert page.status_code == 200
     assert f"Was the change of {iid}'s Network out expected?" in html.unescape(page.text)
     assert consume(kafka, FEEDBACK, 1, 2) == []  # opening the link changed nothing

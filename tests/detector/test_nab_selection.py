@@ -57,3 +57,13 @@ def test_a_category_without_windows_loses_points_per_false_positive() -> None:
     assert table.category_score(EARLY, 0.95, STANDARD, "a") == 100.0
     # one false-positive row per file costs fp; two files span 2 x (tp + fn)
     assert table.category_score(EARLY, 0.5, STANDARD, "a") == 100.0 - 100.0 * 0.11 * 2 / 4
+
+
+def test_a_held_out_category_cannot_tip_its_own_choice() -> None:
+    """a and b pull opposite ways, equally; c agrees with b. Chosen on a and b alone, c gets
+    the grid's first best (EARLY); a choice that peeked at c's windows would take LATE."""
+    windows = {name: [(100, 109) if name.startswith("a/") else (160, 169)] for name in FILES}
+    table = RawTable.build(STREAMS, windows, [STANDARD], thresholds=(0.5,))
+    assert table.choose(STANDARD, ["a", "b"]).params == EARLY  # a tie, in grid order
+    assert table.choose(STANDARD, ["a", "b", "c"]).params == LATE  # c would tip it
+    assert table.loco(STANDARD)["c"].params == EARLY

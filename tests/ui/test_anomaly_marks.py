@@ -101,7 +101,7 @@ def test_the_chart_marks_each_anomaly_with_its_range_and_rate(
         assert "no direct cost" in cpu_item and "a possible compromise" in cpu_item
         assert "Network out up" in net_item
         assert "observed 8.3 MB/s, expected 333 B/s to 17 KB/s" in net_item
-        assert "$2.70/hour (about $1,971.00/month)" in net_item
+        assert "$2.70/hour while it lasted (24.0 hours: about $64.80 in all)" in net_item
         assert "data transfer out at $0.09/GB" in net_item
         page.screenshot(path=str(artifacts / "ui-anomalies.png"), full_page=True)
         assert accessibility_violations(page) == []

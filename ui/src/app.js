@@ -108,7 +108,11 @@ function anomalyValue(a, x, periodS) {
 // Its dollar rate and how it was priced, or why it has no direct cost (as the e-mail says it).
 function anomalyRate(a) {
   if (a.dollars_per_hour == null) return a.cost_basis || "no direct cost";
-  const rate = `${money(a.dollars_per_hour)}/hour (about ${money(a.dollars_per_hour * 730)}/month)`;
+  // while it goes on, per month; once it ended, what it cost in all
+  const hours = a.ended_at ? (Date.parse(a.ended_at) - Date.parse(a.since)) / 3600000 : null;
+  const rate = hours == null
+    ? `${money(a.dollars_per_hour)}/hour (about ${money(a.dollars_per_hour * 730)}/month)`
+    : `${money(a.dollars_per_hour)}/hour while it lasted (${hours < 2 ? `${Math.round(hours * 60)} minutes` : `${hours.toFixed(1)} hours`}: about ${money(a.dollars_per_hour * hours)} in all)`;
   return a.cost_basis ? `${rate}: ${a.cost_basis}` : rate;
 }
 function anomalyItems(anomalies, periodS) {
