@@ -134,7 +134,7 @@ def test_expected_link_confirms_then_publishes_the_feedback_once(
         "anomaly-expected",
     )
     assert (feedback.incident_id, feedback.metric) == (surge.incident_id, "network_out_bytes")
-    assert feedback.actor.startswith("e-mail link")
+    assert feedback.actor.startswith("member-")  # the logged-in person who said so
 
     replay = client.post(_path(url), data={"csrf_token": csrf.group(1)})
     assert replay.status_code == 410
