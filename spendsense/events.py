@@ -34,7 +34,7 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -369,6 +369,68 @@ class AccountRecord(Event):
         elif self.key != want:
             raise ValueError(f"key must be {want!r}, the tenant and account ids")
         return self
+
+
+ResourceKind = Literal[
+    "ebs-volume", "elastic-ip", "nat-gateway", "load-balancer", "rds-instance", "ebs-snapshot"
+]
+"""The resource kinds beyond instances (each a plugin of ``waste.registry``)."""
+RESOURCE_KINDS: tuple[str, ...] = get_args(ResourceKind)
+
+
+class WasteRecord(Event):
+    """One resource other than an instance, as last seen, with SpendSense's verdict on it
+    (``waste``, compacted, key: ``key``, ``<tenant>/<kind>/<resource id>``, filled in when
+    not given). ``waste`` is alertable; ``provisional`` looks wasted but is still in its
+    grace period or behind a half-seen history (never alerted); ``gone`` says the resource
+    no longer exists (deleted by SpendSense or anyone): the last record of its key.
+
+    >>> WasteRecord(tenant_id="acme", account_id="111111111111", region="us-east-1",
+    ...             kind="elastic-ip", resource_id="eipalloc-0abc", waste=True,
+    ...             monthly_price_usd=3.6, observed_at="2026-11-01T00:00:00Z").key
+    'acme/elastic-ip/eipalloc-0abc'
+    """
+
+    tenant_id: str
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    region: str
+    kind: ResourceKind
+    resource_id: str = Field(min_length=1, max_length=256)
+    key: str = ""
+    name: str = ""
+    state: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict)
+    """Kind-specific facts the rule and the page use (size_gb, volume_type, attached_to,
+    instance_state, public_ip, engine, ...)."""
+    monthly_price_usd: float | None = None
+    """What the resource costs a month at its region's price (None: no price known)."""
+    waste: bool = False
+    provisional: bool = False
+    reason: str = ""
+    since: AwareDatetime | None = None
+    """When it became wasted (detached, unassociated, stopped, last active)."""
+    gone: bool = False
+    observed_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _keyed(self) -> WasteRecord:
+        want = waste_key(self.tenant_id, self.kind, self.resource_id)
+        if not self.key:
+            object.__setattr__(self, "key", want)
+        elif self.key != want:
+            raise ValueError(f"key must be {want!r}, the tenant, kind and resource ids")
+        return self
+
+    @property
+    def monthly_waste_usd(self) -> float:
+        """What leaving it costs a month: its price when it is waste, else 0."""
+        return (self.monthly_price_usd or 0.0) if self.waste else 0.0
+
+
+def waste_key(tenant_id: str, kind: str, resource_id: str) -> str:
+    """One resource's key, unique across tenants (``<tenant>/<kind>/<resource id>``)."""
+    return f"{tenant_id}/{kind}/{resource_id}"
 
 
 def account_key(tenant_id: str, account_id: str) -> str:

@@ -8,7 +8,7 @@ and its key (the record's field the key is made of). Producers go through the sp
 
 >>> [t.name for t in TOPICS]  # doctest: +NORMALIZE_WHITESPACE
 ['inventory', 'metrics', 'detections', 'actions', 'feedback', 'tenant-settings', 'deadletter',
- 'anomalies', 'accounts']
+ 'anomalies', 'accounts', 'waste']
 >>> topic_spec("inventory").compacted, topic_spec("tenant-settings").compacted
 (True, True)
 >>> letter = DeadLetter.of("metrics", b"{not json", "json: bad")
@@ -38,6 +38,7 @@ from spendsense.events import (
     InventoryRecord,
     MetricPollRecord,
     TenantSettingsRecord,
+    WasteRecord,
     parse_event,
 )
 from spendsense.settings import KafkaSettings
@@ -82,6 +83,7 @@ TENANT_SETTINGS = "tenant-settings"
 DEADLETTER = "deadletter"
 ANOMALIES = "anomalies"
 ACCOUNTS = "accounts"
+WASTE = "waste"
 
 INVENTORY_SPEC = TopicSpec(INVENTORY, InventoryRecord, key="instance_id", compacted=True)
 METRICS_SPEC = TopicSpec(
@@ -99,6 +101,8 @@ DEADLETTER_SPEC = TopicSpec(DEADLETTER, DeadLetter, key="source_topic")
 # the collectors' group shares this topic's partitions: each account is collected by the
 # process holding its key's partition (ingest.assignment)
 ACCOUNTS_SPEC = TopicSpec(ACCOUNTS, AccountRecord, key="key", compacted=True)
+# resources other than instances and their verdicts (waste/), folded by the projector
+WASTE_SPEC = TopicSpec(WASTE, WasteRecord, key="key", compacted=True)
 
 TOPICS: tuple[TopicSpec[Any], ...] = (
     INVENTORY_SPEC,
@@ -110,6 +114,7 @@ TOPICS: tuple[TopicSpec[Any], ...] = (
     DEADLETTER_SPEC,
     ANOMALIES_SPEC,
     ACCOUNTS_SPEC,
+    WASTE_SPEC,
 )
 
 
