@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := openjdk-17-jre-headless maven postgresql chromium prometheus prometheus-node-exporter nodejs npm wrk nginx
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install sysdeps jars ui demo test test-deploy test-fast lint typecheck bench bench-nab bench-api bench-ui bench-idle bench-anomalies bench-collect bench-collect-scale bench-pipeline bench-restart chaos migration clean
+.PHONY: help install sysdeps jars ui demo test test-deploy test-fast lint typecheck bench bench-nab bench-api bench-ui bench-idle bench-anomalies bench-collect bench-collect-scale bench-pipeline bench-restart bench-waste chaos migration clean
 
 help:
 	@echo "make demo   - the whole pipeline on the sandbox AWS account (dashboard URL + demo login printed)"
@@ -85,6 +85,16 @@ bench-anomalies: install $(ANOMALY_FLEET)/anomalies.json
 
 # broker (started if not running) + detector workers (1, then 2 with one killed) + model
 # service, three runs each, about ten minutes
+WASTE_FLEET_SEED ?= 7
+WASTE_FLEET := var/bench/waste-fleet-$(WASTE_FLEET_SEED)
+
+$(WASTE_FLEET)/resources.json: $(wildcard sandbox/fleet/*.py) | $(STAMP)
+	$(BIN)/spendsense fleet generate --seed $(WASTE_FLEET_SEED) --instances 60 --resources 20 --out $(WASTE_FLEET)
+
+# the resources collector from onboarding to the fleet's end, through the local broker
+bench-waste: install jars $(WASTE_FLEET)/resources.json
+	$(BIN)/spendsense bench waste --fleet $(WASTE_FLEET) --poll-hours 3 --json bench/results/waste.json --markdown
+
 bench-pipeline: install jars
 	$(BIN)/spendsense kafka start
 	$(BIN)/spendsense bench pipeline --workers 2 --json bench/results/pipeline.json

@@ -39,6 +39,7 @@ from actions.outbox import FlushResult, Outbox
 from spendsense.events import AnomalyRecord, DetectionRecord
 from spendsense.settings import ActionsSettings
 from spendsense.store.models import AnomalyAlertState, InstanceAlertState, Tenant
+from spendsense.store.models.waste import WasteAlertState
 
 PENDING = frozenset({"pending", "still-pending"})
 
@@ -63,6 +64,8 @@ class AlertService:
         self.metrics = metrics
         self.outbox = Outbox(settings, sessions, clock)
         self.delivery = Delivery(settings, sessions, ses, sink, metrics, clock)
+        # what else hears of a reserved digest (the notification channels); set by the runtime
+        self.after_flush: Callable[[str, FlushResult], object] | None = None
 
     # -- 1. detections ----------------------------------------------------------------
 
@@ -149,6 +152,8 @@ class AlertService:
         flushed = self.outbox.reserve(tenant_id, self._digest)
         for outbox_id in flushed.reserved:
             self.delivery.deliver(outbox_id)
+        if flushed.reserved and self.after_flush is not None:
+            self.after_flush(tenant_id, flushed)
         return flushed
 
     def _digest(
@@ -157,8 +162,9 @@ class AlertService:
         states: Sequence[InstanceAlertState],
         anomalies: Sequence[AnomalyAlertState],
         now: datetime,
+        waste: Sequence[WasteAlertState],
     ) -> Digest:
-        return tenant_digest(self.settings, self.key, tenant, states, anomalies, now)
+        return tenant_digest(self.settings, self.key, tenant, states, anomalies, now, waste)
 
     def deliver(self, outbox_id: int) -> str:
         """Send one reserved outbox email through SES; returns its new status."""
@@ -176,10 +182,11 @@ class AlertService:
         return [self.delivery.deliver(i) for i in self.outbox.claim_due_retries()]
 
     def pending_tenants(self) -> list[str]:
-        """Tenants with instances or anomaly incidents waiting for an email."""
+        """Tenants with instances, anomaly incidents or wasted resources waiting for an email."""
         waiting = union(
             select(InstanceAlertState.tenant_id).where(InstanceAlertState.pending),
             select(AnomalyAlertState.tenant_id).where(AnomalyAlertState.pending),
+            select(WasteAlertState.tenant_id).where(WasteAlertState.pending),
         ).subquery()
         with self.sessions() as session:
             return sorted(session.scalars(select(waiting.c.tenant_id)).all())

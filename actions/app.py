@@ -7,8 +7,10 @@ own topic prefix, which the app id carries, so consumer groups are isolated too)
 On start the worker opens the store (migrating it), serves Prometheus metrics on
 ``actions.metrics_port`` (9303; ``/metrics`` answering is the readiness check) and Faust's
 web server on ``actions.web_port`` (6067). The ``alerts`` agent (concurrency 1: faust
-issue 606) consumes ``detections`` and the ``anomaly-alerts`` agent ``anomalies`` (the
-digest's second section, under the same cooldown); records failing their schema or naming
+issue 606) consumes ``detections``, the ``anomaly-alerts`` agent ``anomalies`` (the
+digest's second section, under the same cooldown) and the ``waste-alerts`` agent ``waste``
+(its third, wasted resources by kind), and the ``channel-notices`` agent ``actions``
+(stops, starts and failures to the notification channels); records failing their schema or naming
 a tenant the store does not know go to ``deadletter`` (with the reason, counted by
 outcome). A
 timer (every ``actions.flush_interval_s``) retries due emails, sends digests whose
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import faust
 import mode
@@ -29,6 +31,7 @@ from faust.types import EventT, StreamT
 
 from actions.coalesce import coalesce
 from actions.runtime import ActionsRuntime, build_runtime
+from actions.schedules.scheduler import TICK_S, Scheduler
 from spendsense.errors import PoisonRecord
 from spendsense.events import DeadLetter, DetectionRecord
 from spendsense.faust_worker import Worker
@@ -36,12 +39,17 @@ from spendsense.kafka_clients import faust_config
 from spendsense.metrics import CollectorRegistry, serve_metrics
 from spendsense.settings import ActionsSettings, Settings, settings_or_exit
 from spendsense.topics import (
+    ACTIONS,
+    ACTIONS_SPEC,
     ANOMALIES,
     ANOMALIES_SPEC,
     DEADLETTER,
     DEADLETTER_SPEC,
     DETECTIONS,
     DETECTIONS_SPEC,
+    WASTE,
+    WASTE_SPEC,
+    TopicSpec,
     topic_name,
 )
 
@@ -81,7 +89,10 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     slot = RuntimeSlot()
     agent = alerts_agent(app, topics, settings.actions, slot)
     anomalies_agent(app, topics, slot)
+    waste_agent(app, topics, slot)
+    channel_agent(app, topics, slot)
     flush_timer(app, settings.actions, slot)
+    schedule_timer(app, slot)
     runtime_service(app, settings, reg, slot)
     return ActionsWorker(app=app, agent=agent, registry=reg, slot=slot)
 
@@ -111,23 +122,32 @@ def faust_app(settings: Settings) -> faust.App:
 
 @dataclass(frozen=True)
 class Topics:
-    """The topics the worker reads (``detections``, ``anomalies``) and writes (``deadletter``)."""
+    """The topics the worker reads (``detections``, ``anomalies``, ``waste``) and writes
+    (``deadletter``)."""
 
     detections: faust.types.TopicT
     anomalies: faust.types.TopicT
     deadletter: faust.types.TopicT
+    waste: faust.types.TopicT
+    actions: faust.types.TopicT
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
-    """Declare ``detections``, ``anomalies`` and ``deadletter`` on ``app`` (raw bytes, keys
-    and values)."""
+    """Declare ``detections``, ``anomalies``, ``waste`` and ``deadletter`` on ``app`` (raw
+    bytes, keys and values)."""
 
     def raw(base: str) -> faust.types.TopicT:
         return app.topic(
             topic_name(settings.kafka, base), key_serializer="raw", value_serializer="raw"
         )
 
-    return Topics(detections=raw(DETECTIONS), anomalies=raw(ANOMALIES), deadletter=raw(DEADLETTER))
+    return Topics(
+        detections=raw(DETECTIONS),
+        anomalies=raw(ANOMALIES),
+        deadletter=raw(DEADLETTER),
+        waste=raw(WASTE),
+        actions=raw(ACTIONS),
+    )
 
 
 def alerts_agent(
@@ -170,20 +190,63 @@ def alerts_agent(
 def anomalies_agent(app: faust.App, topics: Topics, slot: RuntimeSlot) -> faust.types.AgentT:
     """Declare the ``anomaly-alerts`` agent: each anomaly record parsed and handled in turn
     (an incident gives two records, so there is nothing to coalesce)."""
+    return record_agent(
+        app, topics, topics.anomalies, "anomaly-alerts", slot, ANOMALIES_SPEC, "handle_anomaly"
+    )
 
-    @app.agent(topics.anomalies, name="anomaly-alerts", concurrency=1)
-    async def anomaly_alerts(stream: StreamT) -> None:
+
+def waste_agent(app: faust.App, topics: Topics, slot: RuntimeSlot) -> faust.types.AgentT:
+    """Declare the ``waste-alerts`` agent: each waste record parsed and handled in turn
+    (the digest's waste section)."""
+    return record_agent(app, topics, topics.waste, "waste-alerts", slot, WASTE_SPEC, "handle_waste")
+
+
+def channel_agent(app: faust.App, topics: Topics, slot: RuntimeSlot) -> faust.types.AgentT:
+    """Declare the ``channel-notices`` agent: each ``actions`` record (stops, starts,
+    failures, from this worker or the dashboard) to the channels subscribed to it. Not
+    counted in ``records_total`` (the worker's own e-mail records come back here)."""
+
+    @app.agent(topics.actions, name="channel-notices", concurrency=1)
+    async def channel_notices(stream: StreamT) -> None:
         await slot.ready.wait()
         async for event in stream.events():
             runtime = slot.runtime
             assert runtime is not None
             try:
-                rec = ANOMALIES_SPEC.parse(event.value)
+                rec = ACTIONS_SPEC.parse(event.value)
+            except PoisonRecord as exc:
+                await dead_letter(topics, event, str(exc))
+                continue
+            await asyncio.to_thread(runtime.handle_action, rec)
+
+    return channel_notices
+
+
+def record_agent(
+    app: faust.App,
+    topics: Topics,
+    topic: faust.types.TopicT,
+    name: str,
+    slot: RuntimeSlot,
+    spec: TopicSpec[Any],
+    handler: str,
+) -> faust.types.AgentT:
+    """Declare an agent that parses each record of ``topic`` with ``spec`` and hands it to
+    the runtime's ``handler`` method; poison and unknown tenants go to ``deadletter``."""
+
+    @app.agent(topic, name=name, concurrency=1)
+    async def handle_records(stream: StreamT) -> None:
+        await slot.ready.wait()
+        async for event in stream.events():
+            runtime = slot.runtime
+            assert runtime is not None
+            try:
+                rec = spec.parse(event.value)
             except PoisonRecord as exc:
                 runtime.metrics.records.labels(outcome="poison").inc()
                 await dead_letter(topics, event, str(exc))
                 continue
-            verdict = await asyncio.to_thread(runtime.handle_anomaly, rec)
+            verdict = await asyncio.to_thread(getattr(runtime, handler), rec)
             if verdict == "unknown-tenant":
                 runtime.metrics.records.labels(outcome="unknown-tenant").inc()
                 await dead_letter(
@@ -192,7 +255,7 @@ def anomalies_agent(app: faust.App, topics: Topics, slot: RuntimeSlot) -> faust.
                 continue
             runtime.metrics.records.labels(outcome="ok").inc()
 
-    return anomaly_alerts
+    return handle_records
 
 
 async def dead_letter(topics: Topics, event: faust.types.EventT, reason: str) -> None:
@@ -210,6 +273,18 @@ def flush_timer(app: faust.App, cfg: ActionsSettings, slot: RuntimeSlot) -> None
     async def tick() -> None:
         if slot.runtime is not None:
             await asyncio.to_thread(slot.runtime.tick)
+
+
+def schedule_timer(app: faust.App, slot: RuntimeSlot) -> None:
+    """Every ``TICK_S``: the off-hours scheduler (:mod:`actions.schedules.scheduler`) on the
+    wall clock, through the runtime's stop executor."""
+
+    @app.timer(interval=TICK_S)
+    async def schedules() -> None:
+        runtime = slot.runtime
+        if runtime is not None:
+            scheduler = Scheduler(runtime.store.sessions, runtime.executor, runtime.executor.clock)
+            await asyncio.to_thread(scheduler.tick)
 
 
 def runtime_service(

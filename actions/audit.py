@@ -50,6 +50,7 @@ def publish_action(sink: EventSink, record: ActionRecord) -> None:
 
 def to_record(entry: AuditEntry) -> ActionRecord:
     """The wire record mirroring an audit entry."""
+    details = entry.details or {}
     return ActionRecord(
         tenant_id=entry.tenant_id,
         account_id=entry.account_id,
@@ -60,6 +61,11 @@ def to_record(entry: AuditEntry) -> ActionRecord:
         result=entry.result,
         dry_run=bool(entry.dry_run),
         at=entry.at or datetime.now(UTC),
+        decision_key=entry.decision_key,
+        audit_id=entry.id,
+        # a resource other than an instance (a waste action) is named in the details
+        resource_kind=details.get("kind"),
+        resource_id=details.get("resource_id"),
     )
 
 

@@ -6,8 +6,9 @@ from the package's templates.
 "Not idle" links (:mod:`actions.links`), its page on the dashboard and, when auto-stop is
 on, when it will be stopped; then, in a section of their own, the pending
 :class:`AnomalyAlertState` incidents with their "Expected" links
-(:mod:`actions.anomaly_items`). :func:`render_digest` fills
-``templates/digest.{txt,html}.j2``.
+(:mod:`actions.anomaly_items`); then the pending wasted resources grouped by kind, each
+kind with its count and dollars a month (:mod:`actions.waste_digest`).
+:func:`render_digest` fills ``templates/digest.{txt,html}.j2``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import object_session
 
 from actions.anomaly_items import AnomalyItem, anomaly_items
 from actions.links import detail_url, link_url, sign
+from actions.schedules.scheduler import schedule_failures
+from actions.waste_digest import WasteGroup, waste_groups
 from spendsense.settings import ActionsSettings
 from spendsense.store.models import AnomalyAlertState, InstanceAlertState, Tenant
+from spendsense.store.models.waste import WasteAlertState
 
 _templates = Environment(
     loader=PackageLoader("actions", "templates"),
@@ -59,9 +64,13 @@ class Digest:
     html: str
 
 
-def subject_of(items: Sequence[DigestItem], anomalies: Sequence[AnomalyItem]) -> str:
+def subject_of(
+    items: Sequence[DigestItem],
+    anomalies: Sequence[AnomalyItem],
+    waste: Sequence[WasteGroup] = (),
+) -> str:
     """The digest's subject: the idle instances and their waste, then the anomalies and
-    their dollar rate (only the parts it has).
+    their dollar rate, then the other wasted resources (only the parts it has).
 
     >>> subject_of([], [])
     'SpendSense: nothing new'
@@ -76,6 +85,11 @@ def subject_of(items: Sequence[DigestItem], anomalies: Sequence[AnomalyItem]) ->
         plural = "ies" if len(anomalies) != 1 else "y"
         priced = f", ${rate:,.2f}/hour" if rate else ""
         parts.append(f"{len(anomalies)} usage anomal{plural}{priced}")
+    if waste:
+        count = sum(g.count for g in waste)
+        total = sum(g.monthly_waste_usd for g in waste)
+        plural = "s" if count != 1 else ""
+        parts.append(f"{count} wasted resource{plural}, about ${total:,.0f}/month")
     return "SpendSense: " + ("; ".join(parts) or "nothing new")
 
 
@@ -86,9 +100,12 @@ def render_digest(
     expires_at: str,
     cooldown: str,
     anomalies: Sequence[AnomalyItem] = (),
+    waste: Sequence[WasteGroup] = (),
+    schedule_failures: Sequence[str] = (),
 ) -> Digest:
     """Render the digest email from the package's templates: the idle instances, then the
-    usage anomalies (each section only when it has something).
+    usage anomalies, then the wasted resources by kind (each section only when it has
+    something).
 
     >>> item = DigestItem("i-0abc1234", "build-box", "eu-west-1", "m5.large",
     ...                   "2026-11-25 08:00 UTC", "CPU under 1% for 2 days", 69.12,
@@ -101,12 +118,14 @@ def render_digest(
     >>> "https://x/instances/i-0abc1234" in d.text and "https://x/instances/i-0abc1234" in d.html
     True
     """
-    subject = subject_of(items, anomalies)
+    subject = subject_of(items, anomalies, waste)
     ctx: dict[str, Any] = {
         "subject": subject,
         "tenant_name": tenant_name,
         "items": items,
         "anomalies": anomalies,
+        "waste": waste,
+        "schedule_failures": schedule_failures,
         "total_waste": sum(i.monthly_waste_usd for i in items),
         "expires_at": expires_at,
         "cooldown": cooldown,
@@ -196,8 +215,9 @@ def tenant_digest(
     states: Sequence[InstanceAlertState],
     anomalies: Sequence[AnomalyAlertState],
     now: datetime,
+    waste: Sequence[WasteAlertState] = (),
 ) -> Digest:
-    """The digest of ``states`` and ``anomalies`` for ``tenant``, its links valid
+    """The digest of ``states``, ``anomalies`` and ``waste`` for ``tenant``, its links valid
     ``link_ttl_s`` from ``now``."""
     return render_digest(
         tenant.name,
@@ -205,4 +225,19 @@ def tenant_digest(
         expires_at=when(now + timedelta(seconds=settings.link_ttl_s)),
         cooldown=duration(settings.cooldown_s),
         anomalies=anomaly_items(settings, key, anomalies, now, when),
+        waste=waste_groups(settings.public_base_url, waste, when),
+        schedule_failures=failed_schedules(tenant),
     )
+
+
+def failed_schedules(tenant: Tenant) -> list[str]:
+    """The tenant's scheduled actions that failed, one line each, read in the session the
+    tenant was loaded in (the digest's own transaction)."""
+    session = object_session(tenant)
+    if session is None:
+        return []
+    return [
+        f"{s.instance_id}: schedule {s.schedule_name} could not {s.action} it at "
+        f"{when(s.acted_at)}: {s.message}"
+        for s in schedule_failures(session, tenant.id)
+    ]

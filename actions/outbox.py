@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions.anomaly_alerts import alerts
 from actions.digest import Digest
+from actions.waste_alerts import mark_alerted, pending_waste
 from spendsense.settings import ActionsSettings
 from spendsense.store import get_tenant, list_users
 from spendsense.store.models import (
@@ -42,16 +43,24 @@ from spendsense.store.models import (
     Tenant,
 )
 from spendsense.store.models.actions import EPOCH
+from spendsense.store.models.waste import WasteAlertState
 
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = ("reserved", "retry")
 
 Compose = Callable[
-    [Tenant, Sequence[InstanceAlertState], Sequence[AnomalyAlertState], datetime], Digest
+    [
+        Tenant,
+        Sequence[InstanceAlertState],
+        Sequence[AnomalyAlertState],
+        datetime,
+        Sequence[WasteAlertState],
+    ],
+    Digest,
 ]
-"""Renders the digest of a tenant's pending instances and anomalies at a moment
-(:func:`~actions.digest.tenant_digest`)."""
+"""Renders the digest of a tenant's pending instances, anomalies and wasted resources at a
+moment (:func:`~actions.digest.tenant_digest`)."""
 
 
 def idempotency_key(tenant_id: str, recipient: str, window: int) -> str:
@@ -107,7 +116,8 @@ class Outbox:
                 )
             ).all()
             anomalies = self._alerting_anomalies(session, tenant)
-            if not states and not anomalies:
+            waste = pending_waste(session, tenant_id)
+            if not states and not anomalies and not waste:
                 return FlushResult(suppressed="nothing-pending")
             to = recipients(session, tenant)
             if not to:
@@ -118,7 +128,7 @@ class Outbox:
             if not winners:
                 return FlushResult(suppressed="cooldown")
             now = self.clock()
-            digest = compose(tenant, states, anomalies, now)
+            digest = compose(tenant, states, anomalies, now, waste)
             # the idle instances only: a refused email puts exactly these back to pending, and an
             # instance named for an anomaly alone may have had its idle alert already
             instance_ids = [s.instance_id for s in states]
@@ -145,6 +155,7 @@ class Outbox:
             for a in anomalies:
                 a.pending = False
                 a.alerted_at = now
+            mark_alerted(waste, now)
             session.flush()
             return FlushResult(reserved=tuple(r.id for r in rows))
 

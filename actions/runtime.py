@@ -1,5 +1,5 @@
-"""The parts of the actions worker wired together: what each detection, each anomaly record
-and each tick does.
+"""The parts of the actions worker wired together: what each detection, each anomaly record,
+each waste record and each tick does.
 
 :class:`ActionsRuntime` is plain synchronous code (SQLAlchemy, boto3); the Faust app runs
 it in a thread so the event loop keeps serving the consumer. It is built from settings
@@ -18,14 +18,16 @@ from sqlalchemy.exc import OperationalError
 
 from actions.alerts import PENDING, AlertService
 from actions.audit import BestEffortSink, EventSink, KafkaEventSink
+from actions.channels.dispatch import ChannelDispatcher
 from actions.links import signing_key
 from actions.metrics import ActionsMetrics
 from actions.policy import AutoStopPolicy, PolicyOutcome
 from actions.stopping import StopExecutor
+from actions.waste_alerts import observe_waste
 from spendsense.access import TenantSessions
 from spendsense.aws import AwsFactory, SesClient
 from spendsense.errors import TenantAccessError
-from spendsense.events import AnomalyRecord, DetectionRecord
+from spendsense.events import ActionRecord, AnomalyRecord, DetectionRecord, WasteRecord
 from spendsense.metrics import CollectorRegistry
 from spendsense.settings import Settings
 from spendsense.store import Store, open_store
@@ -46,6 +48,15 @@ class ActionsRuntime:
     sink: EventSink
     metrics: ActionsMetrics
     close: Callable[[], None] = lambda: None
+    channels: ChannelDispatcher | None = None
+
+    def handle_action(self, rec: ActionRecord) -> str:
+        """Send one ``actions`` record to the notification channels subscribed to it
+        (once per record); retried like :meth:`handle`."""
+        channels = self.channels
+        if channels is None:
+            return "no-channels"
+        return self._retrying(lambda: f"notified {len(channels.action(rec))}")
 
     def handle(self, det: DetectionRecord) -> str:
         """Process one detection: alert state, auto-stop policy, then the digest if due.
@@ -60,15 +71,25 @@ class ActionsRuntime:
         (the same cooldown and outbox as idle instances); retried like :meth:`handle`."""
         return self._retrying(lambda: self._handle_anomaly(rec))
 
+    def handle_waste(self, rec: WasteRecord) -> str:
+        """Process one waste record: the resource's alert state (only ``waste``, never
+        provisional, alerts), then the digest if due; retried like :meth:`handle`."""
+        return self._retrying(
+            lambda: self._flush_new(rec.tenant_id, observe_waste(self.store.sessions, rec))
+        )
+
     def _handle_anomaly(self, rec: AnomalyRecord) -> str:
-        verdict = self.alerts.observe_anomaly(rec)
+        return self._flush_new(rec.tenant_id, self.alerts.observe_anomaly(rec))
+
+    def _flush_new(self, tenant_id: str, verdict: str) -> str:
+        """The digest if something newly pending made it due (the cooldown counted)."""
         if verdict != "pending":
             return verdict
-        flushed = self.alerts.flush(rec.tenant_id)
+        flushed = self.alerts.flush(tenant_id)
         if flushed.reserved:
             return "emailed"
         if flushed.suppressed == "cooldown":
-            self.metrics.alerts_suppressed.labels(tenant=rec.tenant_id, reason="cooldown").inc()
+            self.metrics.alerts_suppressed.labels(tenant=tenant_id, reason="cooldown").inc()
             return "cooldown"
         return flushed.suppressed or verdict
 
@@ -116,6 +137,8 @@ class ActionsRuntime:
         """The timer: reconcile, retry due emails, send digests whose cooldown ended."""
         try:
             self.alerts.tick()
+            if self.channels is not None:
+                self.channels.tick()
         except OperationalError as exc:
             log.warning("store unavailable during tick: %s", exc.__class__.__name__)
 
@@ -142,9 +165,12 @@ def build_runtime(settings: Settings, registry: CollectorRegistry) -> ActionsRun
     ses = SesClient(factory, settings.actions.ses_region)
     alerts = AlertService(settings.actions, store.sessions, ses, key, sink, metrics)
     policy = AutoStopPolicy(settings.actions, store.sessions, executor, sink)
+    channels = ChannelDispatcher(settings.channels, settings.actions, store.sessions, sink)
+    alerts.after_flush = channels.digest
 
     def close() -> None:
+        channels.close()
         kafka_sink.close()
         store.dispose()
 
-    return ActionsRuntime(store, alerts, policy, executor, sink, metrics, close)
+    return ActionsRuntime(store, alerts, policy, executor, sink, metrics, close, channels)

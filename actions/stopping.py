@@ -432,19 +432,22 @@ class StopExecutor:
         *,
         account_id: str | None = None,
         region: str | None = None,
+        dry_run: bool = False,
     ) -> StopOutcome:
-        """Start a stopped instance again (a person's undo) unless the protect checks forbid
-        it; idempotent on ``decision_key``."""
+        """Start a stopped instance again (a person's undo, a schedule's period) unless the
+        protect checks forbid it; idempotent on ``decision_key``. ``dry_run``: audit only."""
 
         def judge(decision: StopDecision, facts: InstanceFacts) -> Verdict:
             refusal = protect_rails(facts, self.settings.protect_tag)
             if refusal is not None:
                 return "refused", f"not started: {refusal[1]}", refusal[0]
+            if dry_run:
+                return "dry-run", f"dry run: would start it (it is {facts.state})", None
             if facts.state in {"running", "pending"}:
                 return "skipped", f"nothing to do: the instance is {facts.state}", None
             return self._call(facts, tenant_id, "start")
 
-        decision = Decision(tenant_id, instance_id, "start", actor, reason, decision_key, False)
+        decision = Decision(tenant_id, instance_id, "start", actor, reason, decision_key, dry_run)
         return self._decide(decision, judge, account_id, region)
 
     def _decide(

@@ -1,8 +1,10 @@
 """Dependencies as ``Annotated`` aliases, as in the full-stack FastAPI template.
 
 ``DbSession`` is a store session per request; ``CurrentLogin`` the logged-in caller
-(401 otherwise) whose ``tenant_id`` scopes every query; :func:`csrf_protect` runs on
-every request and refuses a state-changing one without the right CSRF token.
+(401 otherwise) whose ``tenant_id`` scopes every query; ``ViewerLogin``,
+``OperatorLogin`` and ``AdminLogin`` the same, refused with 403 below that role
+(:data:`ROLES`); :func:`csrf_protect` runs on every request and refuses a
+state-changing one without the right CSRF token.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from spendsense.store.models import User
 from spendsense.store.models.api import LoginSession
 from spendsense.store.models.base import utcnow
 
+# Who may do what, weakest first: a viewer reads; an operator also stops, starts and
+# marks instances; an admin also changes accounts, policy, settings and members.
+ROLES = ("viewer", "operator", "admin")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
@@ -55,6 +60,17 @@ class Login:
     email: str
     csrf_token: str
     token_hash: str
+    role: str
+
+    def may(self, role: str) -> bool:
+        """Whether this login's role is at least ``role``.
+
+        >>> Login(1, "t", "a@example.com", "c", "h", role="operator").may("viewer")
+        True
+        >>> Login(1, "t", "a@example.com", "c", "h", role="operator").may("admin")
+        False
+        """
+        return ROLES.index(self.role) >= ROLES.index(role)
 
 
 def read_login(db: Session | Connection, token_hash: str) -> tuple[Login, datetime] | None:
@@ -66,6 +82,7 @@ def read_login(db: Session | Connection, token_hash: str) -> tuple[Login, dateti
             LoginSession.expires_at,
             User.id,
             User.email,
+            User.role,
         )
         .join(User, User.id == LoginSession.user_id)
         .where(LoginSession.token_hash == token_hash, LoginSession.expires_at > utcnow())
@@ -78,6 +95,7 @@ def read_login(db: Session | Connection, token_hash: str) -> tuple[Login, dateti
         email=row.email,
         csrf_token=row.csrf_token,
         token_hash=token_hash,
+        role=row.role,
     )
     return login, row.expires_at
 
@@ -143,6 +161,31 @@ async def require_login(login: MaybeLogin) -> Login:
 
 
 CurrentLogin = Annotated[Login, Depends(require_login)]
+
+
+class RoleCheck:
+    """A dependency: the logged-in caller if their role is at least ``role``, else 403.
+
+    Routes take it through the aliases below; the route-table test finds a route's
+    role by looking for an instance of this class among its dependencies.
+    """
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    async def __call__(self, login: CurrentLogin) -> Login:
+        if not login.may(self.role):
+            raise ApiError(
+                403,
+                "role_required",
+                f"this needs the {self.role} role (yours is {login.role}): ask an admin",
+            )
+        return login
+
+
+ViewerLogin = Annotated[Login, Depends(RoleCheck("viewer"))]
+OperatorLogin = Annotated[Login, Depends(RoleCheck("operator"))]
+AdminLogin = Annotated[Login, Depends(RoleCheck("admin"))]
 
 # The caller's address as the log-in limits count it (api.clients: proxies, IPv6 /64).
 ClientAddress = Annotated[str, Depends(request_client)]

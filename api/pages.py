@@ -29,12 +29,17 @@ def render(
 
 
 def link_page(
-    request: Request, state: AppState, login: Login | None, **context: Any
+    request: Request,
+    state: AppState,
+    login: Login | None,
+    template: str = "link.html",
+    **context: Any,
 ) -> HTMLResponse:
-    """A mailed link's page (``link.html``) whose form carries the caller's CSRF token: the
-    session's, or a signed anonymous one, also set as the cookie, when not logged in."""
+    """A mailed link's page (``link.html`` unless told) whose form carries the caller's CSRF
+    token: the session's, or a signed anonymous one, also set as the cookie, when not
+    logged in."""
     csrf = login.csrf_token if login else state.keys.new_anonymous_csrf()
-    response = render(request, "link.html", csrf_token=csrf, **context)
+    response = render(request, template, csrf_token=csrf, **context)
     if login is None:
         set_csrf(response, state.settings.api, csrf)
     return response

@@ -377,6 +377,51 @@ def _register_collect(actions: argparse._SubParsersAction) -> None:
     collect.set_defaults(func=_collect)
 
 
+def _waste(args: argparse.Namespace) -> int:
+    from bench import write_result
+    from bench.waste import run_benchmark
+    from devstack import broker
+    from sandbox.fleet import load_fleet
+    from spendsense.settings import get_settings
+
+    fleet = load_fleet(args.fleet)
+    kafka = get_settings().kafka
+    started = not broker.broker_ready(kafka)
+    if started:
+        broker.start(kafka)
+    try:
+        report = run_benchmark(fleet, kafka, poll_hours=args.poll_hours)
+    finally:
+        if started:
+            broker.stop(kafka)
+    print(report.table(args.markdown))
+    print(
+        f"{report.polls} polls, every {args.poll_hours:g} h of sandbox time from onboarding to "
+        f"the fleet's end, in {report.seconds:.0f} s; false alerts: resources found wasted at "
+        "any poll before their label says so; $: monthly, last poll's findings against the "
+        "labelled waste; 1st digest: findings at onboarding, and the false ones among them"
+    )
+    if args.json:
+        figures = {"fleet": str(args.fleet), **report.as_dict()}
+        print(f"wrote {write_result(args.json, 'waste', figures)}")
+    return 0
+
+
+def _register_waste(actions: argparse._SubParsersAction) -> None:
+    waste = actions.add_parser(
+        "waste",
+        help="seed a fleet's resources into a sandbox, collect them as a new customer: "
+        "recall, precision, false alerts and dollars per kind",
+    )
+    waste.add_argument("--fleet", type=Path, required=True, help="a trace fleet with resources")
+    waste.add_argument(
+        "--poll-hours", type=float, default=1.0, help="sandbox hours between polls (default 1)"
+    )
+    waste.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    waste.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    waste.set_defaults(func=_waste)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="run a benchmark and print its figures")
     actions = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
@@ -385,3 +430,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_collect(actions)
     _register_pipeline(actions)
     _register_restart(actions)
+    _register_waste(actions)

@@ -36,6 +36,7 @@ from spendsense.topics import (
     INVENTORY,
     METRICS,
     TENANT_SETTINGS,
+    WASTE,
 )
 
 BIN = Path(sys.executable).parent
@@ -79,14 +80,14 @@ COMMANDS: dict[str, Command] = {
 address it listens on."""
 
 FLOWS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "collector": ((ACCOUNTS,), (INVENTORY, METRICS)),
+    "collector": ((ACCOUNTS,), (INVENTORY, METRICS, WASTE)),
     "model": ((), ()),
     "detector": (
         (METRICS, INVENTORY, FEEDBACK, TENANT_SETTINGS),
         (DETECTIONS, ANOMALIES, DEADLETTER),
     ),
-    "actions": ((DETECTIONS, ANOMALIES), (ACTIONS, DEADLETTER)),
-    "projector": ((INVENTORY, DETECTIONS, ACTIONS, ANOMALIES), (DEADLETTER,)),
+    "actions": ((DETECTIONS, ANOMALIES, WASTE), (ACTIONS, DEADLETTER)),
+    "projector": ((INVENTORY, DETECTIONS, ACTIONS, ANOMALIES, WASTE), (DEADLETTER,)),
     "api": ((DETECTIONS, ACTIONS), (ACTIONS, FEEDBACK, TENANT_SETTINGS, ACCOUNTS)),
 }
 """The topics each pipeline process reads and writes (the model service answers the

@@ -4,9 +4,11 @@ Each declares the IAM actions it calls in the customer account, so the customer
 role's read-only policy is derived from what is registered (``api.customer_permissions``).
 
 >>> sorted(load_collectors())
-['cloudwatch', 'cost-explorer', 'inventory']
->>> load_collectors().permissions()
-['ce:GetCostAndUsage', 'cloudwatch:GetMetricData', 'ec2:DescribeInstances']
+['cloudwatch', 'cost-explorer', 'inventory', 'resources']
+>>> load_collectors()["inventory"].permissions
+('ec2:DescribeInstances',)
+>>> "rds:DescribeDBInstances" in load_collectors().permissions()
+True
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from spendsense.registry import Registry
 if TYPE_CHECKING:
     from ingest.deps import AccountJob, IngestDeps
 
-COLLECTOR_MODULES = ("ingest.inventory", "ingest.cloudwatch", "ingest.costs")
+COLLECTOR_MODULES = ("ingest.inventory", "ingest.cloudwatch", "ingest.costs", "ingest.resources")
 """Modules that register collectors; importing them fills :data:`collectors`."""
 
 

@@ -1,5 +1,6 @@
 """The projector: folds ``inventory``, ``detections`` and ``actions`` into the ``instances`` table,
-and ``anomalies`` into the ``anomalies`` table (one row per incident).
+``anomalies`` into the ``anomalies`` table (one row per incident) and ``waste`` into
+``waste_resources`` (one row per resource, :mod:`projector.waste`).
 
 The dashboard reads one indexed row per instance instead of the stream. The projector
 is a consumer group (``api.projector_group_id``): it polls a batch, applies it in one
@@ -62,6 +63,8 @@ from kafka.errors import KafkaError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from projector.ledger import fold_ledger
+from projector.waste import fold_waste
 from spendsense.counters import SharedCounter
 from spendsense.errors import PoisonRecord, ServiceError
 from spendsense.events import (
@@ -71,6 +74,7 @@ from spendsense.events import (
     DetectionRecord,
     Event,
     InventoryRecord,
+    WasteRecord,
 )
 from spendsense.kafka_clients import kafka_python_config
 from spendsense.metrics import CollectorRegistry, Counter, Gauge
@@ -84,6 +88,7 @@ from spendsense.topics import (
     DEADLETTER_SPEC,
     DETECTIONS_SPEC,
     INVENTORY_SPEC,
+    WASTE_SPEC,
     TopicSpec,
     topic_name,
 )
@@ -96,6 +101,7 @@ FOLDED: tuple[TopicSpec[Any], ...] = (
     DETECTIONS_SPEC,
     ACTIONS_SPEC,
     ANOMALIES_SPEC,
+    WASTE_SPEC,
 )
 # An action's result that changes what EC2 reports right away.
 STATE_AFTER = {("stop", "stopped"): "stopping", ("start", "started"): "pending"}
@@ -262,8 +268,11 @@ class Projector:
         return applied
 
     def _fold(self, session: Session, rec: Event) -> str:
+        fold_ledger(session, rec)
         if isinstance(rec, AnomalyRecord):
             return self._fold_anomaly(session, rec)
+        if isinstance(rec, WasteRecord):
+            return fold_waste(session, rec)
         instance_id = getattr(rec, "instance_id", None)
         if instance_id is None:
             return "ignored"  # an action about no instance (an e-mail digest)

@@ -1,8 +1,9 @@
 """The sandbox's WSGI middleware around moto's server application.
 
 In front of moto it: counts every AWS call by (account, service, operation); applies the
-fault plan; enforces role trust policies on STS AssumeRole; answers CloudWatch reads of
-the fleet's EC2 metrics and Cost Explorer's GetCostAndUsage itself; refuses to stop
+fault plan; applies the seeded resources' changes as they come due; enforces role trust
+policies on STS AssumeRole; answers CloudWatch reads of the fleet's EC2 and other resources'
+metrics and Cost Explorer's GetCostAndUsage itself; refuses to stop
 instance-store-root and spot instances as EC2 does; notes instance state changes (a
 stopped instance produces no points) and records the mail SES accepted. Everything
 else goes to moto unchanged. Its own control endpoints live under ``/_sandbox/``.
@@ -40,6 +41,7 @@ from sandbox.costs import (
 from sandbox.faults import FaultPlan, FaultRule
 from sandbox.identity import PARTITION, account_of, caller_of, ensure_user
 from sandbox.mail import MailLog, SentMail, message_from_send_email, message_from_send_raw_email
+from sandbox.resource_events import ResourceEvents
 from sandbox.timeline import Timeline
 from sandbox.trust import allows, parse_policy
 from sandbox.wire import ApiError, AwsRequest, Headers, json_answer
@@ -69,6 +71,8 @@ class SandboxState:
     metrics: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     metering: Metering = field(default_factory=Metering)
     mail: MailLog = field(default_factory=MailLog)
+    events: ResourceEvents = field(default_factory=ResourceEvents)
+    """Later changes to seeded resources, applied before each AWS call once due."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -141,6 +145,7 @@ class SandboxApp:
             with state.lock:
                 state.faulted[key] += 1
             raise error
+        state.events.apply_due(state.clock.now())
         handler = {
             ("sts", "AssumeRole"): self._assume_role,
             ("monitoring", "GetMetricData"): self._get_metric_data,
@@ -233,10 +238,10 @@ class SandboxApp:
         account: str,
         serve: Callable[[cloudwatch.MetricScope, dict[str, Any]], dict[str, Any]],
     ) -> Answer:
-        """``serve``'s answer from the fleet's traces for the ``AWS/EC2`` namespace; moto's
-        for any other."""
+        """``serve``'s answer from the fleet for its namespaces (``AWS/EC2`` and the other
+        resources'); moto's for any other."""
         params = request.json()
-        if params.get("Namespace") != cloudwatch.NAMESPACE:
+        if params.get("Namespace") not in cloudwatch.FLEET_NAMESPACES:
             return self._moto(environ)
         scope = cloudwatch.MetricScope(self.state.timeline, account, request.region)
         return json_answer(request, serve(scope, params))

@@ -1,8 +1,9 @@
 """CloudWatch reads served from the trace fleet: GetMetricData and GetMetricStatistics.
 
 Queries for ``AWS/EC2`` ``CPUUtilization``, ``NetworkIn`` and ``NetworkOut`` by
-``InstanceId`` (of the caller's own account and region, as on AWS; ListMetrics too)
-are answered from :class:`~sandbox.timeline.Timeline` (moto's own
+``InstanceId`` (of the caller's own account and region, as on AWS; ListMetrics too), and
+for the fleet's NAT gateways, load balancers and databases by their dimensions
+(:mod:`sandbox.resource_metrics`), are answered from :class:`~sandbox.timeline.Timeline` (moto's own
 CloudWatch scans a list per query and cannot hold millions of points). Each 5-minute
 trace point is one sample; a longer ``Period`` (a multiple of 300 s) aggregates samples
 into buckets counted from the query's start time. AWS's limits hold: at most 500 queries and
@@ -28,11 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from sandbox.resource_metrics import NAMESPACES, UNITS, Served
 from sandbox.timeline import STEP_S, FloatArray, IntArray, Timeline
 from sandbox.wire import ApiError
 from spendsense.ec2_metrics import BY_NAME, CLOUDWATCH_NAMES
 
 NAMESPACE = "AWS/EC2"
+FLEET_NAMESPACES = frozenset({NAMESPACE, *NAMESPACES})
+"""The namespaces served from the fleet: instances' and the other resources' metrics."""
 MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800
 MAX_STATISTICS_POINTS = 1440
@@ -91,11 +95,15 @@ class MetricScope:
             return None
         return found.instance_id
 
+    def resource(self, metric: dict[str, Any]) -> Served | None:
+        """The fleet resource and column a metric names, or ``None`` when the caller has none."""
+        return self.timeline.directory.find(metric, self.account, self.region)
+
 
 def is_fleet_query(params: dict[str, Any]) -> bool:
-    """Whether a GetMetricData call asks for ``AWS/EC2`` metrics (served from the fleet)."""
+    """Whether a GetMetricData call asks for metrics of a fleet namespace (served from the fleet)."""
     return any(
-        (q.get("MetricStat") or {}).get("Metric", {}).get("Namespace") == NAMESPACE
+        (q.get("MetricStat") or {}).get("Metric", {}).get("Namespace") in FLEET_NAMESPACES
         for q in params.get("MetricDataQueries") or []
     )
 
@@ -103,12 +111,16 @@ def is_fleet_query(params: dict[str, Any]) -> bool:
 def _series(
     scope: MetricScope, metric: dict[str, Any], start: float, end: float, period: int, stat: str
 ) -> tuple[IntArray, FloatArray]:
-    iid = scope.instance(metric)
-    if iid is None:
+    timeline = scope.timeline
+    iid, served = scope.instance(metric), scope.resource(metric)
+    if iid is not None:
+        ts, values = timeline.values(iid, metric["MetricName"], timeline.slots(start, end))
+    elif served is not None:
+        slots = timeline.slots(start, end)
+        ts, values = timeline.resource_values(served.resource_id, served.column, slots)
+    else:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.astype(np.float64)
-    timeline = scope.timeline
-    ts, values = timeline.values(iid, metric["MetricName"], timeline.slots(start, end))
     return aggregate(ts, values, period, stat, origin=-(-int(start) // STEP_S) * STEP_S)
 
 
@@ -200,7 +212,7 @@ def get_metric_statistics(scope: MetricScope, params: dict[str, Any]) -> dict[st
         )
     stats = params.get("Statistics") or []
     name = params.get("MetricName", "")
-    unit = BY_NAME[name].unit if name in BY_NAME else "None"
+    unit = BY_NAME[name].unit if name in BY_NAME else UNITS.get(name, "Count")
     points: dict[int, dict[str, Any]] = {}
     for stat in stats:
         ts, values = _series(scope, params, start, end, period, stat)
@@ -209,10 +221,9 @@ def get_metric_statistics(scope: MetricScope, params: dict[str, Any]) -> dict[st
     return {"Label": name, "Datapoints": [points[t] for t in sorted(points)]}
 
 
-def list_metrics(scope: MetricScope, params: dict[str, Any]) -> dict[str, Any]:
-    """Answer ListMetrics for ``AWS/EC2``: the caller's fleet instances' three metrics."""
-    wanted_name = params.get("MetricName")
-    wanted_dims = {d.get("Name"): d.get("Value") for d in params.get("Dimensions") or []}
+def _instance_metrics(
+    scope: MetricScope, wanted_name: str | None, wanted_dims: dict[str, str]
+) -> list[dict[str, Any]]:
     metrics = []
     for instance in scope.timeline.fleet.instances.values():
         if (instance.account_id, instance.region) != (scope.account, scope.region):
@@ -226,6 +237,24 @@ def list_metrics(scope: MetricScope, params: dict[str, Any]) -> dict[str, Any]:
             if wanted_name in (None, name):
                 dims = [{"Name": "InstanceId", "Value": instance.instance_id}]
                 metrics.append({"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dims})
+    return metrics
+
+
+def list_metrics(scope: MetricScope, params: dict[str, Any]) -> dict[str, Any]:
+    """Answer ListMetrics: for ``AWS/EC2`` the caller's fleet instances' three metrics, for a
+    resource namespace its resources' metrics."""
+    wanted_name = params.get("MetricName")
+    wanted_dims = {d.get("Name"): d.get("Value") for d in params.get("Dimensions") or []}
+    if params.get("Namespace") in NAMESPACES:
+        listed = scope.timeline.directory.list(params["Namespace"], scope.account, scope.region)
+        metrics = [
+            m
+            for m in listed
+            if wanted_name in (None, m["MetricName"])
+            and all({"Name": k, "Value": v} in m["Dimensions"] for k, v in wanted_dims.items())
+        ]
+    else:
+        metrics = _instance_metrics(scope, wanted_name, wanted_dims)
     offset = int(params.get("NextToken") or 0)
     page: dict[str, Any] = {"Metrics": metrics[offset : offset + LIST_PAGE]}
     if offset + LIST_PAGE < len(metrics):

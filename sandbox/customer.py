@@ -61,6 +61,7 @@ def create_spendsense_role(
     for name, policy in (
         ("SpendSenseReadOnly", setup.read_only_policy()),
         ("SpendSenseStopIdle", setup.stop_policy(account_id)),
+        ("SpendSenseWasteActions", setup.waste_policy(account_id)),
     ):
         iam.put_role_policy(RoleName=role_name, PolicyName=name, PolicyDocument=json.dumps(policy))
     return arn

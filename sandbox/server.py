@@ -22,6 +22,7 @@ from sandbox.app import SandboxApp, SandboxState
 from sandbox.clock import SandboxClock
 from sandbox.fleet import Fleet
 from sandbox.ports import listen
+from sandbox.resource_seed import seed_resources
 from sandbox.seed import seed
 from sandbox.timeline import Timeline
 from spendsense.settings import SandboxSettings
@@ -75,6 +76,7 @@ class SandboxServer:
             self.settings.sender,
             self.settings.seed,
         )
+        self.state.events = seed_resources(self.state.timeline)
         self.state.ready = True
         return self.state.endpoint
 

@@ -4,7 +4,9 @@ The fleet's timeline is shifted so that its first ``history_days`` of trace end 
 sandbox's start (aligned down to 5 minutes); everything after that plays live. The point
 for the period ``[t, t + 5 min)`` is visible once ``t + 5 min <= now`` on the sandbox
 clock. Past the end of a trace the last week repeats (weekly jobs stay weekly, idle
-stays idle). No point exists before an instance's launch or while it is stopped.
+stays idle). No point exists before an instance's launch or while it is stopped. The fleet's
+other resources' metric series (which may begin before its instances' traces) are shifted
+the same way.
 
 >>> import numpy as np
 >>> from datetime import datetime, timezone
@@ -24,6 +26,7 @@ import numpy.typing as npt
 
 from sandbox.clock import SandboxClock
 from sandbox.fleet import Fleet, FleetInstance, Trace
+from sandbox.resource_metrics import ResourceDirectory
 from spendsense.ec2_metrics import BY_NAME
 
 STEP_S = 300
@@ -72,6 +75,9 @@ class Timeline:
         self.shift = start - (int(fleet.start.timestamp()) + history_days * 86400)
         self.power: dict[str, PowerLog] = {iid: PowerLog() for iid in fleet.instances}
         self.terminated: dict[str, float] = {}
+        self.directory = ResourceDirectory(fleet)
+        starts = [fleet.start, *(series.start for series in fleet.series.values())]
+        self.earliest = int(min(starts).timestamp()) + self.shift
         self._lock = threading.Lock()
         for iid, instance in fleet.instances.items():
             if instance.state in {"stopped", "terminated"}:
@@ -115,8 +121,7 @@ class Timeline:
 
     def slots(self, start: float, end: float) -> IntArray:
         """Slot starts ``t`` on the 5-minute grid with ``start <= t < end`` and ``t + 5 min <= now``."""
-        earliest = int(self.fleet.start.timestamp()) + self.shift
-        first = max(-(-math.ceil(start) // STEP_S) * STEP_S, earliest)
+        first = max(-(-math.ceil(start) // STEP_S) * STEP_S, self.earliest)
         stop = min(math.ceil(end), math.floor(self.clock.now()) - STEP_S + 1)
         return np.arange(first, max(stop, first), STEP_S, dtype=np.int64)
 
@@ -129,3 +134,13 @@ class Timeline:
         index = replay_index(index[keep], len(trace))
         column: FloatArray = getattr(trace, BY_NAME[metric].field)
         return slots[keep], column[index]
+
+    def resource_values(
+        self, resource_id: str, column: str, slots: IntArray
+    ) -> tuple[IntArray, FloatArray]:
+        """The points of a resource's metric ``column`` that exist at ``slots`` (past the
+        end of its series, its last week replays)."""
+        series = self.fleet.series[resource_id]
+        index = (slots - (int(series.start.timestamp()) + self.shift)) // STEP_S
+        keep = index >= 0
+        return slots[keep], series.columns[column][replay_index(index[keep], len(series))]

@@ -3,8 +3,9 @@
 Everything here is built from the permission lists it is given
 (:class:`RolePermissions`), which the callers take from what the registries declare
 (``api.customer_permissions.declared``): the read-only policy from the collectors, the
-stop policy from the actions that run in the customer's account. The two are separate
-policies so a customer can grant reading without stopping.
+stop policy from the actions that run in the customer's account, the waste policy from the
+resource kinds' safe actions (``spendsense.resources``). They are separate policies so a
+customer can grant reading without stopping, and stopping without deleting.
 
 The role enforces SpendSense's rails itself, whatever SpendSense's code does:
 
@@ -15,6 +16,10 @@ The role enforces SpendSense's rails itself, whatever SpendSense's code does:
   as EC2's describe calls require; every other action it declares (stop and start) only
   to the account's instances, and an explicit ``Deny`` refuses it on a resource that
   carries the ``spendsense:protect`` tag, whatever value it has;
+- the waste policy guards the kinds' actions as the stop policy guards stop: each only on the
+  account's resources of its type (volumes, snapshots, Elastic IPs, NAT gateways, load
+  balancers, DB instances: :data:`RESOURCE_ARNS`) and never on one tagged
+  ``spendsense:protect``; its tagging only with ``spendsense:*`` keys;
 - tagging (``ec2:CreateTags``, ``ec2:DeleteTags``) only touches ``spendsense:*`` keys
   (``aws:TagKeys``), never removes ``spendsense:protect`` and never removes every tag at
   once (``DeleteTags`` without keys).
@@ -45,6 +50,7 @@ False
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -56,16 +62,50 @@ STACK_NAME = "SpendSenseAccess"
 IAM_VERSION = "2012-10-17"
 PROTECT_TAG = "spendsense:protect"
 OWN_TAGS = "spendsense:*"
-TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
 DELETE_TAGS = "ec2:DeleteTags"
 READ_VERBS = ("Describe", "Get", "List")
 
-CFN_INSTANCES = {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"}
+RESOURCE_ARNS = {
+    "instance": "arn:{partition}:ec2:*:{account}:instance/*",
+    "volume": "arn:{partition}:ec2:*:{account}:volume/*",
+    "snapshot": "arn:{partition}:ec2:*::snapshot/*",
+    "elastic-ip": "arn:{partition}:ec2:*:{account}:elastic-ip/*",
+    "natgateway": "arn:{partition}:ec2:*:{account}:natgateway/*",
+    "loadbalancer": "arn:{partition}:elasticloadbalancing:*:{account}:loadbalancer/*",
+    "db": "arn:{partition}:rds:*:{account}:db:*",
+}
+"""The account's resources of each type an action may touch, as ARN patterns (snapshot ARNs
+carry no account: an account can only delete the snapshots it owns)."""
+TAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags", "elasticloadbalancing:AddTags")
+ArnOf = Callable[[str], Any]
+"""An ARN pattern by resource type, as one rendering (IAM JSON, CloudFormation, Terraform)
+writes it."""
+
+
+def cfn_arn(kind: str) -> Any:
+    """The account's resources of ``kind`` as the CloudFormation template names them.
+
+    >>> cfn_arn("instance")
+    {'Fn::Sub': 'arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*'}
+    """
+    return {
+        "Fn::Sub": RESOURCE_ARNS[kind].format(
+            partition="${AWS::Partition}", account="${AWS::AccountId}"
+        )
+    }
+
+
+def tf_arn(kind: str) -> str:
+    """The account's resources of ``kind`` as the Terraform snippet names them."""
+    return RESOURCE_ARNS[kind].format(
+        partition="${data.aws_partition.current.partition}",
+        account="${data.aws_caller_identity.current.account_id}",
+    )
+
+
+CFN_INSTANCES = cfn_arn("instance")
 """The account's instances, as the CloudFormation template names them."""
-TF_INSTANCES = (
-    "arn:${data.aws_partition.current.partition}:ec2:*:"
-    "${data.aws_caller_identity.current.account_id}:instance/*"
-)
+TF_INSTANCES = tf_arn("instance")
 """The account's instances, as the Terraform snippet names them."""
 
 
@@ -81,6 +121,9 @@ class RolePermissions:
 
     read: tuple[str, ...]
     act: tuple[str, ...]
+    waste: tuple[tuple[str, str], ...] = ()
+    """What the resource kinds' actions need: (IAM action, resource type of
+    :data:`RESOURCE_ARNS`) pairs, granted by the separate waste policy."""
 
     @property
     def stop(self) -> list[str]:
@@ -115,12 +158,9 @@ class StopGrants:
 
     @classmethod
     def of(cls, actions: list[str]) -> StopGrants:
-        def is_read(action: str) -> bool:
-            return action.partition(":")[2].startswith(READ_VERBS)
-
         return cls(
-            reads=[a for a in actions if is_read(a)],
-            instance=[a for a in actions if not is_read(a) and a not in TAG_ACTIONS],
+            reads=[a for a in actions if _is_read(a)],
+            instance=[a for a in actions if not _is_read(a) and a not in TAG_ACTIONS],
             tagging=[a for a in actions if a in TAG_ACTIONS],
         )
 
@@ -166,6 +206,109 @@ def stop_policy_document(grants: StopGrants, instances: Any) -> dict[str, Any]:
             "Condition": {"Null": {"aws:TagKeys": "true"}},
         },
     ]
+    return {"Version": IAM_VERSION, "Statement": [s for s in statements if s["Action"]]}
+
+
+@dataclass(frozen=True)
+class WasteGrants:
+    """The waste policy's actions (the resource kinds' safe actions), grouped as the policy
+    guards them: reads on every resource; each other action on the account's resources of its
+    types only, and (tagging aside) never on one tagged ``spendsense:protect``; tagging with
+    ``spendsense:*`` keys only.
+
+    >>> g = WasteGrants.of([("ec2:DeleteVolume", "volume"), ("ec2:DescribeSnapshots", "volume"),
+    ...                     ("ec2:CreateTags", "natgateway")], granted=())
+    >>> g.reads, g.acting, g.tagging
+    (['ec2:DescribeSnapshots'], [(('volume',), ['ec2:DeleteVolume'])], (('natgateway',), ['ec2:CreateTags']))
+    """
+
+    reads: list[str]
+    acting: list[tuple[tuple[str, ...], list[str]]]
+    tagging: tuple[tuple[str, ...], list[str]]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, str]], granted: Iterable[str]) -> WasteGrants:
+        """Grouped from (action, resource type) pairs; reads in ``granted`` (the read-only
+        policy's) are left out."""
+        types: dict[str, set[str]] = {}
+        for action, kind in pairs:
+            types.setdefault(action, set()).add(kind)
+        done = set(granted)
+        reads = sorted(a for a in types if _is_read(a) and a not in done)
+        groups: dict[tuple[str, ...], list[str]] = {}
+        tag_types: set[str] = set()
+        tags = []
+        for action in sorted(types):
+            if _is_read(action):
+                continue
+            if action in TAG_ACTIONS:
+                tags.append(action)
+                tag_types |= types[action]
+            else:
+                groups.setdefault(tuple(sorted(types[action])), []).append(action)
+        return cls(reads, sorted(groups.items()), (tuple(sorted(tag_types)), tags))
+
+    @property
+    def guarded(self) -> list[str]:
+        """Every action the protect tag denies."""
+        return sorted(a for _, actions in self.acting for a in actions)
+
+
+def _is_read(action: str) -> bool:
+    return action.partition(":")[2].startswith(READ_VERBS)
+
+
+def _arns(kinds: tuple[str, ...], arn_of: ArnOf) -> Any:
+    return arn_of(kinds[0]) if len(kinds) == 1 else [arn_of(k) for k in kinds]
+
+
+def waste_sid(kinds: tuple[str, ...]) -> str:
+    """The statement id of the actions on ``kinds``.
+
+    >>> waste_sid(("snapshot", "volume")), waste_sid(("elastic-ip",))
+    ('SpendSenseWasteSnapshotVolume', 'SpendSenseWasteElasticIp')
+    """
+    return "SpendSenseWaste" + "".join(p.title() for k in kinds for p in k.split("-"))
+
+
+def waste_policy_document(grants: WasteGrants, arn_of: ArnOf) -> dict[str, Any]:
+    """The waste policy; ``arn_of`` renders a resource type's ARN pattern. Statements without
+    actions are left out."""
+    tag_types, tags = grants.tagging
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "SpendSenseWasteDescribe",
+            "Effect": "Allow",
+            "Action": grants.reads,
+            "Resource": "*",
+        },
+        *(
+            {
+                "Sid": waste_sid(kinds),
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": _arns(kinds, arn_of),
+            }
+            for kinds, actions in grants.acting
+        ),
+        {
+            "Sid": "SpendSenseWasteNeverProtected",
+            "Effect": "Deny",
+            "Action": grants.guarded,
+            "Resource": "*",
+            "Condition": {"Null": {f"aws:ResourceTag/{PROTECT_TAG}": "false"}},
+        },
+    ]
+    if tags:
+        statements.append(
+            {
+                "Sid": "SpendSenseWasteOwnTagsOnly",
+                "Effect": "Allow",
+                "Action": tags,
+                "Resource": _arns(tag_types, arn_of),
+                "Condition": {"ForAllValues:StringLike": {"aws:TagKeys": [OWN_TAGS]}},
+            }
+        )
     return {"Version": IAM_VERSION, "Statement": [s for s in statements if s["Action"]]}
 
 
@@ -225,6 +368,21 @@ class RoleSetup:
         """The stop policy for the role in ``account_id``."""
         return stop_policy_document(self.stop_grants(), instance_arn(account_id))
 
+    def waste_grants(self) -> WasteGrants:
+        return WasteGrants.of(self.permissions.waste, self.permissions.read)
+
+    def waste_actions(self) -> list[str]:
+        """Every action the waste policy allows."""
+        grants = self.waste_grants()
+        return sorted(grants.reads + grants.guarded + grants.tagging[1])
+
+    def waste_policy(self, account_id: str) -> dict[str, Any]:
+        """The waste policy for the role in ``account_id``: the resource kinds' actions."""
+        return waste_policy_document(
+            self.waste_grants(),
+            lambda kind: RESOURCE_ARNS[kind].format(partition="aws", account=account_id),
+        )
+
     def role_arn(self, account_id: str) -> str:
         return f"arn:aws:iam::{account_id}:role/{self.role_name}"
 
@@ -233,7 +391,7 @@ class RoleSetup:
 
         >>> t = RoleSetup("210987654321", "abc-123", RolePermissions((), ())).cloudformation()
         >>> sorted(t["Resources"]), t["Parameters"]["ExternalId"]["Default"]
-        (['ReadOnlyPolicy', 'Role', 'StopPolicy'], 'abc-123')
+        (['ReadOnlyPolicy', 'Role', 'StopPolicy', 'WastePolicy'], 'abc-123')
         """
         trust = self.trust_policy()
         trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] = {"Ref": "ExternalId"}
@@ -254,8 +412,19 @@ class RoleSetup:
                     "Default": "true",
                     "Description": "Let SpendSense stop (and start again) idle instances.",
                 },
+                "AllowWasteActions": {
+                    "Type": "String",
+                    "AllowedValues": ["true", "false"],
+                    "Default": "true",
+                    "Description": "Let SpendSense act on unused volumes, snapshots, Elastic IPs, "
+                    "NAT gateways, load balancers and databases (each action as you confirm or "
+                    "your policy allows).",
+                },
             },
-            "Conditions": {"StopAllowed": {"Fn::Equals": [{"Ref": "AllowStop"}, "true"]}},
+            "Conditions": {
+                "StopAllowed": {"Fn::Equals": [{"Ref": "AllowStop"}, "true"]},
+                "WasteActionsAllowed": {"Fn::Equals": [{"Ref": "AllowWasteActions"}, "true"]},
+            },
             "Resources": {
                 "Role": {
                     "Type": "AWS::IAM::Role",
@@ -279,6 +448,15 @@ class RoleSetup:
                     "Properties": {
                         "PolicyName": "SpendSenseStopIdle",
                         "PolicyDocument": stop_policy_document(self.stop_grants(), CFN_INSTANCES),
+                        "Roles": [{"Ref": "Role"}],
+                    },
+                },
+                "WastePolicy": {
+                    "Type": "AWS::IAM::Policy",
+                    "Condition": "WasteActionsAllowed",
+                    "Properties": {
+                        "PolicyName": "SpendSenseWasteActions",
+                        "PolicyDocument": waste_policy_document(self.waste_grants(), cfn_arn),
                         "Roles": [{"Ref": "Role"}],
                     },
                 },
@@ -313,6 +491,7 @@ class RoleSetup:
             return json.dumps(policy, indent=2).replace("\n", "\n  ")
 
         stop = stop_policy_document(self.stop_grants(), TF_INSTANCES)
+        waste = waste_policy_document(self.waste_grants(), tf_arn)
         return f"""variable "spendsense_external_id" {{
   type    = string
   default = "{self.external_id}"
@@ -351,6 +530,17 @@ resource "aws_iam_role_policy" "spendsense_stop" {{
   role   = aws_iam_role.spendsense.id
   policy = <<-JSON
   {doc(stop)}
+  JSON
+}}
+
+# Waste: remove this resource to let SpendSense report unused volumes, snapshots, Elastic
+# IPs, NAT gateways, load balancers and databases without acting on them. Only this
+# account's resources, never one tagged {PROTECT_TAG}; tag {OWN_TAGS} only.
+resource "aws_iam_role_policy" "spendsense_waste" {{
+  name   = "SpendSenseWasteActions"
+  role   = aws_iam_role.spendsense.id
+  policy = <<-JSON
+  {doc(waste)}
   JSON
 }}
 

@@ -243,7 +243,17 @@ class AnomalyRecord(Event):
 
 
 class ActionRecord(Event):
-    """Something SpendSense did or decided (``actions``, key: tenant id); mirrors the audit log."""
+    """Something SpendSense did or decided (``actions``, key: tenant id); mirrors the audit log.
+
+    The savings ledger reads the optional fields (absent in older records, which still
+    parse): ``resource_kind`` and ``resource_id`` name a resource other than an instance (a
+    waste kind; None: the instance ``instance_id``), ``decision_key`` and ``audit_id`` make a
+    replayed action count once, and ``hourly_price_usd`` is the resource's price when it was
+    acted on (None: the projector takes the resource's last known price). A ``stop`` with
+    result ``stopped``, or any action with result ``deleted`` or ``released``, opens a
+    saving; a ``start`` with result ``started`` ends it (a waste action's ``action`` may
+    carry its kind: ``rds-instance:stop``).
+    """
 
     tenant_id: str
     account_id: str | None = None
@@ -254,6 +264,11 @@ class ActionRecord(Event):
     result: str
     dry_run: bool = False
     at: datetime
+    resource_kind: str | None = None
+    resource_id: str | None = None
+    decision_key: str | None = None
+    audit_id: int | None = None
+    hourly_price_usd: float | None = Field(default=None, ge=0.0)
 
 
 class FeedbackRecord(Event):

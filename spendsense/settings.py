@@ -240,6 +240,19 @@ class ActionsSettings(BaseModel):
     heartbeat_interval_s: float = Field(3.0, gt=0, le=60.0)
 
 
+class ChannelsSettings(BaseModel):
+    """Notification channels (Slack, Teams, signed webhooks): ``SPENDSENSE_CHANNELS__*``.
+
+    A channel's URL must be https, except on the hosts in ``allow_http_hosts`` (for
+    example ``["127.0.0.1"]`` for a receiver on this machine).
+    """
+
+    allow_http_hosts: list[str] = Field(default_factory=list)
+    max_attempts: int = Field(6, ge=1, le=20)  # then the delivery is dead
+    timeout_s: float = Field(10.0, gt=0, le=60)
+    lease_s: int = Field(300, ge=1)  # a delivery left sending this long is unknown, not resent
+
+
 class DetectorSettings(BaseModel):
     """The detector: the BentoML model service and the Faust worker that calls it."""
 
@@ -343,6 +356,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
     actions: ActionsSettings = ActionsSettings()
+    channels: ChannelsSettings = ChannelsSettings()
     detector: DetectorSettings = DetectorSettings()
     api: ApiSettings = ApiSettings()
 

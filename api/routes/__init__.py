@@ -8,15 +8,20 @@ from api.routes import (
     accounts,
     audit,
     auth,
+    channels,
     costs,
     feed,
     health,
     instances,
     links,
     mail_links,
+    members,
     monitoring,
     pages,
+    savings,
+    schedules,
     settings,
+    waste,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -32,5 +37,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     monitoring.router,
     links.router,
     mail_links.router,
+    members.router,
+    savings.router,
+    waste.router,
+    channels.router,
+    schedules.router,
     pages.router,
 )

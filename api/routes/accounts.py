@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from api.deps import CurrentLogin, DbSession, StateDep
+from api.deps import AdminLogin, DbSession, StateDep, ViewerLogin
 from api.errors import ERROR_RESPONSES
 from api.schemas.accounts import Account, AccountCreate, AccountUpdate, ConnectionTest, RoleSetupDoc
 from api.schemas.common import Ok
@@ -27,14 +27,14 @@ def vendor(state: StateDep) -> svc.VendorAccount:
 
 
 @router.get("/api/accounts")
-def list_accounts(login: CurrentLogin, db: DbSession) -> list[Account]:
+def list_accounts(login: ViewerLogin, db: DbSession) -> list[Account]:
     """Connected accounts, with whether SpendSense reaches each."""
     return svc.list_accounts(db, login.tenant_id)
 
 
 @router.post("/api/accounts", status_code=201)
 def connect_account(
-    body: AccountCreate, login: CurrentLogin, state: StateDep, db: DbSession
+    body: AccountCreate, login: AdminLogin, state: StateDep, db: DbSession
 ) -> Account:
     """Connect the account of ``role_arn``; SpendSense generates its ExternalId (409 past
     the organisation's limit of accounts)."""
@@ -44,13 +44,13 @@ def connect_account(
 
 
 @router.get("/api/accounts/{account_id}")
-def get_account(account_id: AccountId, login: CurrentLogin, db: DbSession) -> Account:
+def get_account(account_id: AccountId, login: ViewerLogin, db: DbSession) -> Account:
     return svc.to_schema(svc.get_account(db, login.tenant_id, account_id))
 
 
 @router.patch("/api/accounts/{account_id}")
 def change_account(
-    account_id: AccountId, body: AccountUpdate, login: CurrentLogin, db: DbSession
+    account_id: AccountId, body: AccountUpdate, login: AdminLogin, db: DbSession
 ) -> Account:
     """Change the role ARN (same account) or the regions."""
     return svc.change_account(db, login.tenant_id, account_id, body)
@@ -58,7 +58,7 @@ def change_account(
 
 @router.delete("/api/accounts/{account_id}")
 def disconnect_account(
-    account_id: AccountId, login: CurrentLogin, db: DbSession, state: StateDep
+    account_id: AccountId, login: AdminLogin, db: DbSession, state: StateDep
 ) -> Ok:
     svc.disconnect_account(db, login.tenant_id, account_id)
     svc.announce(state.events, login.tenant_id, account_id, connected=False)
@@ -67,7 +67,7 @@ def disconnect_account(
 
 @router.post("/api/accounts/{account_id}/test")
 def test_connection(
-    account_id: AccountId, login: CurrentLogin, db: DbSession, state: StateDep
+    account_id: AccountId, login: AdminLogin, db: DbSession, state: StateDep
 ) -> ConnectionTest:
     """Assume the role now (AssumeRole with the ExternalId); the exact error if it fails."""
     return svc.check_connection(db, state.aws, login.tenant_id, account_id)
@@ -75,7 +75,7 @@ def test_connection(
 
 @router.get("/api/accounts/{account_id}/setup")
 def role_setup(
-    account_id: AccountId, login: CurrentLogin, db: DbSession, state: StateDep
+    account_id: AccountId, login: ViewerLogin, db: DbSession, state: StateDep
 ) -> RoleSetupDoc:
     """The role to create: CloudFormation (and its console link) or Terraform."""
     return svc.role_setup(

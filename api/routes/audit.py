@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentLogin, DbSession
+from api.deps import DbSession, ViewerLogin
 from api.errors import ERROR_RESPONSES
 from api.schemas.audit import AuditItem, AuditPage
 from spendsense.store.audit import list_audit
@@ -16,7 +16,7 @@ router = APIRouter(tags=["audit"], responses=ERROR_RESPONSES)
 
 @router.get("/api/audit")
 def audit_log(
-    login: CurrentLogin,
+    login: ViewerLogin,
     db: DbSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,

@@ -9,9 +9,10 @@ A password reset or change, and "log out everywhere", end every session of the u
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import RedirectResponse
 
 from api.cookies import clear_session, set_csrf, set_session
-from api.deps import ClientAddress, CurrentLogin, DbSession, MaybeLogin, StateDep
+from api.deps import ClientAddress, DbSession, Login, MaybeLogin, StateDep, ViewerLogin
 from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from api.schemas.auth import (
     CsrfToken,
@@ -32,7 +33,7 @@ from spendsense.store.models import Tenant, User
 router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
 
 
-def _me(db: DbSession, user_id: int, email: str, tenant_id: str, csrf: str) -> Me:
+def _me(db: DbSession, user_id: int, email: str, tenant_id: str, csrf: str, role: str) -> Me:
     tenant = db.get(Tenant, tenant_id)
     return Me(
         user_id=user_id,
@@ -40,6 +41,7 @@ def _me(db: DbSession, user_id: int, email: str, tenant_id: str, csrf: str) -> M
         tenant_id=tenant_id,
         tenant_name=tenant.name if tenant else "",
         csrf_token=csrf,
+        role=role,
     )
 
 
@@ -58,7 +60,20 @@ def log_in_fresh(db: DbSession, state: AppState, user: User, response: Response)
     """Open a new session for ``user`` (cookies set on ``response``) and describe it."""
     opened = auth.open_session(db, state.keys, state.settings.api, user)
     set_session(response, state.settings.api, opened.token, opened.csrf_token)
-    return _me(db, user.id, user.email, user.tenant_id, opened.csrf_token)
+    return _me(db, user.id, user.email, user.tenant_id, opened.csrf_token, user.role)
+
+
+def log_in_to_dashboard(
+    db: DbSession, state: AppState, current: Login | None, user: User, outcome: str
+) -> RedirectResponse:
+    """A mailed link's POST that makes a person (a sign-up, an accepted invite): whoever
+    was logged in here is logged out, ``user`` is logged in and sent to the dashboard."""
+    if current is not None:
+        auth.close_session(db, current.token_hash, state.logins)
+    response = RedirectResponse("/", status_code=303)
+    log_in_fresh(db, state, user, response)
+    state.metrics.logins.labels(outcome=outcome).inc()
+    return response
 
 
 @router.post("/api/auth/signup", status_code=202, responses=MAIL_ERRORS)
@@ -100,14 +115,14 @@ def _logged_out(state: AppState, response: Response, message: str) -> Ok:
 
 
 @router.post("/api/auth/logout")
-def logout(login: CurrentLogin, state: StateDep, db: DbSession, response: Response) -> Ok:
+def logout(login: ViewerLogin, state: StateDep, db: DbSession, response: Response) -> Ok:
     """Close this session."""
     auth.close_session(db, login.token_hash, state.logins)
     return _logged_out(state, response, "logged out")
 
 
 @router.post("/api/auth/logout-all")
-def logout_all(login: CurrentLogin, state: StateDep, db: DbSession, response: Response) -> Ok:
+def logout_all(login: ViewerLogin, state: StateDep, db: DbSession, response: Response) -> Ok:
     """Close every session of this user, on every device (this one too)."""
     auth.end_sessions(db, login.user_id, state.logins)
     return _logged_out(state, response, "logged out everywhere")
@@ -142,7 +157,7 @@ def reset_password(
 @router.post("/api/auth/password")
 def change_password(
     body: PasswordChange,
-    login: CurrentLogin,
+    login: ViewerLogin,
     client: ClientAddress,
     state: StateDep,
     db: DbSession,
@@ -157,13 +172,13 @@ def change_password(
 
 
 @router.get("/api/auth/me")
-def me(login: CurrentLogin, db: DbSession) -> Me:
+def me(login: ViewerLogin, db: DbSession) -> Me:
     """The logged-in user and the CSRF token of this session."""
-    return _me(db, login.user_id, login.email, login.tenant_id, login.csrf_token)
+    return _me(db, login.user_id, login.email, login.tenant_id, login.csrf_token, login.role)
 
 
 @router.get("/api/auth/check", status_code=204, response_class=Response)
-async def check(login: CurrentLogin, state: StateDep) -> Response:
+async def check(login: ViewerLogin, state: StateDep) -> Response:
     """204 for an operator's session (``api.operator_emails``), 403 for anyone else's, 401
     without one: nginx's ``auth_request`` for ``/grafana/`` and ``/prometheus/``
     (deploy/nginx). No store session of its own (a kept login, or one bounded read), and

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.cache import kept
-from api.deps import CurrentLogin, StateDep
+from api.deps import StateDep, ViewerLogin
 from api.errors import ERROR_RESPONSES
 from api.schemas.costs import CostSummary
 from api.services.costs import cost_summary, cost_version
@@ -14,7 +14,7 @@ router = APIRouter(tags=["costs"], responses=ERROR_RESPONSES)
 
 
 @router.get("/api/costs", response_model=CostSummary)
-async def costs(login: CurrentLogin, state: StateDep) -> Response:
+async def costs(login: ViewerLogin, state: StateDep) -> Response:
     """The last 7 days by day, month to date, and this month by service.
 
     Answered on the event loop from what this process keeps. A collector of this host

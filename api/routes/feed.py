@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import StateDep, find_login_now, read_login_now
+from api.deps import StateDep, ViewerLogin, read_login_now
 from api.errors import ERROR_RESPONSES, ApiError
 
 router = APIRouter(tags=["feed"], responses=ERROR_RESPONSES)
@@ -25,7 +25,7 @@ READY_WAIT_S = 10.0
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
 )
-async def feed(request: Request, state: StateDep) -> StreamingResponse:
+async def feed(request: Request, state: StateDep, login: ViewerLogin) -> StreamingResponse:
     """``event: detection`` and ``event: action`` records of your tenant, as they happen.
 
     The first event, ``ready``, says whether the feed is reading Kafka
@@ -35,9 +35,6 @@ async def feed(request: Request, state: StateDep) -> StreamingResponse:
     """
     # No request-scoped store session: it would hold a pooled connection for the
     # stream's whole life. The login is looked up in short sessions of its own.
-    login = await run_in_threadpool(find_login_now, state, request)
-    if login is None:
-        raise ApiError(401, "not_authenticated", "log in first (no valid session cookie)")
     settings = state.settings.api
     hub = state.feed
     queue = hub.subscribe(login.tenant_id, login.user_id, settings.feed_max_per_user)

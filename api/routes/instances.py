@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from api.cache import kept
-from api.deps import CurrentLogin, DbSession, StateDep
+from api.deps import DbSession, OperatorLogin, StateDep, ViewerLogin
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas.anomalies import Anomaly
 from api.schemas.instance_detail import InstanceDetail
@@ -37,7 +37,7 @@ InstanceId = Annotated[str, Path(min_length=3, max_length=32, description="an EC
 
 @router.get("/api/instances", response_model=InstancePage)
 async def list_instances(
-    login: CurrentLogin, app_state: StateDep, query: Annotated[InstanceListQuery, Query()]
+    login: ViewerLogin, app_state: StateDep, query: Annotated[InstanceListQuery, Query()]
 ) -> Response:
     """A page of instances in the asked sort (idle and most wasteful first by default),
     filtered and searched, with how many match and tenant-wide counts. The next page
@@ -84,7 +84,7 @@ async def list_instances(
     responses={200: {"content": {"text/csv": {}}, "description": "the view as CSV"}},
 )
 def export_instances(
-    login: CurrentLogin, app_state: StateDep, filters: Annotated[InstanceFilters, Query()]
+    login: ViewerLogin, app_state: StateDep, filters: Annotated[InstanceFilters, Query()]
 ) -> StreamingResponse:
     """The list as it is viewed (same filters, search and sort), every row, as CSV:
     instance_id, name, account_id, region, instance_type, state, verdict, confidence,
@@ -101,7 +101,7 @@ def export_instances(
 
 @router.post("/api/instances/bulk")
 def bulk_action(
-    request: BulkRequest, login: CurrentLogin, db: DbSession, state: StateDep
+    request: BulkRequest, login: OperatorLogin, db: DbSession, state: StateDep
 ) -> BulkResult:
     """Stop or mark "not idle" up to 100 instances, each through the same rails and audit
     as one alone; a refusal (protected, Auto Scaling group, not yours) is that row's
@@ -113,7 +113,7 @@ def bulk_action(
 
 @router.get("/api/instances/{instance_id}")
 def get_instance(
-    instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
+    instance_id: InstanceId, login: ViewerLogin, db: DbSession, state: StateDep
 ) -> Instance:
     """One instance (404 unless it is in one of your accounts)."""
     row = svc.get_instance(db, login.tenant_id, instance_id)
@@ -122,9 +122,7 @@ def get_instance(
 
 
 @router.get("/api/instances/{instance_id}/detail")
-def instance_detail(
-    instance_id: InstanceId, login: CurrentLogin, state: StateDep
-) -> InstanceDetail:
+def instance_detail(instance_id: InstanceId, login: ViewerLogin, state: StateDep) -> InstanceDetail:
     """One instance with its verdict, 14 days of CloudWatch CPU and network (kept 5 minutes),
     the quiet runs under its rest level, its usage anomalies, the alert emails that named it
     and its audit (404
@@ -139,9 +137,7 @@ def instance_detail(
 
 
 @router.get("/api/instances/{instance_id}/anomalies")
-def instance_anomalies(
-    instance_id: InstanceId, login: CurrentLogin, db: DbSession
-) -> list[Anomaly]:
+def instance_anomalies(instance_id: InstanceId, login: ViewerLogin, db: DbSession) -> list[Anomaly]:
     """Its usage anomaly incidents, newest first: metric, direction, since and end, observed
     against the expected range, dollar rate (404 unless it is yours)."""
     return list_anomalies(db, login.tenant_id, instance_id)
@@ -149,7 +145,7 @@ def instance_anomalies(
 
 @router.post("/api/instances/{instance_id}/stop")
 def stop_instance(
-    instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
+    instance_id: InstanceId, login: OperatorLogin, db: DbSession, state: StateDep
 ) -> ActionResult:
     """Stop it now (safety rails apply; audited; 404 unless it is yours)."""
     result = state.actions.run(db, login.tenant_id, login.email, instance_id, "stop")
@@ -159,7 +155,7 @@ def stop_instance(
 
 @router.post("/api/instances/{instance_id}/start")
 def start_instance(
-    instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
+    instance_id: InstanceId, login: OperatorLogin, db: DbSession, state: StateDep
 ) -> ActionResult:
     """Start it again (audited; 404 unless it is yours)."""
     result = state.actions.run(db, login.tenant_id, login.email, instance_id, "start")
@@ -169,7 +165,7 @@ def start_instance(
 
 @router.post("/api/instances/{instance_id}/not-idle")
 def mark_not_idle(
-    instance_id: InstanceId, login: CurrentLogin, db: DbSession, state: StateDep
+    instance_id: InstanceId, login: OperatorLogin, db: DbSession, state: StateDep
 ) -> ActionResult:
     """Say it is not idle: alerts stay quiet for this episode and the detector learns."""
     result = state.actions.mark_not_idle(db, login.tenant_id, login.email, instance_id)

@@ -5,8 +5,9 @@ cookie, or the session's token when logged in). A replayed, expired, altered or
 other-organisation link gets a page that says so, and nothing happens.
 
 A link is a bearer token in an e-mail (forwarded, archived, opened by a mail scanner), so a
-Stop link acts only for a logged-in member of its organisation: without a session the page
-asks to log in (and comes back here after); "Not idle" stays one click for anyone.
+Stop link acts only for a logged-in member of its organisation who is an operator or admin:
+without a session the page asks to log in (and comes back here after), a viewer is told
+the role it needs; "Not idle" stays one click for anyone.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ NEEDS_LOGIN = {
     "stop": ("Log in to stop {i}", "Stopping an instance"),
     "anomaly-expected": ("Log in to mark {i}'s change expected", "Calling a change expected"),
 }
+# ... and of a member at least this role (api.deps.ROLES)
+NEEDS_ROLE = "operator"
 WHAT = {
     "stop": ("Stop instance {i}?", "Stop it"),
     "not-idle": ("Mark {i} as not idle?", "It is not idle"),
@@ -58,10 +61,22 @@ def _log_in_first(
     request: Request, claims: LinkClaims, login: MaybeLogin, token: str, status_code: int
 ) -> Response | None:
     """The page asking to log in (and coming back) when this link needs a session the
-    caller does not have; ``None`` otherwise."""
-    if login is not None or claims.action not in NEEDS_LOGIN:
+    caller does not have, or saying an operator is needed when the caller is a viewer;
+    ``None`` otherwise."""
+    if claims.action not in NEEDS_LOGIN:
         return None
     heading, doing = NEEDS_LOGIN[claims.action]
+    if login is not None:
+        if login.may(NEEDS_ROLE):
+            return None
+        return render(
+            request,
+            "link.html",
+            status_code=403,
+            heading=f"{doing} needs the {NEEDS_ROLE} role",
+            message=f"Yours is {login.role}: ask an admin of your organisation.",
+            failed=True,
+        )
     return render(
         request,
         "link.html",

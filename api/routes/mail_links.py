@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from api.deps import DbSession, MaybeLogin, StateDep
 from api.pages import failed_link_page, link_page, render
-from api.routes.auth import log_in_fresh
+from api.routes.auth import log_in_to_dashboard
 from api.routes.pages import anonymous_page
-from api.services import alert_address, auth, email_tokens, passwords, signup
+from api.services import alert_address, email_tokens, passwords, signup
 from api.services.email_tokens import TokenError
 
 router = APIRouter(include_in_schema=False)
@@ -79,12 +79,7 @@ def verify(
     except TokenError as err:
         db.rollback()
         return _failed(request, err)
-    if login is not None:
-        auth.close_session(db, login.token_hash, state.logins)
-    response = RedirectResponse("/", status_code=303)
-    log_in_fresh(db, state, user, response)
-    state.metrics.logins.labels(outcome="signup").inc()
-    return response
+    return log_in_to_dashboard(db, state, login, user, "signup")
 
 
 @router.get("/reset/{token}", response_class=HTMLResponse)

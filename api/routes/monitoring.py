@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 from fastapi import APIRouter
 
-from api.deps import CurrentLogin, DbSession, StateDep
+from api.deps import DbSession, StateDep, ViewerLogin
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas.monitoring import MailBox, MailMessage, Monitoring
 from api.services.monitoring import monitoring as figures
@@ -17,14 +17,14 @@ router = APIRouter(tags=["monitoring"], responses=ERROR_RESPONSES)
 
 
 @router.get("/api/monitoring")
-def monitoring(login: CurrentLogin, db: DbSession, state: StateDep) -> Monitoring:
+def monitoring(login: ViewerLogin, db: DbSession, state: StateDep) -> Monitoring:
     """Your pipeline's key figures, its health as Prometheus sees it, and (operators only)
     the links to Prometheus and Grafana."""
     return figures(db, state.settings, login.tenant_id, login.email)
 
 
 @router.get("/api/demo/mail")
-def demo_mail(login: CurrentLogin, db: DbSession, state: StateDep) -> MailBox:
+def demo_mail(login: ViewerLogin, db: DbSession, state: StateDep) -> MailBox:
     """Demo mode only: the e-mails the sandbox received for your own address or your
     organisation's confirmed alert address.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentLogin, DbSession, StateDep
+from api.deps import AdminLogin, DbSession, StateDep, ViewerLogin
 from api.errors import ERROR_RESPONSES, ErrorBody
 from api.schemas.accounts import RestCeilings, RestCeilingsView, TenantSettings
 from api.schemas.anomalies import AnomalyAlertSettings
@@ -16,14 +16,14 @@ router = APIRouter(tags=["settings"], responses=ERROR_RESPONSES)
 
 
 @router.get("/api/settings")
-def read_settings(login: CurrentLogin, db: DbSession) -> TenantSettings:
+def read_settings(login: ViewerLogin, db: DbSession) -> TenantSettings:
     """Profile and auto-stop policy."""
     return svc.read_settings(db, login.tenant_id)
 
 
 @router.put("/api/settings", responses={503: {"model": ErrorBody}})
 def write_settings(
-    body: TenantSettings, login: CurrentLogin, db: DbSession, state: StateDep
+    body: TenantSettings, login: AdminLogin, db: DbSession, state: StateDep
 ) -> TenantSettings:
     """Change the profile and auto-stop policy. A new alert address is mailed a
     confirmation link and stays pending (digests keep going to the confirmed one) until
@@ -32,14 +32,14 @@ def write_settings(
 
 
 @router.get("/api/settings/ceilings")
-def read_ceilings(login: CurrentLogin, db: DbSession) -> RestCeilingsView:
+def read_ceilings(login: ViewerLogin, db: DbSession) -> RestCeilingsView:
     """The idle model's ceilings of rest for this organisation (null: the default)."""
     return svc.read_ceilings(db, login.tenant_id)
 
 
 @router.put("/api/settings/ceilings", responses={503: {"model": ErrorBody}})
 def write_ceilings(
-    body: RestCeilings, login: CurrentLogin, db: DbSession, state: StateDep
+    body: RestCeilings, login: AdminLogin, db: DbSession, state: StateDep
 ) -> RestCeilingsView:
     """Change the ceilings of rest; every detector worker applies them from the next batch
     (503 when Kafka cannot take them: nothing is saved then)."""
@@ -47,14 +47,14 @@ def write_ceilings(
 
 
 @router.get("/api/settings/anomaly-alerts")
-def read_anomaly_alerts(login: CurrentLogin, db: DbSession) -> AnomalyAlertSettings:
+def read_anomaly_alerts(login: ViewerLogin, db: DbSession) -> AnomalyAlertSettings:
     """Which usage anomalies the alert digest tells of."""
     return anomalies.read_alert_settings(db, login.tenant_id)
 
 
 @router.put("/api/settings/anomaly-alerts")
 def write_anomaly_alerts(
-    body: AnomalyAlertSettings, login: CurrentLogin, db: DbSession
+    body: AnomalyAlertSettings, login: AdminLogin, db: DbSession
 ) -> AnomalyAlertSettings:
     """Choose which usage anomalies alert: all, those above a dollar rate per hour, or none
     (from the next digest on)."""

@@ -54,6 +54,7 @@ class Me(BaseModel):
     tenant_id: str
     tenant_name: str
     csrf_token: str
+    role: str  # viewer | operator | admin (api.deps.ROLES)
 
 
 class CsrfToken(BaseModel):

@@ -1,5 +1,5 @@
 """Single-use, expiring tokens in mailed links (``email_tokens``): sign-up confirmation,
-password reset, alert-address confirmation.
+password reset, alert-address confirmation, an invite to join an organisation.
 
 The link carries a random token; the store keeps its keyed hash (``Keys.token_hash`` of
 kind ``mail``, so a mailed token never opens a session), the address it was mailed to and
@@ -19,16 +19,23 @@ from sqlalchemy.orm import Session
 from api.security import Keys, new_token
 from spendsense.store.models import EmailToken, utcnow
 
-Purpose = Literal["signup", "reset", "alert"]
+Purpose = Literal["signup", "reset", "alert", "invite"]
 
-# A day to confirm a sign-up or an alert address; an hour to use a reset link.
+# A day to confirm a sign-up or an alert address; an hour to use a reset link; 8 hours
+# to accept an invite (like the alert e-mails' links).
 LIFETIME: dict[Purpose, timedelta] = {
     "signup": timedelta(hours=24),
     "reset": timedelta(hours=1),
     "alert": timedelta(hours=24),
+    "invite": timedelta(hours=8),
 }
 # Where each link opens (a GET shows a page, only a POST acts: mail scanners follow links).
-PATH: dict[Purpose, str] = {"signup": "/verify/", "reset": "/reset/", "alert": "/verify/"}
+PATH: dict[Purpose, str] = {
+    "signup": "/verify/",
+    "reset": "/reset/",
+    "alert": "/verify/",
+    "invite": "/invite/",
+}
 HASH_KIND = "mail"
 # Rows past their expiry by this long go at the next issue (the used/expired answers
 # stay accurate for a while).
@@ -61,6 +68,7 @@ def issue(
     organisation: str | None = None,
     user_id: int | None = None,
     tenant_id: str | None = None,
+    role: str | None = None,
 ) -> str:
     """Add a token for ``purpose`` mailed to ``email`` (flushed, not committed); returns
     the link path with the token (``/verify/<token>``), shown once."""
@@ -76,6 +84,7 @@ def issue(
             organisation=organisation,
             user_id=user_id,
             tenant_id=tenant_id,
+            role=role,
             created_at=now,
             expires_at=now + LIFETIME[purpose],
         )

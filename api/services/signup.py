@@ -108,7 +108,8 @@ def confirm_signup(db: Session, state: AppState, token: str) -> User:
         name=row.organisation or row.email.split("@", 1)[1],
         alert_email=row.email,  # verified: the link came to it
     )
-    user = User(tenant_id=tenant.id, email=row.email, password_hash=row.password_hash)
+    # the organisation's first person is its admin (who invites the others)
+    user = User(tenant_id=tenant.id, email=row.email, password_hash=row.password_hash, role="admin")
     try:
         db.add(tenant)
         db.flush()

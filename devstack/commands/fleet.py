@@ -38,6 +38,7 @@ def _generate(args: argparse.Namespace) -> int:
         tenants=args.tenants,
         start=args.start,
         anomalies=args.anomalies,
+        resources=args.resources,
     )
     spec.validate()
     began = time.monotonic()
@@ -49,8 +50,10 @@ def _generate(args: argparse.Namespace) -> int:
     fleet = generate_fleet(spec, progress=_progress("generated"))
     write_fleet(fleet, args.out, progress=_progress("written"))
     idle = sum(1 for when in fleet.labels.values() if when is not None)
+    wasted = sum(1 for r in fleet.resources.values() if r.label.waste)
     print(
-        f"wrote {len(fleet.instances)} instances ({idle} idle by label) to {args.out} "
+        f"wrote {len(fleet.instances)} instances ({idle} idle by label), "
+        f"{len(fleet.resources)} other resources ({wasted} waste by label) to {args.out} "
         f"in {time.monotonic() - began:.1f} s"
     )
     return 0
@@ -66,6 +69,9 @@ def _check(args: argparse.Namespace) -> int:
     )
     for kind, count in sorted(kinds.items()):
         print(f"  {kind}: {count}")
+    for kind in sorted({r.kind for r in fleet.resources.values()}):
+        mine = [r for r in fleet.resources.values() if r.kind == kind]
+        print(f"  {kind}: {len(mine)}, {sum(r.label.waste for r in mine)} waste by label")
     return 0
 
 
@@ -83,6 +89,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         help="share of never-idle instances given a labelled usage anomaly (default 0)",
+    )
+    gen.add_argument(
+        "--resources",
+        type=int,
+        default=0,
+        help="resources of each kind beyond instances: volumes, addresses, NAT gateways, "
+        "load balancers, databases, snapshots (default 0)",
     )
     gen.add_argument(
         "--start",

@@ -18,6 +18,11 @@ Format (one folder)
     ``{instance_id: idle_since | null}``: the ground truth. From ``idle_since`` on the
     instance does no useful work for the rest of its trace; ``null``: never idle.
 
+``resources.json`` and ``resources/<id>.csv`` (optional)
+    The resources beyond instances and their labels, and the metrics of NAT gateways, load
+    balancers and databases: :mod:`sandbox.fleet.resource_files` describes the format,
+    :mod:`sandbox.fleet.resources` the kinds' cases and labels.
+
 Public API
 ----------
 - :func:`load_fleet` ``(path) -> Fleet``: read and validate a folder; a malformed one

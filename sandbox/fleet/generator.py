@@ -22,6 +22,7 @@ import numpy as np
 from sandbox.fleet import catalog
 from sandbox.fleet.anomalies import add_anomaly
 from sandbox.fleet.model import STEP, STEP_SECONDS, AnomalyWindow, Fleet, FleetInstance, Trace
+from sandbox.fleet.resources import Span, generate_resources
 from sandbox.fleet.workloads import (
     AGENT_KINDS,
     IDLE_AT_LAUNCH,
@@ -90,6 +91,10 @@ class FleetSpec:
     start: datetime = DEFAULT_START
     history_days: float = 14.0
     anomalies: float = 0.0
+    resources: int = 0
+    """Resources of each kind beyond instances (:mod:`sandbox.fleet.resources`; 0 by default)."""
+    lookback_days: float = 42.0
+    """How long before ``start`` the resources' metric series begin."""
 
     def validate(self) -> None:
         """Raise ConfigError with one line when a field is out of range."""
@@ -99,6 +104,13 @@ class FleetSpec:
             raise ConfigError(f"--days must be between 1 and 90, got {self.days}")
         if not 1 <= self.tenants <= 99:
             raise ConfigError(f"--tenants must be between 1 and 99, got {self.tenants}")
+        if not 0 <= self.resources <= 10_000:
+            raise ConfigError(f"--resources must be between 0 and 10000, got {self.resources}")
+        if self.resources and self.days - self.history_days < 2:
+            raise ConfigError(
+                f"--resources needs at least 2 live days after the {self.history_days:g} days "
+                f"of history; raise --days (now {self.days:g})"
+            )
         if not 0.0 <= self.anomalies <= 1.0:
             raise ConfigError(f"--anomalies must be between 0 and 1, got {self.anomalies}")
         if self.start.tzinfo is None:
@@ -233,4 +245,13 @@ def generate_fleet(spec: FleetSpec, progress: Callable[[int, int], None] | None 
         labels[iid] = None if work.idle_from is None else trace_start + STEP * work.idle_from
         if progress is not None and ((index + 1) % 50 == 0 or index + 1 == len(kinds)):
             progress(index + 1, len(kinds))
-    return Fleet(None, instances, traces, labels, anomalies)
+    span = Span(
+        start,
+        start + timedelta(days=spec.history_days),
+        start + STEP * (points - 1),
+        start - timedelta(days=spec.lookback_days),
+    )
+    resources, series = generate_resources(
+        spec.seed, spec.resources, list(instances.values()), span
+    )
+    return Fleet(None, instances, traces, labels, anomalies, resources, series)

@@ -15,6 +15,26 @@ LABELS_FILE = "labels.json"
 ANOMALIES_FILE = "anomalies.json"
 """The labelled usage anomalies; optional (a fleet without any has none)."""
 CSV_HEADER = "timestamp,cpu_percent,network_in_bytes,network_out_bytes"
+RESOURCES_FILE = "resources.json"
+"""The resources other than instances, each with its label; optional (older fleets have none)."""
+RESOURCES_DIR = "resources"
+"""The folder of per-resource metric CSVs, ``resources/<resource id>.csv`` (``/`` and ``:``
+of an ARN written as ``_``: :func:`series_file`)."""
+RESOURCE_METRICS: dict[str, tuple[str, ...]] = {
+    "nat-gateway": ("BytesOutToDestination", "ActiveConnectionCount"),
+    "load-balancer": ("RequestCount", "ProcessedBytes", "HealthyHostCount"),
+    "rds-instance": ("DatabaseConnections",),
+}
+"""The CloudWatch metrics each metric kind's CSV holds, in column order after ``timestamp``."""
+
+
+def series_file(resource_id: str) -> str:
+    """The CSV file name of a resource's metrics inside :data:`RESOURCES_DIR`.
+
+    >>> series_file("arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/app/web/0a1b")
+    'arn_aws_elasticloadbalancing_us-east-1_111111111111_loadbalancer_app_web_0a1b.csv'
+    """
+    return resource_id.replace(":", "_").replace("/", "_") + ".csv"
 
 
 def utc_text(when: datetime) -> str:

@@ -23,6 +23,7 @@ from sandbox.fleet.model import (
     FloatArray,
     Trace,
 )
+from sandbox.fleet.resource_files import load_resources
 from spendsense.errors import ConfigError
 
 _REQUIRED = (
@@ -256,4 +257,5 @@ def load_fleet(path: Path | str) -> Fleet:
     instances = _instances(folder)
     traces = {iid: _trace(folder / f"{iid}.csv") for iid in instances}
     labels = _labels(folder, traces)
-    return Fleet(folder, instances, traces, labels, _anomalies(folder, traces))
+    resources, series = load_resources(folder)
+    return Fleet(folder, instances, traces, labels, _anomalies(folder, traces), resources, series)

@@ -112,8 +112,11 @@ class Fleet:
 
     ``labels[instance_id]`` is the time from which the instance is idle for the rest of
     the horizon, or ``None`` when it is never idle in the horizon. ``anomalies`` are the
-    labelled usage anomalies per instance (an instance without any is absent). ``start`` and
-    ``end`` are the earliest and latest timestamps over all traces.
+    labelled usage anomalies per instance (an instance without any is absent). ``resources``
+    are the other resources (volumes, addresses, NAT gateways, load balancers, databases,
+    snapshots; none in a fleet without ``resources.json``), ``series`` the metrics of those
+    that have them. ``start`` and ``end`` are the earliest and latest timestamps over all
+    instance traces.
     """
 
     path: Path | None
@@ -121,6 +124,8 @@ class Fleet:
     traces: dict[str, Trace]
     labels: dict[str, datetime | None]
     anomalies: dict[str, tuple[AnomalyWindow, ...]] = field(default_factory=dict)
+    resources: dict[str, FleetResource] = field(default_factory=dict)
+    series: dict[str, ResourceSeries] = field(default_factory=dict)
 
     @property
     def start(self) -> datetime:
@@ -131,3 +136,64 @@ class Fleet:
     def end(self) -> datetime:
         """The latest timestamp of any trace."""
         return max(t.end for t in self.traces.values())
+
+
+@dataclass(frozen=True)
+class ResourceLabel:
+    """The ground truth about one resource: ``waste`` at the end of the horizon, why, since
+    when the rules call it waste (``since``: the state change plus its grace period, or the
+    start of the quiet its history does not explain; ``None`` when it never is), and what it
+    costs a month (``monthly_usd``, at its region's price: the dollars a finding on it is
+    worth)."""
+
+    waste: bool
+    reason: str
+    monthly_usd: float
+    since: datetime | None = None
+
+    def waste_at(self, when: datetime) -> bool:
+        """Whether the rules call the resource waste at ``when``."""
+        return self.since is not None and self.since <= when
+
+
+@dataclass(frozen=True)
+class FleetResource:
+    """One resource other than an instance, as ``resources.json`` describes it.
+
+    ``kind`` is one of :data:`spendsense.events.RESOURCE_KINDS`; ``facts`` are the kind's own
+    (JSON values: sizes, types, states, attachment, times as UTC ISO 8601 text, engine,
+    class, ...; :mod:`sandbox.fleet.resources` lists them per kind).
+    """
+
+    kind: str
+    resource_id: str
+    tenant: str
+    account_id: str
+    region: str
+    name: str
+    label: ResourceLabel
+    tags: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, object] = field(default_factory=dict)
+
+    def time(self, fact: str) -> datetime | None:
+        """A time fact (UTC ISO 8601 text in ``facts``) as an aware datetime, or ``None``."""
+        text = self.facts.get(fact)
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+@dataclass(frozen=True)
+class ResourceSeries:
+    """One resource's CloudWatch metrics on the 5-minute grid from ``start``: each column a
+    float64 array of the same length (sums per 5 minutes for counts and bytes, the level for
+    connections and healthy hosts)."""
+
+    start: datetime
+    columns: dict[str, FloatArray]
+
+    def __len__(self) -> int:
+        return int(next(iter(self.columns.values())).shape[0])
+
+    @property
+    def end(self) -> datetime:
+        """The timestamp of the last point."""
+        return self.start + STEP * (len(self) - 1)

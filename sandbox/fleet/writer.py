@@ -12,8 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from sandbox.fleet.layout import ANOMALIES_FILE, CSV_HEADER, INSTANCES_FILE, LABELS_FILE, utc_text
+from sandbox.fleet.layout import (
+    ANOMALIES_FILE,
+    CSV_HEADER,
+    INSTANCES_FILE,
+    LABELS_FILE,
+    RESOURCES_DIR,
+    RESOURCES_FILE,
+    utc_text,
+)
 from sandbox.fleet.model import STEP_SECONDS, AnomalyWindow, Fleet, FleetInstance, Trace
+from sandbox.fleet.resource_files import write_resources
 from spendsense.errors import ConfigError
 
 
@@ -67,18 +76,24 @@ def _prepare(out: Path) -> None:
         raise ConfigError(f"{out}: exists and is not a folder; pick a new --out")
     out.mkdir(parents=True, exist_ok=True)
     present = list(out.iterdir())
+    series = out / RESOURCES_DIR
+    known = (INSTANCES_FILE, LABELS_FILE, ANOMALIES_FILE, RESOURCES_FILE)
     foreign = [
         p.name
-        for p in present
-        if not p.is_file()
-        or (p.suffix != ".csv" and p.name not in (INSTANCES_FILE, LABELS_FILE, ANOMALIES_FILE))
+        for p in [*present, *(series.iterdir() if series.is_dir() else [])]
+        if p != series and (not p.is_file() or (p.suffix != ".csv" and p.name not in known))
     ]
     if foreign:
         raise ConfigError(
             f"{out}: holds {foreign[0]}, which is not part of a trace fleet; pick a new or empty --out"
         )
     for old in present:
-        old.unlink()
+        if old == series:
+            for csv in old.iterdir():
+                csv.unlink()
+            old.rmdir()
+        else:
+            old.unlink()
 
 
 def write_fleet(
@@ -104,6 +119,7 @@ def write_fleet(
             iid: [window_record(w) for w in windows] for iid, windows in fleet.anomalies.items()
         }
         (out / ANOMALIES_FILE).write_text(json.dumps(anomalies, indent=1, sort_keys=True) + "\n")
+    write_resources(fleet.resources, fleet.series, out)
     # instances.json last: a folder that has it holds a complete fleet
     records = [instance_record(i) for i in fleet.instances.values()]
     (out / INSTANCES_FILE).write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")

@@ -98,7 +98,7 @@ def anonymous_csrf(client: TestClient) -> str:
 
 
 # A link in an account e-mail, and the CSRF field of the page it opens.
-MAILED_LINK = re.compile(r"https?://[^/\s]+(/(?:verify|reset)/[A-Za-z0-9_-]+)")
+MAILED_LINK = re.compile(r"https?://[^/\s]+(/(?:verify|reset|invite)/[A-Za-z0-9_-]+)")
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

@@ -1,6 +1,9 @@
 """Generated from the app's route table, so a new route cannot skip these checks:
 
 * every route needs a log-in unless it is on the short public list;
+* every route that needs a log-in declares the role it needs (``api.deps.RoleCheck``
+  among its dependencies), and that role is the one :data:`NEEDS` expects
+  (``tests/api/test_roles.py`` then calls each as a member below it);
 * every state-changing route refuses a request without the right CSRF token;
 * every route that takes an id answers user A with 404 for user B's ids (403 for B's
   e-mailed link), and B's resources are unchanged afterwards.
@@ -13,14 +16,17 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from actions.links import sign, signing_key
+from api.deps import RoleCheck
 from api.routes import ROUTERS
 from spendsense.settings import Settings
 from spendsense.store.models.api import InstanceView
 from tests.api.conftest import User, anonymous_csrf, new_client, random_instance_id, seed_instance
+from tests.api.waste_seeds import seed_waste
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 PUBLIC = {
@@ -41,22 +47,93 @@ PUBLIC = {
     ("GET", "/verify/{token}"),
     ("POST", "/verify/{token}"),
     ("GET", "/reset/{token}"),
+    ("GET", "/invite/{token}"),
+    ("POST", "/invite/{token}"),
 }
 # Pages of account e-mails' links: the token is the credential, of no tenant (another
 # tenant's Stop link is just an unknown token there: 404).
-MAIL_LINKS = ("/verify/", "/reset/")
-LOGIN_PAGES = {"/", "/settings", "/monitoring", "/mail", "/instances/{instance_id}"}
+MAIL_LINKS = ("/verify/", "/reset/", "/invite/")
+LOGIN_PAGES = {"/", "/settings", "/monitoring", "/mail", "/instances/{instance_id}", "/savings"}
+LOGIN_PAGES |= {"/waste", "/waste/{kind}", "/waste/{kind}/{resource_id}"}
 PARAM = re.compile(r"{(\w+)}")
+NOT_IDS = {"kind"}  # a path parameter the same for every tenant (no 404 for B's value)
+# The role each route needs beyond viewer (every other route behind a log-in needs viewer):
+# stop, start, "not idle" and schedules' runs need an operator; accounts, settings,
+# policy, channels, members and schedules' definitions an admin.
+NEEDS: dict[tuple[str, str], str] = {
+    ("POST", "/api/instances/bulk"): "operator",
+    ("POST", "/api/instances/{instance_id}/stop"): "operator",
+    ("POST", "/api/instances/{instance_id}/start"): "operator",
+    ("POST", "/api/instances/{instance_id}/not-idle"): "operator",
+    ("POST", "/api/accounts"): "admin",
+    ("PATCH", "/api/accounts/{account_id}"): "admin",
+    ("DELETE", "/api/accounts/{account_id}"): "admin",
+    ("POST", "/api/accounts/{account_id}/test"): "admin",
+    ("PUT", "/api/settings"): "admin",
+    ("PUT", "/api/settings/ceilings"): "admin",
+    ("PUT", "/api/settings/anomaly-alerts"): "admin",
+    ("POST", "/api/members/invites"): "admin",
+    ("PUT", "/api/members/{user_id}"): "admin",
+    ("DELETE", "/api/members/{user_id}"): "admin",
+    # channels hold webhook URLs and signing secrets: admins only, reading included
+    ("GET", "/api/channels"): "admin",
+    ("POST", "/api/channels"): "admin",
+    ("PUT", "/api/channels/{channel_id}"): "admin",
+    ("DELETE", "/api/channels/{channel_id}"): "admin",
+    ("POST", "/api/channels/{channel_id}/test"): "admin",
+    ("POST", "/api/waste/{kind}/{resource_id}/actions/{action}"): "operator",
+    ("PUT", "/api/schedules"): "admin",
+    ("DELETE", "/api/schedules"): "admin",
+    ("PUT", "/api/instances/{instance_id}/schedule"): "operator",
+}
+# A body that passes validation where ``{}`` would not (so the route itself answers).
+BODIES: dict[tuple[str, str], object] = {("PUT", "/api/members/{user_id}"): {"role": "viewer"}}
 
 
-def routes(app: FastAPI) -> list[tuple[str, str]]:
-    """(method, path template) of every route the app includes (``api.routes.ROUTERS``)."""
+def api_routes() -> list[APIRoute]:
+    """Every route the app includes (``api.routes.ROUTERS``)."""
     out = []
     for router in ROUTERS:
         for route in router.routes:
             assert isinstance(route, APIRoute)
-            out.extend((m, route.path) for m in sorted(route.methods) if m != "HEAD")
-    return sorted(out)
+            out.append(route)
+    return out
+
+
+def routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path template) of every route the app includes (``api.routes.ROUTERS``)."""
+    return sorted(
+        (m, route.path_format)  # converters left out ({id:path} is {id}), as OpenAPI does
+        for route in api_routes()
+        for m in sorted(route.methods)
+        if m != "HEAD"
+    )
+
+
+def _role_checks(dependant: Dependant) -> list[str]:
+    """The roles of the :class:`RoleCheck` dependencies under ``dependant``, at any depth."""
+    found = [dependant.call.role] if isinstance(dependant.call, RoleCheck) else []
+    for sub in dependant.dependencies:
+        found += _role_checks(sub)
+    return found
+
+
+def declared_roles() -> dict[tuple[str, str], str | None]:
+    """(method, path) -> the role the route declares (``None``: no role check)."""
+    out: dict[tuple[str, str], str | None] = {}
+    for route in api_routes():
+        checks = sorted(set(_role_checks(route.dependant)))
+        assert len(checks) <= 1, f"{route.path} checks several roles: {checks}"
+        for method in route.methods - {"HEAD"}:
+            out[(method, route.path_format)] = checks[0] if checks else None
+    return out
+
+
+def expected_role(method: str, path: str) -> str | None:
+    """The role :data:`NEEDS` (and the rule that reads need a viewer) gives a route."""
+    if (method, path) in PUBLIC or (method == "GET" and path in LOGIN_PAGES):
+        return None
+    return NEEDS.get((method, path), "viewer")
 
 
 @dataclass
@@ -65,14 +142,23 @@ class Tenant:
     instance_id: str
     account_id: str
     link: str
+    user_id: int = 0  # a member's id (0: no one's)
+    resource_id: str = "eipalloc-0nowhere"  # a wasted resource's (an Elastic IP)
+    channel_id: int = 2_000_000_000  # a notification channel's (this one: no one's)
 
     def fill(self, path: str) -> str:
         values = {
             "instance_id": self.instance_id,
             "account_id": self.account_id,
             "token": self.link,
+            "user_id": str(self.user_id),
+            "kind": "elastic-ip",
+            "resource_id": self.resource_id,
+            "action": "release",
+            "channel_id": str(self.channel_id),
         }
-        return PARAM.sub(lambda m: values[m.group(1)], path)
+        # an id this test has no value for: "1" (no one's; the 404 test asks for B's)
+        return PARAM.sub(lambda m: values.get(m.group(1), "1"), path)
 
 
 def _tenant(user: User, account_id: str, db: Session, settings: Settings) -> Tenant:
@@ -92,7 +178,15 @@ def _tenant(user: User, account_id: str, db: Session, settings: Settings) -> Ten
         account_id=account_id,
         region="us-east-1",
     )
-    return Tenant(user=user, instance_id=instance_id, account_id=account_id, link=link)
+    user_id = user.client.get("/api/auth/me").json()["user_id"]
+    resource_id = seed_waste(db, user.tenant_id, account_id)
+    channel = user.post(
+        "/api/channels",
+        json={"kind": "slack", "name": "ops", "url": "https://hooks.slack.com/services/T/B/x"},
+    )
+    assert channel.status_code == 201, channel.text
+    channel_id = channel.json()["id"]
+    return Tenant(user, instance_id, account_id, link, user_id, resource_id, channel_id)
 
 
 @pytest.fixture
@@ -110,6 +204,18 @@ def test_route_table_is_complete_and_public_list_names_real_routes(api_app: Fast
     assert documented <= table
     assert table >= PUBLIC
     assert {("GET", p) for p in LOGIN_PAGES} <= table
+    assert set(NEEDS) <= table
+
+
+def test_every_route_behind_a_log_in_declares_the_role_it_needs() -> None:
+    declared = declared_roles()
+    wrong = {
+        route: (role, expected_role(*route))
+        for route, role in declared.items()
+        if role != expected_role(*route)
+    }
+    assert not wrong, f"(declared, expected) roles; add the route to NEEDS if it acts: {wrong}"
+    assert set(declared.values()) == {None, "viewer", "operator", "admin"}
 
 
 def test_every_other_route_needs_a_login(api_app: FastAPI, a_and_b: tuple[Tenant, Tenant]) -> None:
@@ -169,10 +275,22 @@ def test_user_a_gets_404_for_every_id_of_user_b(
         "/api/accounts/{account_id}",
     }
     for method, path in with_ids:
-        unknown = set(PARAM.findall(path)) - {"instance_id", "account_id", "token"}
+        if set(PARAM.findall(path)) <= NOT_IDS:
+            continue
+        unknown = set(PARAM.findall(path)) - {
+            "instance_id",
+            "account_id",
+            "token",
+            "user_id",
+            "resource_id",
+            "action",
+            "channel_id",
+            *NOT_IDS,
+        }
         assert not unknown, f"{path}: add B's value for {unknown} to this test"
         headers = {} if method in SAFE else {"X-CSRF-Token": a.user.csrf}
-        resp = a.user.client.request(method, b.fill(path), headers=headers, json={})
+        body = BODIES.get((method, path), {})
+        resp = a.user.client.request(method, b.fill(path), headers=headers, json=body)
         expected = 403 if path.startswith("/links/") else 404
         assert resp.status_code == expected, (method, path, resp.status_code, resp.text[:200])
         if path.startswith(MAIL_LINKS):
@@ -181,7 +299,7 @@ def test_user_a_gets_404_for_every_id_of_user_b(
         if not path.startswith("/links/"):
             # indistinguishable from an id that exists nowhere: nothing of B's leaks
             nowhere = Tenant(a.user, random_instance_id(), "999999999999", "")
-            absent = a.user.client.request(method, nowhere.fill(path), headers=headers, json={})
+            absent = a.user.client.request(method, nowhere.fill(path), headers=headers, json=body)
             assert absent.status_code == 404
             if path not in LOGIN_PAGES:  # pages answer in HTML, the same page for both
                 assert resp.json()["error"]["code"] == absent.json()["error"]["code"]

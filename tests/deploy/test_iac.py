@@ -114,7 +114,10 @@ def test_terraform_customer_role_module_matches_the_registries() -> None:
     assert '"sts:ExternalId" = var.external_id' in role
     assert "count = var.allow_stop ? 1 : 0" in role
     sids = re.findall(r'Sid\s*=\s*"(\w+)"', role)
-    rendered = DECLARED.stop_policy("111111111111")["Statement"]
+    rendered = [
+        *DECLARED.stop_policy("111111111111")["Statement"],
+        *DECLARED.waste_policy("111111111111")["Statement"],
+    ]
     assert sids == ["SpendSenseReadOnly", *(s["Sid"] for s in rendered)]
     for guard in (
         'Null = { "aws:ResourceTag/${local.protect_tag}" = "false" }',
@@ -174,7 +177,7 @@ def _allowed(document: dict[str, Any]) -> list[str]:
 def test_cloudformation_template_grants_what_the_registries_declare() -> None:
     committed = yaml.load(CFN_TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 (SafeLoader subclass)
     rendered = DECLARED.cloudformation()
-    for resource in ("ReadOnlyPolicy", "StopPolicy"):
+    for resource in ("ReadOnlyPolicy", "StopPolicy", "WastePolicy"):
         assert _document(committed, resource) == _document(rendered, resource), resource
     assert _allowed(_document(committed, "ReadOnlyPolicy")) == sorted(DECLARED.read_only_actions())
     assert _allowed(_document(committed, "StopPolicy")) == sorted(DECLARED.stop_actions())

@@ -13,7 +13,7 @@ READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|Get|List)[A-Za-z]+$")
 
 def test_every_collector_is_registered_with_its_permissions() -> None:
     registry = load_collectors()
-    assert list(registry) == ["cloudwatch", "cost-explorer", "inventory"]
+    assert list(registry) == ["cloudwatch", "cost-explorer", "inventory", "resources"]
     for name, cls in registry.items():
         assert issubclass(cls, Collector)
         assert cls.name == name

@@ -12,12 +12,17 @@ from spendsense.store.models.actions import (
 from spendsense.store.models.anomalies import AnomalyView
 from spendsense.store.models.api import AttemptCounter, EmailToken, InstanceView, LoginSession
 from spendsense.store.models.base import Base, UtcDateTime, utcnow
+from spendsense.store.models.channels import ChannelDelivery, NotificationChannel
 from spendsense.store.models.ingest import (
     CostCache,
     CostExplorerCall,
     IngestCheckpoint,
     MetricCursor,
 )
+from spendsense.store.models.ledger import SavingsEntry as SavingsEntry
+from spendsense.store.models.resource_sightings import ResourceSighting as ResourceSighting
+from spendsense.store.models.schedules import Schedule as Schedule
+from spendsense.store.models.waste import WasteResource as WasteResource
 
 __all__ = [
     "AlertCooldown",
@@ -27,6 +32,7 @@ __all__ = [
     "AuditEntry",
     "AwsAccount",
     "Base",
+    "ChannelDelivery",
     "CostCache",
     "CostExplorerCall",
     "EmailOutbox",
@@ -36,6 +42,7 @@ __all__ = [
     "InstanceView",
     "LoginSession",
     "MetricCursor",
+    "NotificationChannel",
     "StopDecision",
     "Tenant",
     "UsedLink",

@@ -52,6 +52,8 @@ class User(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
+    # What the person may do (api.deps ROLES): "viewer" < "operator" < "admin".
+    role: Mapped[str] = mapped_column(String(10), default="admin", server_default="admin")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -51,12 +51,13 @@ class EmailToken(Base):
     __tablename__ = "email_tokens"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(20))  # signup | reset | alert
+    purpose: Mapped[str] = mapped_column(String(20))  # signup | reset | alert | invite
     email: Mapped[str] = mapped_column(String(320), index=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
     organisation: Mapped[str | None] = mapped_column(String(200))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    role: Mapped[str | None] = mapped_column(String(10))  # an invite's role (api.deps.ROLES)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

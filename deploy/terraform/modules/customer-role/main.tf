@@ -78,3 +78,67 @@ resource "aws_iam_role_policy" "stop" {
     ]
   })
 }
+
+# The resource kinds' safe actions (spendsense.resources), as
+# spendsense.customer_role.WasteGrants groups them: each only on this account's resources of
+# its type, never on one tagged spendsense:protect; tagging spendsense:* keys only.
+resource "aws_iam_role_policy" "waste" {
+  count = var.allow_waste_actions ? 1 : 0
+  name  = "SpendSenseWasteActions"
+  role  = aws_iam_role.spendsense.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "SpendSenseWasteDb"
+        Effect   = "Allow"
+        Action   = ["rds:StopDBInstance"]
+        Resource = "arn:${data.aws_partition.current.partition}:rds:*:${data.aws_caller_identity.current.account_id}:db:*"
+      },
+      {
+        Sid      = "SpendSenseWasteElasticIp"
+        Effect   = "Allow"
+        Action   = ["ec2:ReleaseAddress"]
+        Resource = "arn:${data.aws_partition.current.partition}:ec2:*:${data.aws_caller_identity.current.account_id}:elastic-ip/*"
+      },
+      {
+        Sid      = "SpendSenseWasteLoadbalancer"
+        Effect   = "Allow"
+        Action   = ["elasticloadbalancing:DeleteLoadBalancer"]
+        Resource = "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:${data.aws_caller_identity.current.account_id}:loadbalancer/*"
+      },
+      {
+        Sid      = "SpendSenseWasteNatgateway"
+        Effect   = "Allow"
+        Action   = ["ec2:DeleteNatGateway"]
+        Resource = "arn:${data.aws_partition.current.partition}:ec2:*:${data.aws_caller_identity.current.account_id}:natgateway/*"
+      },
+      {
+        Sid      = "SpendSenseWasteSnapshot"
+        Effect   = "Allow"
+        Action   = ["ec2:DeleteSnapshot"]
+        Resource = "arn:${data.aws_partition.current.partition}:ec2:*::snapshot/*"
+      },
+      {
+        Sid      = "SpendSenseWasteSnapshotVolume"
+        Effect   = "Allow"
+        Action   = ["ec2:CreateSnapshot", "ec2:DeleteVolume"]
+        Resource = ["arn:${data.aws_partition.current.partition}:ec2:*::snapshot/*", "arn:${data.aws_partition.current.partition}:ec2:*:${data.aws_caller_identity.current.account_id}:volume/*"]
+      },
+      {
+        Sid       = "SpendSenseWasteNeverProtected"
+        Effect    = "Deny"
+        Action    = ["ec2:CreateSnapshot", "ec2:DeleteNatGateway", "ec2:DeleteSnapshot", "ec2:DeleteVolume", "ec2:ReleaseAddress", "elasticloadbalancing:DeleteLoadBalancer", "rds:StopDBInstance"]
+        Resource  = "*"
+        Condition = { Null = { "aws:ResourceTag/${local.protect_tag}" = "false" } }
+      },
+      {
+        Sid       = "SpendSenseWasteOwnTagsOnly"
+        Effect    = "Allow"
+        Action    = ["ec2:CreateTags", "elasticloadbalancing:AddTags"]
+        Resource  = ["arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:${data.aws_caller_identity.current.account_id}:loadbalancer/*", "arn:${data.aws_partition.current.partition}:ec2:*:${data.aws_caller_identity.current.account_id}:natgateway/*", "arn:${data.aws_partition.current.partition}:ec2:*::snapshot/*", "arn:${data.aws_partition.current.partition}:ec2:*:${data.aws_caller_identity.current.account_id}:volume/*"]
+        Condition = { "ForAllValues:StringLike" = { "aws:TagKeys" = ["spendsense:*"] } }
+      },
+    ]
+  })
+}

@@ -34,6 +34,12 @@ variable "allow_stop" {
   default     = true
 }
 
+variable "allow_waste_actions" {
+  description = "Attach the waste policy (false: SpendSense reports unused volumes, snapshots, Elastic IPs, NAT gateways, load balancers and databases but never acts on them)."
+  type        = bool
+  default     = true
+}
+
 # The IAM actions the collectors declare (ingest registry); kept equal to
 # spendsense.customer_role by tests/deploy.
 variable "read_only_actions" {
@@ -42,7 +48,17 @@ variable "read_only_actions" {
   default = [
     "ce:GetCostAndUsage",
     "cloudwatch:GetMetricData",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeImages",
     "ec2:DescribeInstances",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeVolumes",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "rds:DescribeDBInstances",
   ]
 }
 

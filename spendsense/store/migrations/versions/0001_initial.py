@@ -294,6 +294,33 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "ingest_resource_sightings",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("resource_id", sa.String(length=256), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=False),
+        sa.Column("region", sa.String(length=30), nullable=False),
+        sa.Column("state", sa.String(length=40), nullable=False),
+        sa.Column("state_since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_ingest_resource_sightings_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "kind", "resource_id", name=op.f("pk_ingest_resource_sightings")
+        ),
+    )
+    with op.batch_alter_table("ingest_resource_sightings", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_ingest_resource_sightings_where",
+            ["tenant_id", "account_id", "region", "kind"],
+            unique=False,
+        )
+
+    op.create_table(
         "instance_alert_states",
         sa.Column("tenant_id", sa.String(length=40), nullable=False),
         sa.Column("instance_id", sa.String(length=32), nullable=False),
@@ -389,6 +416,105 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "notification_channels",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("signing_secret", sa.String(length=100), nullable=True),
+        sa.Column("subscriptions", sa.JSON(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_digest_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("digest_version", sa.Integer(), nullable=False),
+        sa.Column("last_sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_notification_channels_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_channels")),
+    )
+    with op.batch_alter_table("notification_channels", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notification_channels_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    op.create_table(
+        "savings_entries",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("entry_key", sa.String(length=200), nullable=False),
+        sa.Column("resource_kind", sa.String(length=32), nullable=False),
+        sa.Column("resource_id", sa.String(length=256), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=True),
+        sa.Column("action_kind", sa.String(length=16), nullable=False),
+        sa.Column("actor", sa.String(length=320), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("hourly_price_usd", sa.Float(), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("end_reason", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_savings_entries_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_savings_entries")),
+        sa.UniqueConstraint("tenant_id", "entry_key", name="uq_savings_entries_tenant_key"),
+    )
+    with op.batch_alter_table("savings_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_savings_entries_resource",
+            ["tenant_id", "resource_kind", "resource_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_savings_entries_tenant_started", ["tenant_id", "started_at"], unique=False
+        )
+
+    op.create_table(
+        "schedule_states",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("instance_id", sa.String(length=32), nullable=False),
+        sa.Column("schedule_name", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=8), nullable=False),
+        sa.Column("boundary", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("acted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("result", sa.String(length=20), nullable=False),
+        sa.Column("message", sa.String(length=500), nullable=False),
+        sa.Column("override_until", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_schedule_states_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "instance_id", name=op.f("pk_schedule_states")),
+    )
+    op.create_table(
+        "schedules",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("time_zone", sa.String(length=64), nullable=False),
+        sa.Column("periods", sa.JSON(), nullable=False),
+        sa.Column("dry_run", sa.Boolean(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_schedules_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "name", name=op.f("pk_schedules")),
+    )
+    op.create_table(
         "stop_decisions",
         sa.Column("decision_key", sa.String(length=200), nullable=False),
         sa.Column("tenant_id", sa.String(length=40), nullable=False),
@@ -447,6 +573,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(length=40), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=10), server_default="admin", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
@@ -461,6 +588,141 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_users_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
+        "waste_alert_states",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("resource_id", sa.String(length=256), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=False),
+        sa.Column("region", sa.String(length=30), nullable=False),
+        sa.Column("name", sa.String(length=300), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("monthly_waste_usd", sa.Float(), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("waste", sa.Boolean(), nullable=False),
+        sa.Column("observed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("pending", sa.Boolean(), nullable=False),
+        sa.Column("alerted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("alerted_since", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_waste_alert_states_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "kind", "resource_id", name=op.f("pk_waste_alert_states")
+        ),
+    )
+    with op.batch_alter_table("waste_alert_states", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_waste_alert_states_pending"), ["pending"], unique=False
+        )
+
+    op.create_table(
+        "waste_decisions",
+        sa.Column("decision_key", sa.String(length=400), nullable=False),
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("resource_id", sa.String(length=256), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("actor", sa.String(length=320), nullable=False),
+        sa.Column("dry_run", sa.Boolean(), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("result", sa.String(length=40), nullable=True),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_waste_decisions_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("decision_key", name=op.f("pk_waste_decisions")),
+    )
+    with op.batch_alter_table("waste_decisions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_waste_decisions_decided_at"), ["decided_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_waste_decisions_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    op.create_table(
+        "waste_resources",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("resource_id", sa.String(length=256), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=False),
+        sa.Column("region", sa.String(length=30), nullable=False),
+        sa.Column("name", sa.String(length=300), nullable=False),
+        sa.Column("state", sa.String(length=40), nullable=False),
+        sa.Column("verdict", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("monthly_price_usd", sa.Float(), nullable=True),
+        sa.Column("monthly_waste_usd", sa.Float(), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("observed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_action", sa.String(length=80), nullable=True),
+        sa.Column("last_action_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_waste_resources_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "kind", "resource_id", name=op.f("pk_waste_resources")
+        ),
+    )
+    with op.batch_alter_table("waste_resources", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_waste_resources_tenant_kind", ["tenant_id", "kind", "verdict"], unique=False
+        )
+
+    op.create_table(
+        "channel_deliveries",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("topic", sa.String(length=20), nullable=False),
+        sa.Column("summary", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("reserved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["notification_channels.id"],
+            name=op.f("fk_channel_deliveries_channel_id_notification_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_channel_deliveries_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_deliveries")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_channel_deliveries_idempotency_key")),
+    )
+    with op.batch_alter_table("channel_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_channel_deliveries_channel_id"), ["channel_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_channel_deliveries_status"), ["status"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_channel_deliveries_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    op.create_table(
         "email_tokens",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("purpose", sa.String(length=20), nullable=False),
@@ -469,6 +731,7 @@ def upgrade() -> None:
         sa.Column("organisation", sa.String(length=200), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("tenant_id", sa.String(length=40), nullable=True),
+        sa.Column("role", sa.String(length=10), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
@@ -520,11 +783,35 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_login_sessions_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "schedule_assignments",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("instance_id", sa.String(length=32), nullable=False),
+        sa.Column("schedule_name", sa.String(length=64), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=True),
+        sa.Column("region", sa.String(length=32), nullable=True),
+        sa.Column("assigned_by", sa.String(length=320), nullable=False),
+        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "schedule_name"],
+            ["schedules.tenant_id", "schedules.name"],
+            name=op.f("fk_schedule_assignments_tenant_id_schedules"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_schedule_assignments_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "instance_id", name=op.f("pk_schedule_assignments")),
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table("schedule_assignments")
     with op.batch_alter_table("login_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_sessions_user_id"))
         batch_op.drop_index(batch_op.f("ix_login_sessions_expires_at"))
@@ -535,6 +822,25 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_email_tokens_email"))
 
     op.drop_table("email_tokens")
+    with op.batch_alter_table("channel_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_channel_deliveries_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_channel_deliveries_status"))
+        batch_op.drop_index(batch_op.f("ix_channel_deliveries_channel_id"))
+
+    op.drop_table("channel_deliveries")
+    with op.batch_alter_table("waste_resources", schema=None) as batch_op:
+        batch_op.drop_index("ix_waste_resources_tenant_kind")
+
+    op.drop_table("waste_resources")
+    with op.batch_alter_table("waste_decisions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_waste_decisions_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_waste_decisions_decided_at"))
+
+    op.drop_table("waste_decisions")
+    with op.batch_alter_table("waste_alert_states", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_waste_alert_states_pending"))
+
+    op.drop_table("waste_alert_states")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_users_tenant_id"))
 
@@ -549,6 +855,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_stop_decisions_decided_at"))
 
     op.drop_table("stop_decisions")
+    op.drop_table("schedules")
+    op.drop_table("schedule_states")
+    with op.batch_alter_table("savings_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_savings_entries_tenant_started")
+        batch_op.drop_index("ix_savings_entries_resource")
+
+    op.drop_table("savings_entries")
+    with op.batch_alter_table("notification_channels", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notification_channels_tenant_id"))
+
+    op.drop_table("notification_channels")
     with op.batch_alter_table("instances", schema=None) as batch_op:
         batch_op.drop_index("ix_instances_tenant_type")
         batch_op.drop_index("ix_instances_tenant_state")
@@ -562,6 +879,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_instance_alert_states_pending"))
 
     op.drop_table("instance_alert_states")
+    with op.batch_alter_table("ingest_resource_sightings", schema=None) as batch_op:
+        batch_op.drop_index("ix_ingest_resource_sightings_where")
+
+    op.drop_table("ingest_resource_sightings")
     with op.batch_alter_table("ingest_metric_cursors", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ingest_metric_cursors_account_id"))
 

@@ -1,0 +1,289 @@
+"""Actions on wasted resources in the sandbox account, through the tenant's role: each kind's
+action works, the protect tag refuses, a repeat does nothing twice, an irreversible one
+needs its typed confirmation, and a policy runs only what it may (dry-run first, capped)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from actions.waste_actions import WASTE_ACTIONS, find_action, plugins
+from actions.waste_executor import WasteExecutor, WasteOutcome, WasteRequest
+from spendsense.access import TenantSessions
+from spendsense.resources.registry import load_kinds
+from spendsense.store.models import AuditEntry
+from tests.actions.conftest import REGION, Rig
+
+PROTECT = "spendsense:protect"
+
+
+@pytest.fixture
+def executor(rig: Rig) -> WasteExecutor:
+    return WasteExecutor(
+        rig.settings, rig.store.sessions, TenantSessions(rig.factory), rig.sink, clock=rig.clock
+    )
+
+
+def client(rig: Rig, service: str, tenant: str = "acme") -> Any:
+    """A client inside the tenant's account (as its owner would act)."""
+    acc = rig.accounts[tenant]
+    session = rig.sandbox.assume(acc.role_arn, acc.external_id, REGION)
+    return session.client(service, endpoint_url=rig.sandbox.endpoint_url)
+
+
+def act(
+    rig: Rig, executor: WasteExecutor, kind: str, resource_id: str, action: str, **kw: Any
+) -> WasteOutcome:
+    fields: dict[str, Any] = {
+        "tenant_id": "acme",
+        "kind": kind,
+        "resource_id": resource_id,
+        "action": action,
+        "actor": "ops@acme.test",
+        "decision_key": f"acme/test/{kind}/{resource_id}/{action}",
+        "account_id": rig.accounts["acme"].account_id,
+        "region": REGION,
+    }
+    return executor.act(WasteRequest(**(fields | kw)))
+
+
+def audit_of(rig: Rig, resource_id: str) -> list[AuditEntry]:
+    with rig.store.sessions() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        return [e for e in entries if (e.details or {}).get("resource_id") == resource_id]
+
+
+def volume(ec2: Any, tags: dict[str, str] | None = None) -> str:
+    spec = [
+        {
+            "ResourceType": "volume",
+            "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+        }
+    ]
+    resp = ec2.create_volume(
+        AvailabilityZone=f"{REGION}a",
+        Size=50,
+        VolumeType="gp3",
+        TagSpecifications=spec if tags else [],
+    )
+    return str(resp["VolumeId"])
+
+
+def test_every_action_is_one_the_kind_declares_and_none_is_weaker() -> None:
+    declared = {(name, a.name) for name, kind in load_kinds().items() for a in kind.actions}
+    assert {(p.kind, p.action) for p in plugins()} == declared
+    for p in plugins():
+        assert p.confirm or not p.declared().confirm, p  # never weaker than declared
+        assert not (p.confirm and p.policy), p  # a typed confirmation is never a policy's
+        assert set(p.declared().permissions) <= set(p.permissions())
+    assert sorted(n for n in WASTE_ACTIONS if WASTE_ACTIONS[n].policy) == [
+        "ebs-volume-snapshot-then-delete",
+        "rds-instance-stop",
+    ]
+
+
+def test_volume_snapshot_completes_before_delete_and_the_audit_keeps_its_id(
+    rig: Rig, executor: WasteExecutor
+) -> None:
+    ec2 = rig.ec2()
+    vol = volume(ec2, {"team": "data"})
+    done = act(rig, executor, "ebs-volume", vol, "snapshot-then-delete")
+    assert done.result == "deleted", done.message
+    snapshot_id = done.details["snapshot_id"]
+    (snap,) = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
+    assert snap["State"] == "completed" and snap["VolumeId"] == vol
+    assert {"Key": "spendsense:volume", "Value": vol} in snap["Tags"]
+    assert vol not in {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    (entry,) = audit_of(rig, vol)
+    assert (entry.action, entry.result, entry.details["snapshot_id"]) == (
+        "ebs-volume:snapshot-then-delete",
+        "deleted",
+        snapshot_id,
+    )
+    assert rig.sink.records[-1].action == "ebs-volume:snapshot-then-delete"
+
+    # the same decision again: nothing is done twice, the first result comes back
+    again = act(rig, executor, "ebs-volume", vol, "snapshot-then-delete")
+    assert (again.result, again.previous, again.details["snapshot_id"]) == (
+        "replayed",
+        "deleted",
+        snapshot_id,
+    )
+    mine = [
+        s for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] if s["VolumeId"] == vol
+    ]
+    assert len(mine) == 1 and len(audit_of(rig, vol)) == 1
+
+
+def test_a_protected_resource_is_refused_until_its_tag_is_gone(
+    rig: Rig, executor: WasteExecutor
+) -> None:
+    ec2 = rig.ec2()
+    vol = volume(ec2, {PROTECT: "yes"})
+    refused = act(rig, executor, "ebs-volume", vol, "snapshot-then-delete")
+    assert refused.result == "refused" and PROTECT in refused.message
+    assert ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] == "available"
+    assert not [
+        s for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] if s["VolumeId"] == vol
+    ]
+    # a refusal is not final: once the owner removes the tag, the same request acts
+    ec2.delete_tags(Resources=[vol], Tags=[{"Key": PROTECT}])
+    assert act(rig, executor, "ebs-volume", vol, "snapshot-then-delete").result == "deleted"
+    assert [e.result for e in audit_of(rig, vol)] == ["refused", "deleted"]
+
+
+def test_an_elastic_ip_is_released_only_with_its_typed_confirmation(
+    rig: Rig, executor: WasteExecutor
+) -> None:
+    ec2 = rig.ec2()
+    address = ec2.allocate_address(Domain="vpc")
+    alloc, ip = address["AllocationId"], address["PublicIp"]
+    for typed in (None, "", "yes", alloc[:-1]):
+        held = act(rig, executor, "elastic-ip", alloc, "release", confirm=typed)
+        assert held.result == "confirm-required" and alloc in held.message, typed
+    assert ec2.describe_addresses(AllocationIds=[alloc])["Addresses"]
+    released = act(rig, executor, "elastic-ip", alloc, "release", confirm=ip)
+    assert released.result == "released", released.message
+    assert ip not in {a["PublicIp"] for a in ec2.describe_addresses()["Addresses"]}
+    assert [e.result for e in audit_of(rig, alloc)] == ["confirm-required"] * 4 + ["released"]
+    # never by a policy, whatever it types
+    other = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    by_policy = act(
+        rig, executor, "elastic-ip", other, "release", actor="policy:waste", confirm=other
+    )
+    assert by_policy.result == "refused" and "never run by a policy" in by_policy.message
+    assert ec2.describe_addresses(AllocationIds=[other])["Addresses"]
+
+
+def _nat_gateway(ec2: Any) -> str:
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    return str(
+        ec2.create_nat_gateway(SubnetId=subnet, AllocationId=alloc)["NatGateway"]["NatGatewayId"]
+    )
+
+
+def test_a_nat_gateway_is_flagged_and_deleted_only_with_its_id_typed(
+    rig: Rig, executor: WasteExecutor
+) -> None:
+    ec2 = rig.ec2()
+    nat = _nat_gateway(ec2)
+    flagged = act(rig, executor, "nat-gateway", nat, "tag-and-notify")
+    assert flagged.result == "tagged"
+    (gw,) = ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"]
+    tags = {t["Key"]: t["Value"] for t in gw.get("Tags", [])}
+    assert tags["spendsense:flagged"] == rig.clock().date().isoformat()
+    assert rig.sink.records[-1].action == "nat-gateway:tag-and-notify"  # the live feed's notice
+    assert act(rig, executor, "nat-gateway", nat, "delete").result == "confirm-required"
+    assert act(rig, executor, "nat-gateway", nat, "delete", confirm=nat).result == "deleted"
+
+
+def test_a_load_balancer_is_flagged_by_its_arn(rig: Rig, executor: WasteExecutor) -> None:
+    ec2, elbv2 = rig.ec2(), client(rig, "elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{n}.0/24", AvailabilityZone=f"{REGION}{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for n, z in ((1, "a"), (2, "b"))
+    ]
+    name = f"idle-{uuid.uuid4().hex[:8]}"
+    arn = elbv2.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    assert act(rig, executor, "load-balancer", arn, "tag-and-notify").result == "tagged"
+    (described,) = elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"]
+    assert "spendsense:flagged" in {t["Key"] for t in described["Tags"]}
+    assert act(rig, executor, "load-balancer", arn, "delete", confirm="yes").result == (
+        "confirm-required"
+    )
+    assert act(rig, executor, "load-balancer", arn, "delete", confirm=name).result == "deleted"
+    assert not elbv2.describe_load_balancers()["LoadBalancers"] or arn not in {
+        lb["LoadBalancerArn"] for lb in elbv2.describe_load_balancers()["LoadBalancers"]
+    }
+
+
+def _database(rds: Any, tags: dict[str, str] | None = None) -> str:
+    db_id = f"reports-{uuid.uuid4().hex[:8]}"
+    rds.create_db_instance(
+        DBInstanceIdentifier=db_id,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="admin1",
+        MasterUserPassword="correct-horse-1",
+        AllocatedStorage=20,
+        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+    )
+    return db_id
+
+
+def test_a_database_is_stopped_and_a_protected_one_is_not(
+    rig: Rig, executor: WasteExecutor
+) -> None:
+    rds = client(rig, "rds")
+    db_id = _database(rds)
+    stopped = act(rig, executor, "rds-instance", db_id, "stop")
+    assert stopped.result == "stopped" and "7 days" in stopped.message
+    status = rds.describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]
+    assert status["DBInstanceStatus"] in {"stopped", "stopping"}
+    kept = _database(rds, {PROTECT: ""})
+    assert act(rig, executor, "rds-instance", kept, "stop").result == "refused"
+    assert (
+        rds.describe_db_instances(DBInstanceIdentifier=kept)["DBInstances"][0]["DBInstanceStatus"]
+        == "available"
+    )
+
+
+def test_a_snapshot_is_deleted_with_its_id_typed(rig: Rig, executor: WasteExecutor) -> None:
+    ec2 = rig.ec2()
+    snap = ec2.create_snapshot(VolumeId=volume(ec2))["SnapshotId"]
+    assert act(rig, executor, "ebs-snapshot", snap, "delete").result == "confirm-required"
+    assert act(rig, executor, "ebs-snapshot", snap, "delete", confirm=snap).result == "deleted"
+    assert snap not in {
+        s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    }
+    # gone already: nothing to do
+    again = act(
+        rig, executor, "ebs-snapshot", snap, "delete", confirm=snap, decision_key="k2-" + snap
+    )
+    assert again.result == "skipped" and again.details == {"gone": True}
+
+
+def test_a_policy_runs_dry_first_and_under_its_cap(rig: Rig, executor: WasteExecutor) -> None:
+    rds = client(rig, "rds")
+    first, second = _database(rds), _database(rds)
+    policy = {"actor": "policy:waste", "max_per_hour": 1}
+    dry = act(rig, executor, "rds-instance", first, "stop", dry_run=True, **policy)
+    assert dry.result == "dry-run"
+    assert (
+        rds.describe_db_instances(DBInstanceIdentifier=first)["DBInstances"][0]["DBInstanceStatus"]
+        == "available"
+    )
+    assert act(
+        rig, executor, "rds-instance", first, "stop", decision_key="p1", **policy
+    ).result == ("stopped")
+    capped = act(rig, executor, "rds-instance", second, "stop", decision_key="p2", **policy)
+    assert capped.result == "skipped" and "cap of 1" in capped.message
+    rig.clock.advance(hours=1, minutes=1)
+    assert act(
+        rig, executor, "rds-instance", second, "stop", decision_key="p2", **policy
+    ).result == ("stopped")
+
+
+def test_another_tenants_resource_and_an_unknown_action_are_not_found(
+    rig: Rig, executor: WasteExecutor
+) -> None:
+    assert find_action("elastic-ip", "delete") is None
+    with pytest.raises(Exception, match="has no action 'delete'"):
+        act(rig, executor, "elastic-ip", "eipalloc-1", "delete")
+    theirs = rig.ec2("globex").allocate_address(Domain="vpc")
+    # acme's role reaches acme's account only: globex's address is not there
+    outcome = act(
+        rig, executor, "elastic-ip", theirs["AllocationId"], "release", confirm=theirs["PublicIp"]
+    )
+    assert outcome.result in {"skipped", "failed"}
+    assert rig.ec2("globex").describe_addresses(AllocationIds=[theirs["AllocationId"]])["Addresses"]
