@@ -27,6 +27,7 @@ from spendsense.aws import RETRYABLE_CODES
 from spendsense.events import ActionRecord
 from spendsense.settings import ActionsSettings
 from spendsense.store.models import AnomalyAlertState, EmailOutbox, InstanceAlertState
+from spendsense.store.models.waste import WasteAlertState
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,9 @@ class Delivery:
         return status
 
     def _requeue(self, session: Session, row: EmailOutbox) -> None:
-        """Put a failed email's instances and anomaly incidents back to pending: the next
-        window includes them (but an incident someone called expected meanwhile)."""
+        """Put a failed email's instances, anomaly incidents and wasted resources back to
+        pending: the next window includes them (but an incident someone called expected
+        meanwhile, and a resource no longer waste)."""
         for instance_id in row.instance_ids:
             st = session.get(InstanceAlertState, (row.tenant_id, instance_id))
             if st is not None and st.idle and st.alerted_idle_since is not None:
@@ -146,6 +148,12 @@ class Delivery:
             anomaly = session.get(AnomalyAlertState, (row.tenant_id, incident_id))
             if anomaly is not None and anomaly.expected_at is None:
                 anomaly.pending = True
+        for key in row.waste_keys or ():
+            kind, resource_id = key.split("/", 1)
+            found = session.get(WasteAlertState, (row.tenant_id, kind, resource_id))
+            if found is not None and found.waste and found.alerted_since is not None:
+                found.pending = True
+                found.alerted_since = None
 
     def audit_unknown(self, outbox_id: int) -> ActionRecord:
         """Audit an email claimed ``unknown`` (sent or not, nobody knows); publish it later."""

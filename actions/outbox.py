@@ -142,6 +142,7 @@ class Outbox:
                     body_html=digest.html,
                     instance_ids=instance_ids,
                     incident_ids=[a.incident_id for a in anomalies],
+                    waste_keys=[f"{w.kind}/{w.resource_id}" for w in waste],
                     status="reserved",
                     reserved_at=now,
                 )

@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from spendsense.registry import Registry
+from spendsense.resources.kinds.ebs_snapshot import BACKUP_TAG
 from spendsense.resources.registry import SafeAction, load_kinds
 
 FLAG_TAG = "spendsense:flagged"
@@ -194,7 +195,8 @@ class SnapshotDeleteVolume(WasteAction):
                     "ResourceType": "snapshot",
                     "Tags": [
                         *({"Key": k, "Value": v} for k, v in facts.tags.items()),
-                        {"Key": "spendsense:volume", "Value": facts.resource_id},
+                        # the customer's backup, never judged waste itself
+                        {"Key": BACKUP_TAG, "Value": facts.resource_id},
                     ],
                 }
             ],

@@ -5,6 +5,7 @@ needs its typed confirmation, and a policy runs only what it may (dry-run first,
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from sqlalchemy import select
 from actions.waste_actions import WASTE_ACTIONS, find_action, plugins
 from actions.waste_executor import WasteExecutor, WasteOutcome, WasteRequest
 from spendsense.access import TenantSessions
-from spendsense.resources.registry import load_kinds
+from spendsense.resources.kinds.ebs_snapshot import BACKUP_TAG, _facts
+from spendsense.resources.registry import OK, WasteRules, load_kinds
 from spendsense.store.models import AuditEntry
 from tests.actions.conftest import REGION, Rig
 
@@ -95,7 +97,11 @@ def test_volume_snapshot_completes_before_delete_and_the_audit_keeps_its_id(
     snapshot_id = done.details["snapshot_id"]
     (snap,) = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
     assert snap["State"] == "completed" and snap["VolumeId"] == vol
-    assert {"Key": "spendsense:volume", "Value": vol} in snap["Tags"]
+    assert {"Key": BACKUP_TAG, "Value": vol} in snap["Tags"]
+    # the backup it leaves is the customer's, never judged waste, even past any retention
+    backup = _facts(snap, volume_exists=False, ami_ids=[], region=REGION)
+    years_on = snap["StartTime"] + timedelta(days=3650)
+    assert load_kinds()["ebs-snapshot"].judge(backup, None, years_on, WasteRules()) == OK
     assert vol not in {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
     (entry,) = audit_of(rig, vol)
     assert (entry.action, entry.result, entry.details["snapshot_id"]) == (

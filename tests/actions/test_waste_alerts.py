@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from spendsense.events import WasteRecord
 from spendsense.store.models import EmailOutbox
-from tests.actions.conftest import REGION, Rig
+from spendsense.store.models.waste import WasteAlertState
+from tests.actions.conftest import REGION, Rig, make_rig
+from tests.fixtures.sandbox import Sandbox
 
 
 def finding(rig: Rig, kind: str, resource_id: str, price: float, **kw: Any) -> WasteRecord:
@@ -87,3 +89,19 @@ def test_instances_come_first_then_waste_in_one_email(rig: Rig) -> None:
 def test_a_finding_of_an_unknown_tenant_is_reported(rig: Rig) -> None:
     stray = finding(rig, "elastic-ip", "eipalloc-0eee0001", 3.6, tenant_id="nobody")
     assert rig.runtime.handle_waste(stray) == "unknown-tenant"
+
+
+def test_a_refused_digest_puts_its_findings_back(
+    sandbox: Sandbox, tenant_accounts: Any, store: Any
+) -> None:
+    rig = make_rig(sandbox, tenant_accounts, store, sender="nobody@unverified.test")
+    vol = "vol-0aaa0000000000009"
+    assert rig.runtime.handle_waste(finding(rig, "ebs-volume", vol, 40.0)) == "emailed"
+    assert rig.mail_to(rig.recipient) == []  # SES refused the sender
+    with rig.store.sessions() as session:
+        (row,) = session.scalars(select(EmailOutbox)).all()
+        state = session.get(WasteAlertState, ("acme", "ebs-volume", vol))
+    assert (row.status, row.waste_keys) == ("failed", [f"ebs-volume/{vol}"])
+    assert state is not None and state.pending  # the next window names it again
+    # and the same finding seen again waits for that window instead of being "already told"
+    assert rig.runtime.handle_waste(finding(rig, "ebs-volume", vol, 40.0)) != "already-alerted"

@@ -54,6 +54,8 @@ class EmailOutbox(Base):
     body_html: Mapped[str] = mapped_column(Text)
     instance_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     incident_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    waste_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The wasted resources the digest names, each ``<kind>/<resource id>``."""
     status: Mapped[str] = mapped_column(String(20), default="reserved", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     reserved_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -197,6 +197,7 @@ def upgrade() -> None:
         sa.Column("body_html", sa.Text(), nullable=False),
         sa.Column("instance_ids", sa.JSON(), nullable=False),
         sa.Column("incident_ids", sa.JSON(), nullable=False),
+        sa.Column("waste_keys", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("reserved_at", sa.DateTime(timezone=True), nullable=False),
