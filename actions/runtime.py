@@ -24,6 +24,8 @@ from actions.metrics import ActionsMetrics
 from actions.policy import AutoStopPolicy, PolicyOutcome
 from actions.stopping import StopExecutor
 from actions.waste_alerts import observe_waste
+from actions.waste_executor import WasteExecutor
+from actions.waste_policy import WastePolicy
 from spendsense.access import TenantSessions
 from spendsense.aws import AwsFactory, SesClient
 from spendsense.errors import TenantAccessError
@@ -49,6 +51,7 @@ class ActionsRuntime:
     metrics: ActionsMetrics
     close: Callable[[], None] = lambda: None
     channels: ChannelDispatcher | None = None
+    waste_policy: WastePolicy | None = None
 
     def handle_action(self, rec: ActionRecord) -> str:
         """Send one ``actions`` record to the notification channels subscribed to it
@@ -74,9 +77,21 @@ class ActionsRuntime:
     def handle_waste(self, rec: WasteRecord) -> str:
         """Process one waste record: the resource's alert state (only ``waste``, never
         provisional, alerts), then the digest if due; retried like :meth:`handle`."""
-        return self._retrying(
-            lambda: self._flush_new(rec.tenant_id, observe_waste(self.store.sessions, rec))
-        )
+        return self._retrying(lambda: self._handle_waste(rec))
+
+    def _handle_waste(self, rec: WasteRecord) -> str:
+        verdict = observe_waste(self.store.sessions, rec)
+        if verdict in {"stale", "unknown-tenant"}:
+            return verdict
+        if self.waste_policy is not None:
+            try:
+                outcome = self.waste_policy.consider(rec)
+            except (ClientError, BotoCoreError, TenantAccessError) as exc:
+                log.warning("waste policy for %s failed this time: %s", rec.resource_id, exc)
+            else:
+                if outcome is not None:
+                    log.info("waste policy on %s: %s", rec.resource_id, outcome.result)
+        return self._flush_new(rec.tenant_id, verdict)
 
     def _handle_anomaly(self, rec: AnomalyRecord) -> str:
         return self._flush_new(rec.tenant_id, self.alerts.observe_anomaly(rec))
@@ -167,10 +182,13 @@ def build_runtime(settings: Settings, registry: CollectorRegistry) -> ActionsRun
     policy = AutoStopPolicy(settings.actions, store.sessions, executor, sink)
     channels = ChannelDispatcher(settings.channels, settings.actions, store.sessions, sink)
     alerts.after_flush = channels.digest
+    waste = WastePolicy(
+        store.sessions, WasteExecutor(settings.actions, store.sessions, tenants, sink)
+    )
 
     def close() -> None:
         channels.close()
         kafka_sink.close()
         store.dispose()
 
-    return ActionsRuntime(store, alerts, policy, executor, sink, metrics, close, channels)
+    return ActionsRuntime(store, alerts, policy, executor, sink, metrics, close, channels, waste)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from spendsense.store import Store
 
 DEMO_REGIONS = ("us-east-1", "eu-west-1")
+DEMO_RESOURCES = 4  # of each resource kind beyond instances, in the demo's fleet
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,9 @@ class LocalStack:
         from sandbox.fleet import FleetSpec, generate_fleet, write_fleet
 
         self._say(f"generating the sandbox fleet into {self.fleet_dir}")
-        write_fleet(generate_fleet(FleetSpec(seed=self.settings.sandbox.seed)), self.fleet_dir)
+        # a few of each resource kind beyond instances, so the waste cards have something
+        spec = FleetSpec(seed=self.settings.sandbox.seed, resources=DEMO_RESOURCES)
+        write_fleet(generate_fleet(spec), self.fleet_dir)
 
     def onboard(self) -> list[DemoLogin]:
         """One demo user per sandbox tenant account, with SpendSense's role created there."""

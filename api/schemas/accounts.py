@@ -65,6 +65,15 @@ class AutostopPolicy(BaseModel):
     max_per_hour: int = Field(5, ge=1, le=1000)
 
 
+class WasteActionPolicy(BaseModel):
+    """Whether SpendSense acts on wasted resources by itself: only a volume's
+    snapshot-then-delete and a database's stop, each once per finding."""
+
+    enabled: bool = False
+    dry_run: bool = True
+    max_per_hour: int = Field(5, ge=1, le=1000)
+
+
 class TenantSettings(BaseModel):
     """The organisation's profile and policy."""
 
@@ -78,6 +87,10 @@ class TenantSettings(BaseModel):
         None, description="read-only: the address waiting for its confirmation link"
     )
     autostop: AutostopPolicy
+    waste: WasteActionPolicy = Field(
+        default_factory=WasteActionPolicy,
+        description="the waste policy (left out: off, dry run, the default cap)",
+    )
 
 
 def _bounds(ceiling: Ceiling, description: str) -> Any:

@@ -25,6 +25,7 @@ from api.schemas.accounts import (
     RestCeilingsView,
     RoleSetupDoc,
     TenantSettings,
+    WasteActionPolicy,
     account_of,
 )
 from api.services import alert_address
@@ -73,6 +74,11 @@ def read_settings(db: Session, tenant_id: str) -> TenantSettings:
             grace_minutes=t.autostop_grace_minutes,
             max_per_hour=t.autostop_max_per_hour,
         ),
+        waste=WasteActionPolicy(
+            enabled=t.waste_policy_enabled,
+            dry_run=t.waste_policy_dry_run,
+            max_per_hour=t.waste_policy_max_per_hour,
+        ),
     )
 
 
@@ -97,6 +103,9 @@ def write_settings(
     t.autostop_dry_run = body.autostop.dry_run
     t.autostop_grace_minutes = body.autostop.grace_minutes
     t.autostop_max_per_hour = body.autostop.max_per_hour
+    t.waste_policy_enabled = body.waste.enabled
+    t.waste_policy_dry_run = body.waste.dry_run
+    t.waste_policy_max_per_hour = body.waste.max_per_hour
     db.commit()
     return read_settings(db, tenant_id)
 

@@ -21,6 +21,8 @@ from actions.metrics import ActionsMetrics
 from actions.policy import AutoStopPolicy
 from actions.runtime import ActionsRuntime
 from actions.stopping import StopExecutor
+from actions.waste_executor import WasteExecutor
+from actions.waste_policy import WastePolicy
 from api.security import hash_password
 from spendsense.access import TenantSessions
 from spendsense.aws import AwsFactory
@@ -252,7 +254,11 @@ def make_rig(
         cfg, store.sessions, lambda: ses, KEY.encode(), sink, metrics, clock=clock
     )
     policy = AutoStopPolicy(cfg, store.sessions, executor, sink, clock=clock)
-    runtime = ActionsRuntime(store, alerts, policy, executor, sink, metrics)
+    waste = WastePolicy(
+        store.sessions,
+        WasteExecutor(cfg, store.sessions, TenantSessions(factory), sink, clock=clock),
+    )
+    runtime = ActionsRuntime(store, alerts, policy, executor, sink, metrics, waste_policy=waste)
     return Rig(
         sandbox,
         accounts,

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from actions.waste_actions import WASTE_ACTIONS, find_action, plugins
 from actions.waste_executor import WasteExecutor, WasteOutcome, WasteRequest
 from spendsense.access import TenantSessions
+from spendsense.events import WasteRecord
 from spendsense.resources.kinds.ebs_snapshot import BACKUP_TAG, _facts
 from spendsense.resources.registry import OK, WasteRules, load_kinds
-from spendsense.store.models import AuditEntry
+from spendsense.store.models import AuditEntry, Tenant
 from tests.actions.conftest import REGION, Rig
 
 PROTECT = "spendsense:protect"
@@ -293,3 +294,53 @@ def test_another_tenants_resource_and_an_unknown_action_are_not_found(
     )
     assert outcome.result in {"skipped", "failed"}
     assert rig.ec2("globex").describe_addresses(AllocationIds=[theirs["AllocationId"]])["Addresses"]
+
+
+def test_the_waste_policy_is_off_then_dry_run_then_acts_once_per_finding(rig: Rig) -> None:
+    ec2 = rig.ec2()
+    vol = volume(ec2)
+    since = rig.clock() - timedelta(days=3)
+    found = WasteRecord(
+        tenant_id="acme",
+        account_id=rig.accounts["acme"].account_id,
+        region=REGION,
+        kind="ebs-volume",
+        resource_id=vol,
+        waste=True,
+        monthly_price_usd=4.0,
+        reason="unattached for 3 days",
+        since=since,
+        observed_at=rig.clock(),
+    )
+    waste = rig.runtime.waste_policy
+    assert waste is not None
+    assert waste.consider(found) is None  # off by default
+
+    def policy(**fields: Any) -> None:
+        with rig.store.sessions.begin() as session:
+            tenant = session.get(Tenant, "acme")
+            assert tenant is not None
+            for name, value in fields.items():
+                setattr(tenant, f"waste_policy_{name}", value)
+
+    policy(enabled=True)  # dry run by default: audited, nothing changed
+    dry = waste.consider(found)
+    assert dry is not None and dry.result == "dry-run", dry
+    assert vol in {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    # a provisional finding, or a kind no policy may touch, is never acted on
+    assert waste.consider(found.model_copy(update={"waste": False, "provisional": True})) is None
+    eip = found.model_copy(update={"kind": "elastic-ip", "resource_id": "eipalloc-0abc"})
+    assert waste.consider(eip) is None
+
+    policy(dry_run=False)
+    later = found.model_copy(update={"observed_at": rig.clock() + timedelta(hours=1)})
+    done = waste.consider(later)
+    assert done is not None and done.result == "deleted", done
+    assert vol not in {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    again = waste.consider(later)  # the same finding seen again: acted on once
+    assert again is not None and again.result == "replayed"
+    entries = audit_of(rig, vol)
+    assert [(e.actor, e.result, e.dry_run) for e in entries] == [
+        ("policy:waste", "dry-run", True),
+        ("policy:waste", "deleted", False),
+    ]

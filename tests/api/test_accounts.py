@@ -70,6 +70,13 @@ def test_profile_and_policy_round_trip(alice: User) -> None:
             "grace_minutes": 30,
             "max_per_hour": 3,
         },
+        "waste": {"enabled": True, "dry_run": False, "max_per_hour": 2},
+    }
+    # off and dry-run until the organisation turns it on
+    assert alice.client.get("/api/settings").json()["waste"] == {
+        "enabled": False,
+        "dry_run": True,
+        "max_per_hour": 5,
     }
     resp = alice.client.put("/api/settings", json=body, headers={"X-CSRF-Token": alice.csrf})
     assert resp.status_code == 200

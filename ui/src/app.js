@@ -182,6 +182,9 @@ async function loadProfile() {
   $("#autostop_dry_run").checked = s.autostop.dry_run;
   $("#autostop_grace_minutes").value = s.autostop.grace_minutes;
   $("#autostop_max_per_hour").value = s.autostop.max_per_hour;
+  $("#waste_enabled").checked = s.waste.enabled;
+  $("#waste_dry_run").checked = s.waste.dry_run;
+  $("#waste_max_per_hour").value = s.waste.max_per_hour;
 }
 
 // Ceilings of rest: the API speaks bytes per second, the page KB/s; empty is the default (null).
@@ -282,6 +285,11 @@ function initSettings() {
         dry_run: $("#autostop_dry_run").checked,
         grace_minutes: Number($("#autostop_grace_minutes").value),
         max_per_hour: Number($("#autostop_max_per_hour").value),
+      },
+      waste: {
+        enabled: $("#waste_enabled").checked,
+        dry_run: $("#waste_dry_run").checked,
+        max_per_hour: Number($("#waste_max_per_hour").value),
       },
     };
     const res = await api("PUT", "/api/settings", body);
