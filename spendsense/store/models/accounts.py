@@ -31,13 +31,9 @@ class Tenant(Base):
     autostop_max_per_hour: Mapped[int] = mapped_column(Integer, default=5)
     # Waste policy (actions.waste_policy): off and dry-run by default; only the actions a
     # policy may run (a volume's snapshot-then-delete, a database's stop).
-    waste_policy_enabled: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default="0"
-    )
+    waste_policy_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     waste_policy_dry_run: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
-    waste_policy_max_per_hour: Mapped[int] = mapped_column(
-        Integer, default=5, server_default="5"
-    )
+    waste_policy_max_per_hour: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     # Ceilings of rest for the idle model (spendsense.ceilings): NULL keeps the default.
     ceiling_cpu_percent: Mapped[float | None] = mapped_column(Float)
     ceiling_network_bps: Mapped[float | None] = mapped_column(Float)
