@@ -101,6 +101,12 @@ class WasteAction:
         raise NotImplementedError
 
     @staticmethod
+    def misplaced(resource_id: str, account_id: str, region: str) -> str | None:
+        """Why the id cannot name a resource of the request's account and region, asked
+        before anything is described (None: it can)."""
+        return None
+
+    @staticmethod
     def refusal(facts: ResourceFacts) -> str | None:
         """What forbids the action beyond the protect tag (None: nothing)."""
         return None
@@ -165,6 +171,37 @@ def _volume(client: Any, resource_id: str) -> ResourceFacts | None:
     )
 
 
+def _backup_of(ec2: Any, volume_id: str) -> str | None:
+    """The backup an earlier, interrupted try made of the volume (pending or completed), so
+    a retry waits for it instead of making a second one."""
+    found = ec2.describe_snapshots(
+        OwnerIds=["self"],
+        Filters=[
+            {"Name": "volume-id", "Values": [volume_id]},
+            {"Name": f"tag:{BACKUP_TAG}", "Values": [volume_id]},
+        ],
+    )["Snapshots"]
+    usable = [s for s in found if s.get("State") in ("pending", "completed")]
+    return str(usable[0]["SnapshotId"]) if usable else None
+
+
+def _new_backup(ec2: Any, facts: ResourceFacts) -> str:
+    """Snapshot the volume, tagged only with the backup tag (the customer role lets
+    SpendSense write ``spendsense:*`` tags only; the volume's own tags are in the audit)."""
+    snap = ec2.create_snapshot(
+        VolumeId=facts.resource_id,
+        Description=f"SpendSense: {facts.resource_id} before deleting it",
+        TagSpecifications=[
+            {
+                "ResourceType": "snapshot",
+                # the customer's backup, never judged waste itself
+                "Tags": [{"Key": BACKUP_TAG, "Value": facts.resource_id}],
+            }
+        ],
+    )
+    return str(snap["SnapshotId"])
+
+
 @register
 class SnapshotDeleteVolume(WasteAction):
     """Snapshot the volume, wait until the snapshot completes, then delete the volume."""
@@ -187,21 +224,7 @@ class SnapshotDeleteVolume(WasteAction):
 
     @staticmethod
     def run(ec2: Any, facts: ResourceFacts, today: datetime) -> Done:
-        snap = ec2.create_snapshot(
-            VolumeId=facts.resource_id,
-            Description=f"SpendSense: {facts.resource_id} before deleting it",
-            TagSpecifications=[
-                {
-                    "ResourceType": "snapshot",
-                    "Tags": [
-                        *({"Key": k, "Value": v} for k, v in facts.tags.items()),
-                        # the customer's backup, never judged waste itself
-                        {"Key": BACKUP_TAG, "Value": facts.resource_id},
-                    ],
-                }
-            ],
-        )
-        snapshot_id = str(snap["SnapshotId"])
+        snapshot_id = _backup_of(ec2, facts.resource_id) or _new_backup(ec2, facts)
         ec2.get_waiter("snapshot_completed").wait(
             SnapshotIds=[snapshot_id],
             WaiterConfig={
@@ -213,7 +236,7 @@ class SnapshotDeleteVolume(WasteAction):
         return (
             "deleted",
             f"snapshot {snapshot_id} completed, then the volume was deleted",
-            {"snapshot_id": snapshot_id},
+            {"snapshot_id": snapshot_id, "volume_tags": facts.tags},
         )
 
 
@@ -397,9 +420,24 @@ class DeleteBalancer(BalancerAction):
 # -- RDS ---------------------------------------------------------------------------------
 
 
+def db_arn_parts(arn: str) -> tuple[str, str, str] | None:
+    """(region, account, identifier) of a DB instance ARN (None: not one).
+
+    >>> db_arn_parts("arn:aws:rds:eu-west-1:111111111111:db:app-db")
+    ('eu-west-1', '111111111111', 'app-db')
+    >>> db_arn_parts("app-db") is None
+    True
+    """
+    parts = arn.split(":", 6)
+    if len(parts) != 7 or parts[0] != "arn" or parts[2] != "rds" or parts[5] != "db":
+        return None
+    return parts[3], parts[4], parts[6]
+
+
 @register
 class StopDatabase(WasteAction):
-    """Stop the database; AWS starts a stopped database again after 7 days."""
+    """Stop the database; AWS starts a stopped database again after 7 days. Its id is its
+    ARN (an identifier is unique only within one account and region)."""
 
     kind = "rds-instance"
     action = "stop"
@@ -409,18 +447,31 @@ class StopDatabase(WasteAction):
     describe_op, act_op = "DescribeDBInstances", "StopDBInstance"
 
     @staticmethod
-    def describe(rds: Any, db_id: str) -> ResourceFacts | None:
-        found = rds.describe_db_instances(DBInstanceIdentifier=db_id).get("DBInstances", [])
+    def misplaced(resource_id: str, account_id: str, region: str) -> str | None:
+        parts = db_arn_parts(resource_id)
+        if parts is None:
+            return "it is not a DB instance ARN"
+        if parts[:2] != (region, account_id):
+            return f"it is in account {parts[1]}, region {parts[0]}, not {account_id}, {region}"
+        return None
+
+    @staticmethod
+    def describe(rds: Any, arn: str) -> ResourceFacts | None:
+        parts = db_arn_parts(arn)
+        if parts is None:
+            return None
+        ident = parts[2]
+        found = rds.describe_db_instances(DBInstanceIdentifier=ident).get("DBInstances", [])
         if not found:
             return None
         d = found[0]
         return ResourceFacts(
             "rds-instance",
-            db_id,
+            arn,
             str(d.get("DBInstanceStatus", "")),
             _tags(d.get("TagList")),
-            (db_id,),
-            {"engine": d.get("Engine", "")},
+            (arn, ident),
+            {"engine": d.get("Engine", ""), "identifier": ident},
         )
 
     @staticmethod
@@ -431,7 +482,7 @@ class StopDatabase(WasteAction):
 
     @staticmethod
     def run(rds: Any, facts: ResourceFacts, today: datetime) -> Done:
-        rds.stop_db_instance(DBInstanceIdentifier=facts.resource_id)
+        rds.stop_db_instance(DBInstanceIdentifier=facts.details["identifier"])
         return "stopped", "stopped; AWS starts it again by itself after 7 days", {}
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,6 +51,9 @@ from spendsense.store.models.waste import WasteDecision, WasteResource
 log = logging.getLogger(__name__)
 
 NOT_FINAL = frozenset({"failed", "confirm-required", "refused"})
+PENDING_LEASE = timedelta(minutes=15)
+"""A decision left ``pending`` this long died with its process (the longest action, a
+snapshot's wait, takes 10 minutes at most): the next try takes it again."""
 CHANGED = frozenset({"deleted", "released", "tagged", "stopped"})
 
 
@@ -145,8 +148,9 @@ class WasteExecutor:
 
     def _reserve(self, req: WasteRequest) -> Earlier | None:
         """Record the decision; None when this request is to act, else what the earlier
-        one came to. A decision that was not final is taken again by compare-and-set, so
-        of two retries one acts."""
+        one came to. A decision that was not final, or left pending by a process that died
+        (:data:`PENDING_LEASE`), is taken again by compare-and-set, so of two retries one
+        acts."""
         with self.sessions() as session:
             try:
                 with session.begin():
@@ -172,7 +176,11 @@ class WasteExecutor:
                 .where(
                     WasteDecision.decision_key == req.decision_key,
                     WasteDecision.tenant_id == req.tenant_id,
-                    WasteDecision.status == "retry",
+                    (WasteDecision.status == "retry")
+                    | (
+                        (WasteDecision.status == "pending")
+                        & (WasteDecision.decided_at < self.clock() - PENDING_LEASE)
+                    ),
                 )
                 .values(status="pending", decided_at=self.clock(), actor=req.actor)
             ).rowcount  # type: ignore[attr-defined]
@@ -187,6 +195,9 @@ class WasteExecutor:
         self, plugin: type[WasteAction], req: WasteRequest
     ) -> tuple[str, str, dict[str, Any]]:
         try:
+            misplaced = plugin.misplaced(req.resource_id, req.account_id, req.region)
+            if misplaced is not None:
+                return "refused", f"not done: {misplaced}", {}
             account = self._account(req.tenant_id, req.account_id)
             client = self.tenants.client(account, plugin.service, req.region)
             facts = self._describe(plugin, account, client, req)
@@ -211,6 +222,8 @@ class WasteExecutor:
         except ClientError as exc:
             err = exc.response.get("Error", {})
             return "failed", f"AWS refused: {err.get('Code')}: {err.get('Message')}", {}
+        except BotoCoreError as exc:  # no answer, a timeout, a snapshot that never completed
+            return "failed", f"AWS did not finish: {exc}", {}
 
     def _account(self, tenant_id: str, account_id: str) -> AccountRef:
         with self.sessions() as session:

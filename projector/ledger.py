@@ -8,7 +8,8 @@ the waste resource's a month over 730 hours). A ``start`` → ``started`` ends t
 resource's open entry, and so does an inventory record that shows the instance running
 (or terminated) after the stop: it ends at the instance's launch time when EC2 moved it
 past the stop (EC2 sets it at every start), else when it was seen. A stopped database
-ends after 7 days (AWS starts it again). A deletion never ends, except that a resource
+ends when a waste record shows it running again, at the latest after 7 days (AWS starts
+it again). A deletion never ends, except that a resource
 acted on again ends its earlier entry there, so two entries of one resource never overlap.
 Each entry's key is the action's decision key (else its audit id), unique per tenant: a
 replayed action adds nothing.
@@ -42,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from spendsense.events import ActionRecord, InventoryRecord
+from spendsense.events import ActionRecord, InventoryRecord, WasteRecord
 from spendsense.resources.prices import HOURS_PER_MONTH
 from spendsense.store.models import SavingsEntry, WasteResource
 from spendsense.store.models.api import InstanceView
@@ -52,6 +53,8 @@ DELETED = frozenset({"deleted", "released"})
 RUNNING = frozenset({"pending", "running"})
 KEY_LENGTH = 200
 RDS_RESTART = timedelta(days=7)
+RDS = "rds-instance"
+DB_RUNNING = frozenset({"available", "starting", "backing-up", "modifying"})
 
 
 def aware(at: datetime) -> datetime:
@@ -147,7 +150,7 @@ def _price(session: Session, rec: ActionRecord, kind: str, resource_id: str) -> 
 
 def _ends_by_itself(kind: str, action_kind: str, at: datetime) -> datetime | None:
     """When AWS undoes the action on its own: a stopped database starts after 7 days."""
-    return at + RDS_RESTART if kind == "rds-instance" and action_kind == "stop" else None
+    return at + RDS_RESTART if kind == RDS and action_kind == "stop" else None
 
 
 def fold_action(session: Session, rec: ActionRecord) -> bool:
@@ -214,10 +217,25 @@ def fold_inventory(session: Session, rec: InventoryRecord) -> bool:
     return _end(entry, launched if entry.started_at < launched < seen else seen, "seen running")
 
 
+def fold_database(session: Session, rec: WasteRecord) -> bool:
+    """End a stopped database's open entry when this record shows it running again after
+    the stop (a person started it, or AWS did early); returns whether the ledger changed."""
+    if rec.kind != RDS or rec.state not in DB_RUNNING:
+        return False
+    seen = aware(rec.observed_at)
+    entry = _covering(session, rec.tenant_id, RDS, rec.resource_id, seen)
+    if entry is None or entry.action_kind == "delete" or seen <= entry.started_at:
+        return False
+    return _end(entry, seen, "seen running")
+
+
 def fold_ledger(session: Session, rec: object) -> bool:
-    """The ledger's part of folding any record: actions and inventory; others change nothing."""
+    """The ledger's part of folding any record: actions, inventory and a database's waste
+    record; others change nothing."""
     if isinstance(rec, ActionRecord):
         return fold_action(session, rec)
     if isinstance(rec, InventoryRecord):
         return fold_inventory(session, rec)
+    if isinstance(rec, WasteRecord):
+        return fold_database(session, rec)
     return False

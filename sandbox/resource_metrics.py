@@ -4,7 +4,7 @@ NAT gateways answer in ``AWS/NATGateway`` by ``NatGatewayId``; load balancers in
 ``AWS/ApplicationELB`` or ``AWS/NetworkELB`` (by their type) by ``LoadBalancer``, the ARN's
 part after ``loadbalancer/`` (``HealthyHostCount`` also with a ``TargetGroup`` dimension, as
 AWS keeps it); a network load balancer's ``ActiveFlowCount`` is its ``RequestCount`` column;
-databases in ``AWS/RDS`` by ``DBInstanceIdentifier``.
+databases in ``AWS/RDS`` by ``DBInstanceIdentifier``, the ARN's part after ``:db:``.
 
 >>> dimension_value("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/0a1b")
 'app/web/0a1b'
@@ -34,12 +34,16 @@ _NETWORK_NAMES = {"ActiveFlowCount": "RequestCount"}
 
 
 def dimension_value(resource_id: str) -> str:
-    """What CloudWatch names a resource by: an ARN's resource part, else the id itself."""
-    return (
-        resource_id.split(":loadbalancer/", 1)[1]
-        if ":loadbalancer/" in resource_id
-        else resource_id
-    )
+    """What CloudWatch names a resource by: a load balancer ARN's part after
+    ``loadbalancer/``, a DB instance ARN's identifier, else the id itself.
+
+    >>> dimension_value("arn:aws:rds:us-east-1:111111111111:db:app-db")
+    'app-db'
+    """
+    for marker in (":loadbalancer/", ":db:"):
+        if marker in resource_id:
+            return resource_id.split(marker, 1)[1]
+    return resource_id
 
 
 def namespace_of(resource: FleetResource) -> str:
@@ -67,11 +71,12 @@ class Served:
 
 
 class ResourceDirectory:
-    """The fleet's metric-kind resources by namespace and dimension value."""
+    """The fleet's metric-kind resources by namespace, dimension value, account and region
+    (a database's identifier is unique only within one account and region)."""
 
     def __init__(self, fleet: Fleet) -> None:
-        self._by_name: dict[tuple[str, str], FleetResource] = {
-            (namespace_of(r), dimension_value(rid)): r
+        self._by_name: dict[tuple[str, str, str, str], FleetResource] = {
+            (namespace_of(r), dimension_value(rid), r.account_id, r.region): r
             for rid, r in fleet.resources.items()
             if rid in fleet.series
         }
@@ -85,8 +90,8 @@ class ResourceDirectory:
         dims = {d.get("Name"): d.get("Value") for d in metric.get("Dimensions") or []}
         if dimension not in dims or set(dims) - {dimension, "TargetGroup"}:
             return None
-        resource = self._by_name.get((namespace, str(dims[dimension])))
-        if resource is None or (resource.account_id, resource.region) != (account, region):
+        resource = self._by_name.get((namespace, str(dims[dimension]), account, region))
+        if resource is None:
             return None
         column = metric_names(resource).get(str(metric.get("MetricName")))
         if column is None or ("TargetGroup" in dims and column != "HealthyHostCount"):
@@ -102,7 +107,7 @@ class ResourceDirectory:
                 "MetricName": name,
                 "Dimensions": [{"Name": dimension, "Value": value}],
             }
-            for (ns, value), r in self._by_name.items()
-            if ns == namespace and (r.account_id, r.region) == (account, region)
+            for (ns, value, acc, reg), r in self._by_name.items()
+            if (ns, acc, reg) == (namespace, account, region)
             for name in metric_names(r)
         ]

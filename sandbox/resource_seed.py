@@ -33,6 +33,7 @@ from moto.rds.models import rds_backends
 
 from sandbox.fleet.model import FleetResource
 from sandbox.resource_events import ResourceEvents
+from sandbox.resource_metrics import dimension_value
 from sandbox.timeline import Timeline
 from spendsense.errors import ConfigError
 
@@ -244,7 +245,7 @@ class ResourceSeeder:
         tags = [{"Key": k, "Value": v} for k, v in r.tags.items()]
         db = rds.create_db_instance(
             {
-                "db_instance_identifier": r.resource_id,
+                "db_instance_identifier": dimension_value(r.resource_id),  # of its ARN
                 "engine": r.facts["engine"],
                 "db_instance_class": r.facts["instance_class"],
                 "allocated_storage": r.facts["storage_gb"],

@@ -243,11 +243,13 @@ class ActionsSettings(BaseModel):
 class ChannelsSettings(BaseModel):
     """Notification channels (Slack, Teams, signed webhooks): ``SPENDSENSE_CHANNELS__*``.
 
-    A channel's URL must be https, except on the hosts in ``allow_http_hosts`` (for
+    A channel's URL must be https and its host must resolve to public addresses only (not
+    loopback, private, link-local, multicast, reserved or unspecified), except for the
+    hosts named in ``allow_hosts``: plain http and any address are admitted for them (for
     example ``["127.0.0.1"]`` for a receiver on this machine).
     """
 
-    allow_http_hosts: list[str] = Field(default_factory=list)
+    allow_hosts: list[str] = Field(default_factory=list)
     max_attempts: int = Field(6, ge=1, le=20)  # then the delivery is dead
     timeout_s: float = Field(10.0, gt=0, le=60)
     lease_s: int = Field(300, ge=1)  # a delivery left sending this long is unknown, not resent

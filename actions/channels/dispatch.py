@@ -4,8 +4,9 @@
 (:meth:`actions.alerts.AlertService.flush`): the same idle instances and anomaly incidents
 go to the channels subscribed to them, under each channel's own cooldown.
 :meth:`ChannelDispatcher.action` takes each record of the ``actions`` topic (stops and
-starts from the worker and the dashboard, failed stops, failed emails, dead deliveries)
-to the channels subscribed to ``actions`` or ``failures``, once per record.
+starts from the worker and the dashboard, actions on wasted resources, failed actions,
+failed emails, dead deliveries) to the channels subscribed to ``actions`` or
+``failures``, once per record.
 :meth:`ChannelDispatcher.tick` retries what is due and gives up on deliveries a dead
 worker left mid-call (``unknown``: never resent, so no duplicate).
 
@@ -22,14 +23,13 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.audit import EventSink, audit, publish_action
 from actions.channels.message import Notification
 from actions.channels.notes import action_note, action_topic, anomaly_note, idle_note
 from actions.channels.outbox import ChannelOutbox
-from actions.channels.sender import Answer, post
+from actions.channels.sender import Answer, new_client, post
 from actions.delivery import backoff_s
 from actions.outbox import FlushResult
 from spendsense.events import ActionRecord
@@ -48,8 +48,18 @@ CHANNELS_ACTOR = "channels"
 
 
 def record_event(rec: ActionRecord) -> str:
-    """What identifies an action record across replays (its facts, not its offset)."""
-    facts = (rec.tenant_id, rec.instance_id, rec.action, rec.actor, rec.result, rec.at)
+    """What identifies an action record across replays (its facts, not its offset); a
+    waste action's resource is one of them (so two resources acted on at once differ)."""
+    facts: tuple[object, ...] = (
+        rec.tenant_id,
+        rec.instance_id,
+        rec.action,
+        rec.actor,
+        rec.result,
+        rec.at,
+    )
+    if rec.resource_id is not None:
+        facts += (rec.resource_kind, rec.resource_id)
     return hashlib.sha256(repr(facts).encode()).hexdigest()[:32]
 
 
@@ -71,7 +81,7 @@ class ChannelDispatcher:
         self.sink = sink
         self.clock = clock
         self.outbox = ChannelOutbox(settings, actions.cooldown_s, sessions, clock)
-        self.client = httpx.Client(timeout=settings.timeout_s, follow_redirects=False)
+        self.client = new_client(settings.timeout_s)
 
     def close(self) -> None:
         self.client.close()
@@ -126,7 +136,8 @@ class ChannelDispatcher:
                 return "missing"
             kind, url, secret = channel.kind, channel.url, channel.signing_secret
             body, key = row.body.encode(), row.idempotency_key
-        return self._record(delivery_id, post(self.client, kind, url, body, secret, key))
+        answer = post(self.client, kind, url, body, secret, key, self.settings.allow_hosts)
+        return self._record(delivery_id, answer)
 
     def _record(self, delivery_id: int, answer: Answer) -> str:
         now = self.clock()

@@ -2,8 +2,8 @@
 
 :func:`idle_note` and :func:`anomaly_note` are the digest's two sections (the same
 instances and incidents as the email), :func:`action_note` one action record (a stop, a
-start, a failure), :func:`trial_note` the settings page's test message.
-:func:`action_topic` says which subscription an action record is for, if any.
+start, an action on a wasted resource, a failure), :func:`trial_note` the settings page's
+test message. :func:`action_topic` says which subscription an action record is for, if any.
 
 >>> from datetime import UTC, datetime
 >>> rec = ActionRecord(tenant_id="acme", instance_id="i-1", action="stop", actor="alice",
@@ -12,6 +12,13 @@ start, a failure), :func:`trial_note` the settings page's test message.
 ('actions', 'failures')
 >>> action_topic(rec.model_copy(update={"result": "refused"})) is None
 True
+>>> eip = ActionRecord(tenant_id="acme", action="elastic-ip:release", actor="bob",
+...                    result="released", at=datetime(2026, 12, 1, tzinfo=UTC),
+...                    resource_kind="elastic-ip", resource_id="eipalloc-0abc")
+>>> note = action_note("https://app.example", eip, "actions")
+>>> action_topic(eip), note.title, note.items[0].detail
+('actions', 'elastic-ip release released: eipalloc-0abc', \
+'elastic-ip eipalloc-0abc released by bob at 2026-12-01 00:00 UTC')
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ from collections.abc import Sequence
 from actions.channels.message import Item, Notification, Topic
 from actions.digest import when
 from actions.links import detail_url
+from actions.waste_digest import waste_url
 from spendsense.events import ActionRecord
 from spendsense.store.models import AnomalyAlertState, InstanceAlertState
 
 TAKEN = frozenset({"stopped", "started", "dry-run"})
+WASTE_TAKEN = frozenset({"deleted", "released", "tagged", "stopped", "dry-run"})
+"""What an action on a wasted resource (``<kind>:<verb>``) did, when it did something."""
 FAILED = frozenset({"failed", "unknown"})
 
 
@@ -76,22 +86,50 @@ def anomaly_note(
     return Notification("anomalies", tenant_id, title, items, base_url, data)
 
 
+def waste_verb(rec: ActionRecord) -> tuple[str, str] | None:
+    """The kind and verb of an action on a wasted resource (``rds-instance:stop``), or
+    None for any other action.
+
+    >>> from datetime import UTC, datetime
+    >>> at = datetime(2026, 12, 1, tzinfo=UTC)
+    >>> waste_verb(ActionRecord(tenant_id="t", action="ebs-volume:snapshot-then-delete",
+    ...                         actor="a", result="deleted", at=at))
+    ('ebs-volume', 'snapshot-then-delete')
+    """
+    kind, sep, verb = rec.action.partition(":")
+    return (rec.resource_kind or kind, verb) if sep and verb else None
+
+
 def action_topic(rec: ActionRecord) -> Topic | None:
     """``failures`` for a failed action or email, ``actions`` for a stop or start taken
-    (or dry-run), else None (refusals, replays, feedback go nowhere)."""
+    or an action on a wasted resource that did something (or their dry runs), else None
+    (refusals, replays, feedback go nowhere)."""
     if rec.result in FAILED:
         return "failures"
     if rec.action in {"stop", "start"} and rec.result in TAKEN:
+        return "actions"
+    if waste_verb(rec) is not None and rec.result in WASTE_TAKEN:
         return "actions"
     return None
 
 
 def action_note(base_url: str, rec: ActionRecord, topic: Topic) -> Notification:
-    """One action record as a notification."""
-    what = rec.instance_id or rec.action
-    title = f"{rec.action} {rec.result}" + (f": {rec.instance_id}" if rec.instance_id else "")
-    url = detail_url(base_url, rec.instance_id) if rec.instance_id else ""
-    detail = f"by {rec.actor} at {when(rec.at)}" + (f": {rec.reason}" if rec.reason else "")
+    """One action record as a notification; an action on a wasted resource names the
+    kind, the resource, the result and the actor, and links to the resource's page."""
+    waste = waste_verb(rec)
+    if waste is not None:
+        kind, verb = waste
+        resource = rec.resource_id or rec.instance_id or ""
+        what = resource or rec.action
+        title = f"{kind} {verb} {rec.result}" + (f": {resource}" if resource else "")
+        url = waste_url(base_url, kind, resource) if resource else ""
+        done = " ".join(p for p in (kind, resource, rec.result, f"by {rec.actor}") if p)
+    else:
+        what = rec.instance_id or rec.action
+        title = f"{rec.action} {rec.result}" + (f": {rec.instance_id}" if rec.instance_id else "")
+        url = detail_url(base_url, rec.instance_id) if rec.instance_id else ""
+        done = f"by {rec.actor}"
+    detail = f"{done} at {when(rec.at)}" + (f": {rec.reason}" if rec.reason else "")
     data = {"record": rec.model_dump(mode="json")}
     return Notification(topic, rec.tenant_id, title, (Item(what, detail, url),), base_url, data)
 

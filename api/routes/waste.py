@@ -1,6 +1,7 @@
 """The caller's wasted resources beyond instances: the overview by kind, a kind's list, one
 resource, an action on one (JSON); and their pages (``/waste``, ``/waste/{kind}``,
-``/waste/{kind}/{resource_id}``). A load balancer's id is its ARN, slashes and all."""
+``/waste/{kind}/{resource_id}``). A load balancer's and a database's id is its ARN, colons
+and slashes and all."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ Kind = Annotated[str, Path(min_length=3, max_length=30, description="a resource 
 ResourceId = Annotated[
     str,
     Path(
-        min_length=1, max_length=256, description="the resource's id (an ARN for a load balancer)"
+        min_length=1,
+        max_length=256,
+        description="the resource's id (an ARN for a load balancer or a database)",
     ),
 ]
 Action = Annotated[str, Path(min_length=2, max_length=40, description="an action of the kind")]
@@ -67,8 +70,9 @@ def waste_action(
 ) -> WasteActionResult:
     """Act on one resource (rails apply, the protect tag first; audited; idempotent: a
     repeat of a decision returns its first result). An irreversible action needs
-    ``confirm``: the id, name or public IP typed by the person."""
-    return run_action(state, login.tenant_id, login.email, kind, resource_id, action, request)
+    ``confirm``: the id, name or public IP typed by the person, and an admin: an operator
+    stops and flags, only an admin deletes or releases."""
+    return run_action(state, login, kind, resource_id, action, request)
 
 
 @router.get("/api/waste/{kind}/{resource_id:path}")

@@ -30,7 +30,9 @@ class ScheduleBody(BaseModel):
     name: str = Field(pattern=SCHEDULE_NAME, examples=["office-hours"])
     time_zone: str = Field(examples=["Europe/Berlin"])
     periods: list[WeeklyPeriod] = Field(min_length=1, max_length=50)
-    dry_run: bool = False
+    dry_run: bool = True
+    """On until turned off, as auto-stop: anyone who can tag in the account opts instances
+    in by tag, so a new schedule first shows what it would do."""
     enabled: bool = True
 
     @model_validator(mode="after")

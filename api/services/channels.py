@@ -1,8 +1,10 @@
 """The tenant's notification channels: list, add, change, remove, send a test message.
 
-URLs are checked here (https, or http to a host in ``channels.allow_http_hosts``) and
-never returned whole: :func:`mask` keeps the host and the last four characters. A
-webhook's signing secret is generated here and returned once, on creation.
+URLs are checked here (https, or http to a host in ``channels.allow_hosts``; a host
+resolving to a loopback, private or other non-public address refused unless named
+there, see :mod:`actions.channels.addresses`) and never returned whole: :func:`mask`
+keeps the host and the last four characters. A webhook's signing secret is generated
+here and returned once, on creation.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from actions.channels.addresses import UnsafeAddress, admitted, check
 from actions.channels.notes import trial_note
 from actions.channels.outbox import render
-from actions.channels.sender import post
+from actions.channels.sender import new_client, post
 from actions.channels.webhook import new_secret
 from api.errors import ApiError
 from api.schemas.channels import (
@@ -45,17 +48,25 @@ def mask(url: str) -> str:
 
 
 def check_url(settings: ChannelsSettings, url: str) -> str:
-    """``url`` if SpendSense may post to it; a 422 saying what to fix otherwise."""
-    parts = urlsplit(url.strip())
-    allowed_http = parts.scheme == "http" and parts.hostname in settings.allow_http_hosts
-    if not parts.hostname or not (parts.scheme == "https" or allowed_http):
+    """``url`` if SpendSense may post to it; a one-line 422 saying what to fix otherwise."""
+    url = url.strip()
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = httpx.URL()
+    allowed_http = parsed.scheme == "http" and admitted(parsed.host, settings.allow_hosts)
+    if not parsed.host or not (parsed.scheme == "https" or allowed_http):
         raise ApiError(
             422,
             "invalid_url",
             "url must be an https:// address (plain http only to the hosts in "
-            "SPENDSENSE_CHANNELS__ALLOW_HTTP_HOSTS)",
+            "SPENDSENSE_CHANNELS__ALLOW_HOSTS)",
         )
-    return url.strip()
+    try:
+        check(url, settings.allow_hosts)
+    except UnsafeAddress as exc:
+        raise ApiError(422, "unsafe_url", str(exc)) from exc
+    return url
 
 
 def failures(db: Session, channel_id: int) -> list[FailedDelivery]:
@@ -167,8 +178,16 @@ def send_test(
     channel = get_channel(db, tenant_id, channel_id)
     key = uuid.uuid4().hex
     body = render(channel.kind, trial_note(public_url, tenant_id, channel.name), key)
-    with httpx.Client(timeout=settings.timeout_s, follow_redirects=False) as client:
-        answer = post(client, channel.kind, channel.url, body.encode(), channel.signing_secret, key)
+    with new_client(settings.timeout_s) as client:
+        answer = post(
+            client,
+            channel.kind,
+            channel.url,
+            body.encode(),
+            channel.signing_secret,
+            key,
+            settings.allow_hosts,
+        )
     now = datetime.now(UTC)
     if answer.verdict == "sent":
         channel.last_sent_at = now

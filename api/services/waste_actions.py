@@ -4,8 +4,12 @@ topic). One executor per API process, built on first use."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from actions.audit import BestEffortSink
+from actions.waste_actions import find_action
 from actions.waste_executor import WasteExecutor, WasteRequest
+from api.deps import Login
 from api.errors import ApiError
 from api.schemas.waste import WasteActionRequest, WasteActionResult
 from api.services.waste import get_resource
@@ -30,33 +34,50 @@ def executor(state: AppState) -> WasteExecutor:
     return found
 
 
-def default_key(tenant_id: str, kind: str, resource_id: str, action: str) -> str:
-    """One decision per resource and action: a repeat returns the first result.
+def default_key(
+    tenant_id: str, kind: str, resource_id: str, action: str, seen: datetime | None
+) -> str:
+    """One decision per resource, action and sighting (the collector's last look at it): a
+    repeat of the click or a retry returns the first result, and once the resource was seen
+    again (a database AWS started after its 7 days, a gateway still there) it can be acted
+    on anew.
 
-    >>> default_key("acme", "elastic-ip", "eipalloc-0abc", "release")
-    'acme/waste/elastic-ip/eipalloc-0abc/release'
+    >>> from datetime import UTC, datetime
+    >>> default_key("acme", "elastic-ip", "eipalloc-0abc", "release",
+    ...             datetime(2026, 12, 1, 10, tzinfo=UTC))
+    'acme/waste/elastic-ip/eipalloc-0abc/release/2026-12-01T10:00:00+00:00'
     """
-    return f"{tenant_id}/waste/{kind}/{resource_id}/{action}"
+    sighting = seen.isoformat() if seen is not None else "-"
+    return f"{tenant_id}/waste/{kind}/{resource_id}/{action}/{sighting}"
 
 
 def run_action(
     state: AppState,
-    tenant_id: str,
-    actor: str,
+    login: Login,
     kind: str,
     resource_id: str,
     action: str,
     request: WasteActionRequest,
 ) -> WasteActionResult:
     """Carry out the action (404 unless the resource is the caller's and the kind has the
-    action; 422 without the typed confirmation it needs; 502 when AWS said no)."""
+    action; 403 for an irreversible one unless the caller is an admin; 422 without the
+    typed confirmation it needs; 502 when AWS said no)."""
+    tenant_id, actor = login.tenant_id, login.email
     with state.sessions() as db:
         row = get_resource(db, tenant_id, kind, resource_id)
-        account_id, region = row.account_id, row.region
+        account_id, region, seen = row.account_id, row.region, row.observed_at
+    plugin = find_action(kind, action)
+    if plugin is not None and plugin.confirm and not login.may("admin"):
+        raise ApiError(
+            403,
+            "role_required",
+            f"{kind} {action} cannot be undone: it needs the admin role (yours is "
+            f"{login.role}): ask an admin",
+        )
     key = (
         f"{tenant_id}/api/{request.decision_key}"
         if request.decision_key
-        else default_key(tenant_id, kind, resource_id, action)
+        else default_key(tenant_id, kind, resource_id, action, seen)
     )
     try:
         outcome = executor(state).act(

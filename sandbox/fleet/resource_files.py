@@ -1,8 +1,9 @@
 """``resources.json`` and ``resources/<id>.csv``: the resources of a trace fleet on disk.
 
 ``resources.json`` is a JSON list, one object per resource: ``kind`` (one of
-:data:`spendsense.events.RESOURCE_KINDS`), ``resource_id``, ``tenant``, ``account_id``,
-``region``, ``name``, ``tags`` (string to string), ``facts`` (the kind's own, see
+:data:`spendsense.events.RESOURCE_KINDS`), ``resource_id`` (a load balancer's and a
+database's is its ARN, ``arn:aws:rds:<region>:<account_id>:db:<identifier>``), ``tenant``,
+``account_id``, ``region``, ``name``, ``tags`` (string to string), ``facts`` (the kind's own, see
 :mod:`sandbox.fleet.resources`) and ``label``: ``waste`` (bool, at the end of the horizon),
 ``reason``, ``since`` (UTC ISO 8601 or null: from when the rules call it waste) and
 ``monthly_usd`` (what it costs a month). A metric kind's resource has a CSV in
@@ -86,6 +87,9 @@ def resource_from_record(record: object, where: str) -> FleetResource:
     for key in ("resource_id", "account_id", "region"):
         if not isinstance(record[key], str) or not record[key]:
             raise ConfigError(f"{where}: {key} must be a non-empty string")
+    db_prefix = f"arn:aws:rds:{record['region']}:{record['account_id']}:db:"
+    if record["kind"] == "rds-instance" and not record["resource_id"].startswith(db_prefix):
+        raise ConfigError(f"{where}: a database's resource_id must be its ARN, {db_prefix}<name>")
     tags = record["tags"]
     if not isinstance(tags, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in tags.items()

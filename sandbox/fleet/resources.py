@@ -337,18 +337,22 @@ def _kind_facts(rng: np.random.Generator, kind: str) -> dict[str, object]:
 
 
 def _resource_id(rng: np.random.Generator, kind: str, name: str, host: FleetInstance) -> str:
+    """A load balancer's and a database's id is its ARN (a database's identifier, its
+    name, is unique only within one account and region); the others' an AWS-style id."""
     if kind == "load-balancer":
         return (
             f"arn:aws:elasticloadbalancing:{host.region}:{host.account_id}:loadbalancer/app/{name}/"
             + _hex(rng, 16)
         )
+    if kind == "rds-instance":
+        return f"arn:aws:rds:{host.region}:{host.account_id}:db:{name}"
     prefix = {
         "ebs-volume": "vol-",
         "elastic-ip": "eipalloc-",
         "ebs-snapshot": "snap-",
         "nat-gateway": "nat-",
     }
-    return name if kind == "rds-instance" else prefix[kind] + _hex(rng)
+    return prefix[kind] + _hex(rng)
 
 
 def _draft(seed: int, kind: str, n: int, instances: list[FleetInstance], span: Span) -> Draft:

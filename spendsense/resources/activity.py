@@ -50,6 +50,14 @@ class History:
             run += 1
         return run
 
+    def longest_active_run(self) -> int:
+        """The longest run of active days."""
+        longest = run = 0
+        for flag in self.active:
+            run = run + 1 if flag else 0
+            longest = max(longest, run)
+        return longest
+
     def longest_gap(self) -> int:
         """The longest run of quiet days between two active days (0 with fewer than two)."""
         marks = [i for i, flag in enumerate(self.active) if flag]
@@ -110,6 +118,14 @@ def judge_activity(what: str, history: History | None, now: datetime, rules: Was
     >>> young = History(lookback_start(now, 10), (True,) + (False,) * 9)
     >>> judge_activity("requests", young, now, WasteRules()).provisional
     True
+
+    One spell of activity tells no cadence (a monthly job's first run), so its quiet run must
+    outlast a month before it is waste:
+
+    >>> once = History(lookback_start(now, 30), tuple(d == 20 for d in range(30)))
+    >>> v = judge_activity("requests", once, now, WasteRules())
+    >>> v.waste, v.provisional, v.reason
+    (False, True, 'no requests for 9 days after one short spell of activity: its cadence is unknown for 35 days')
     """
     from spendsense.resources.registry import OK, Verdict
 
@@ -120,6 +136,14 @@ def judge_activity(what: str, history: History | None, now: datetime, rules: Was
     if quiet <= rules.quiet_min_days or quiet <= rules.quiet_factor * gap:
         return OK
     since = history.start + (history.days - quiet) * DAY
+    spell = history.longest_active_run()
+    if gap == 0 and 0 < spell < rules.quiet_min_days and quiet <= rules.unknown_cadence_days:
+        return Verdict(
+            provisional=True,
+            reason=f"no {what} for {quiet} days after one short spell of activity: its "
+            f"cadence is unknown for {rules.unknown_cadence_days} days",
+            since=since,
+        )
     if history.days < rules.min_history_days:
         return Verdict(
             provisional=True,

@@ -72,6 +72,10 @@ class WasteRules(BaseModel):
     """... and longer than this times its longest quiet gap between active days."""
     min_history_days: int = Field(14, ge=1)
     """With less history than this, a quiet resource is only provisional."""
+    unknown_cadence_days: int = Field(35, ge=1)
+    """A history of one short spell of activity (under ``quiet_min_days`` days) tells no
+    cadence: a monthly job's first run looks the same. Its quiet run must pass this (a month
+    and its slack) before it is waste; until then it is provisional."""
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,15 @@ def list_tenants(session: Session) -> Sequence[Tenant]:
     return session.scalars(select(Tenant).order_by(Tenant.created_at, Tenant.id)).all()
 
 
-def create_user(session: Session, tenant_id: str, email: str, password_hash: str) -> User:
-    """Add a user to a tenant; emails are unique across SpendSense."""
-    user = User(tenant_id=tenant_id, email=email.strip().lower(), password_hash=password_hash)
+def create_user(
+    session: Session, tenant_id: str, email: str, password_hash: str, role: str = "admin"
+) -> User:
+    """Add an organisation's first member, its admin (the demo's onboarding, as a sign-up
+    does); emails are unique across SpendSense. A member added later comes by invite with
+    the role the invite names; the column's own default is the least, ``viewer``."""
+    user = User(
+        tenant_id=tenant_id, email=email.strip().lower(), password_hash=password_hash, role=role
+    )
     session.add(user)
     session.flush()
     return user

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from actions.channels import addresses
 from actions.channels.dispatch import ChannelDispatcher
 from actions.channels.notes import action_note
 from spendsense.events import ActionRecord
@@ -34,7 +36,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def channels(rig: Rig) -> Iterator[ChannelDispatcher]:
     """The dispatcher as the worker wires it: hearing of every digest the alerts reserve."""
-    cfg = ChannelsSettings(allow_http_hosts=["127.0.0.1"], max_attempts=3)
+    cfg = ChannelsSettings(allow_hosts=["127.0.0.1"], max_attempts=3)
     dispatcher = ChannelDispatcher(cfg, rig.settings, rig.store.sessions, rig.sink, clock=rig.clock)
     rig.alerts.after_flush = dispatcher.digest
     rig.runtime.channels = dispatcher
@@ -42,13 +44,15 @@ def channels(rig: Rig) -> Iterator[ChannelDispatcher]:
     dispatcher.close()
 
 
-def add_channel(rig: Rig, receiver: Receiver, kind: str, *topics: str, tenant: str = "acme") -> int:
+def add_channel(
+    rig: Rig, receiver: Receiver, kind: str, *topics: str, tenant: str = "acme", url: str = ""
+) -> int:
     with rig.store.sessions.begin() as session:
         channel = NotificationChannel(
             tenant_id=tenant,
             kind=kind,
             name=f"{kind} {tenant}",
-            url=receiver.url(f"/{tenant}/{kind}"),
+            url=url or receiver.url(f"/{tenant}/{kind}"),
             signing_secret=SECRET if kind == "webhook" else None,
             subscriptions=list(topics),
         )
@@ -248,3 +252,91 @@ def test_refusals_and_disabled_channels_send_nothing(
         channel.enabled = False
     assert channels.action(stop_record("i-0aa11bb22cc33dd10")) == []
     assert receiver.got("/acme/slack") == []
+
+
+def waste_record(action: str, resource_id: str, result: str) -> ActionRecord:
+    """An action on a wasted resource as the waste executor audits it."""
+    return ActionRecord(
+        tenant_id="acme",
+        account_id="111111111111",
+        action=action,
+        actor="policy:waste",
+        reason="unattached 30 days",
+        result=result,
+        at=datetime(2026, 12, 6, 21, 0, tzinfo=UTC),
+        resource_kind=action.split(":")[0],
+        resource_id=resource_id,
+        decision_key=f"acme/{resource_id}",
+    )
+
+
+def test_waste_actions_reach_the_actions_channel_and_their_failures_the_failures_one(
+    rig: Rig, channels: ChannelDispatcher, receiver: Receiver
+) -> None:
+    add_channel(rig, receiver, "webhook", "actions")
+    add_channel(rig, receiver, "slack", "failures")
+    taken = [
+        waste_record("ebs-volume:snapshot-then-delete", "vol-0aa11bb22cc33dd01", "deleted"),
+        waste_record("elastic-ip:release", "eipalloc-0aa11bb22cc33dd01", "released"),
+        waste_record("nat-gateway:tag-and-notify", "nat-0aa11bb22cc33dd01", "tagged"),
+        waste_record("rds-instance:stop", "db-orders-staging", "stopped"),
+    ]
+    for record in taken:  # all at the same instant, by the same actor: each one sent
+        assert channels.action(record) == ["sent"], record.action
+    got = [r.json() for r in receiver.got("/acme/webhook")]
+    assert [b["title"] for b in got] == [
+        "ebs-volume snapshot-then-delete deleted: vol-0aa11bb22cc33dd01",
+        "elastic-ip release released: eipalloc-0aa11bb22cc33dd01",
+        "nat-gateway tag-and-notify tagged: nat-0aa11bb22cc33dd01",
+        "rds-instance stop stopped: db-orders-staging",
+    ]
+    (item,) = got[0]["items"]
+    assert item == {
+        "label": "vol-0aa11bb22cc33dd01",
+        "detail": (
+            "ebs-volume vol-0aa11bb22cc33dd01 deleted by policy:waste at 2026-12-06 21:00 UTC: "
+            "unattached 30 days"
+        ),
+        "url": f"{rig.settings.public_base_url.rstrip('/')}/waste/ebs-volume/vol-0aa11bb22cc33dd01",
+    }
+    assert got[0]["topic"] == "actions" and got[0]["record"]["resource_id"] == item["label"]
+    assert receiver.got("/acme/slack") == []
+    # a failed one goes to the failures channel only; a refusal goes nowhere
+    failed = waste_record("rds-instance:stop", "db-orders-staging", "failed")
+    assert channels.action(failed) == ["sent"]
+    assert channels.action(waste_record("elastic-ip:release", "eipalloc-1", "refused")) == []
+    (failure,) = receiver.got("/acme/slack")
+    assert failure.json()["text"] == "rds-instance stop failed: db-orders-staging"
+    assert len(receiver.got("/acme/webhook")) == 4
+
+
+def test_a_host_resolving_inward_is_refused_at_connect(
+    rig: Rig, channels: ChannelDispatcher, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel saved while its host was public, whose host now resolves to a private
+    address (DNS rebinding, or a row written before the check): never connected to."""
+    inward = add_channel(rig, receiver, "webhook", "actions", url="https://hooks.example.test/x")
+    add_channel(rig, receiver, "slack", "failures")
+    monkeypatch.setattr(addresses, "resolve", lambda host, port: [ip_address("10.0.0.5")])
+    assert channels.action(stop_record("i-0aa11bb22cc33dd11")) == ["dead"]
+    refusal = "the channel URL resolves to a private address (10.0.0.5): use a public endpoint"
+    with rig.store.sessions() as session:
+        channel = session.get(NotificationChannel, inward)
+        assert channel is not None and channel.last_error == refusal
+    (row,) = deliveries(rig)
+    assert (row.status, row.status_code, row.error) == ("dead", None, refusal)
+    # the receiver (admitted by name) still hears of the failure
+    (notice,) = [r for r in rig.sink.records if r.action == "notify"]
+    assert channels.action(notice) == ["sent"]
+    assert len(receiver.got("/acme/slack")) == 1
+
+
+def test_a_dead_deliverys_error_never_quotes_the_receiver(
+    rig: Rig, channels: ChannelDispatcher, receiver: Receiver
+) -> None:
+    broken = add_channel(rig, receiver, "webhook", "actions")
+    receiver.script("/acme/webhook", (404, {}))
+    assert channels.action(stop_record("i-0aa11bb22cc33dd12")) == ["dead"]
+    with rig.store.sessions() as session:
+        channel = session.get(NotificationChannel, broken)
+        assert channel is not None and channel.last_error == "HTTP 404: Not Found"

@@ -18,6 +18,7 @@ from spendsense.events import WasteRecord
 from spendsense.resources.kinds.ebs_snapshot import BACKUP_TAG, _facts
 from spendsense.resources.registry import OK, WasteRules, load_kinds
 from spendsense.store.models import AuditEntry, Tenant
+from spendsense.store.models.waste import WasteDecision
 from tests.actions.conftest import REGION, Rig
 
 PROTECT = "spendsense:protect"
@@ -30,10 +31,10 @@ def executor(rig: Rig) -> WasteExecutor:
     )
 
 
-def client(rig: Rig, service: str, tenant: str = "acme") -> Any:
+def client(rig: Rig, service: str, tenant: str = "acme", region: str = REGION) -> Any:
     """A client inside the tenant's account (as its owner would act)."""
     acc = rig.accounts[tenant]
-    session = rig.sandbox.assume(acc.role_arn, acc.external_id, REGION)
+    session = rig.sandbox.assume(acc.role_arn, acc.external_id, region)
     return session.client(service, endpoint_url=rig.sandbox.endpoint_url)
 
 
@@ -214,10 +215,10 @@ def test_a_load_balancer_is_flagged_by_its_arn(rig: Rig, executor: WasteExecutor
     }
 
 
-def _database(rds: Any, tags: dict[str, str] | None = None) -> str:
-    db_id = f"reports-{uuid.uuid4().hex[:8]}"
-    rds.create_db_instance(
-        DBInstanceIdentifier=db_id,
+def _database(rds: Any, tags: dict[str, str] | None = None, ident: str = "") -> str:
+    """A new database; returns its ARN, its id as the collector finds it."""
+    created = rds.create_db_instance(
+        DBInstanceIdentifier=ident or f"reports-{uuid.uuid4().hex[:8]}",
         DBInstanceClass="db.t3.micro",
         Engine="postgres",
         MasterUsername="admin1",
@@ -225,24 +226,46 @@ def _database(rds: Any, tags: dict[str, str] | None = None) -> str:
         AllocatedStorage=20,
         Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
     )
-    return db_id
+    return str(created["DBInstance"]["DBInstanceArn"])
+
+
+def _db_status(rds: Any, arn: str) -> str:
+    """The database's status, described by the identifier its ARN ends in."""
+    found = rds.describe_db_instances(DBInstanceIdentifier=arn.split(":db:")[1])
+    return str(found["DBInstances"][0]["DBInstanceStatus"])
 
 
 def test_a_database_is_stopped_and_a_protected_one_is_not(
     rig: Rig, executor: WasteExecutor
 ) -> None:
     rds = client(rig, "rds")
-    db_id = _database(rds)
-    stopped = act(rig, executor, "rds-instance", db_id, "stop")
+    db_arn = _database(rds)
+    stopped = act(rig, executor, "rds-instance", db_arn, "stop")
     assert stopped.result == "stopped" and "7 days" in stopped.message
-    status = rds.describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]
-    assert status["DBInstanceStatus"] in {"stopped", "stopping"}
+    assert _db_status(rds, db_arn) in {"stopped", "stopping"}
     kept = _database(rds, {PROTECT: ""})
     assert act(rig, executor, "rds-instance", kept, "stop").result == "refused"
-    assert (
-        rds.describe_db_instances(DBInstanceIdentifier=kept)["DBInstances"][0]["DBInstanceStatus"]
-        == "available"
-    )
+    assert _db_status(rds, kept) == "available"
+
+
+def test_of_two_databases_of_one_identifier_only_the_one_asked_for_is_stopped(
+    rig: Rig, executor: WasteExecutor
+) -> None:
+    """An identifier is unique only within one account and region: the ARN names the
+    database, and one whose account or region is not the request's is refused."""
+    ident = f"app-db-{uuid.uuid4().hex[:8]}"
+    here, there = client(rig, "rds"), client(rig, "rds", region="eu-west-1")
+    busy, idle = _database(here, ident=ident), _database(there, ident=ident)
+    assert busy != idle
+    wrong = act(rig, executor, "rds-instance", idle, "stop")  # the request says us-east-1
+    assert wrong.result == "refused" and "eu-west-1" in wrong.message
+    assert (_db_status(here, busy), _db_status(there, idle)) == ("available", "available")
+    stopped = act(rig, executor, "rds-instance", idle, "stop", region="eu-west-1")
+    assert stopped.result == "stopped"
+    assert _db_status(there, idle) in {"stopped", "stopping"}
+    assert _db_status(here, busy) == "available"
+    bare = act(rig, executor, "rds-instance", ident, "stop", decision_key="bare-" + ident)
+    assert bare.result == "refused" and _db_status(here, busy) == "available"
 
 
 def test_a_snapshot_is_deleted_with_its_id_typed(rig: Rig, executor: WasteExecutor) -> None:
@@ -266,10 +289,7 @@ def test_a_policy_runs_dry_first_and_under_its_cap(rig: Rig, executor: WasteExec
     policy = {"actor": "policy:waste", "max_per_hour": 1}
     dry = act(rig, executor, "rds-instance", first, "stop", dry_run=True, **policy)
     assert dry.result == "dry-run"
-    assert (
-        rds.describe_db_instances(DBInstanceIdentifier=first)["DBInstances"][0]["DBInstanceStatus"]
-        == "available"
-    )
+    assert _db_status(rds, first) == "available"
     assert act(
         rig, executor, "rds-instance", first, "stop", decision_key="p1", **policy
     ).result == ("stopped")
@@ -344,3 +364,40 @@ def test_the_waste_policy_is_off_then_dry_run_then_acts_once_per_finding(rig: Ri
         ("policy:waste", "dry-run", True),
         ("policy:waste", "deleted", False),
     ]
+
+
+def test_a_delete_whose_process_died_is_taken_again_and_reuses_its_snapshot(
+    rig: Rig, executor: WasteExecutor
+) -> None:
+    ec2 = rig.ec2()
+    vol = volume(ec2, {"Name": "scratch"})
+    key = f"acme/test/ebs-volume/{vol}/snapshot-then-delete"
+    # the dead try: its decision recorded, its backup made, then the process was killed
+    with rig.store.sessions.begin() as session:
+        session.add(
+            WasteDecision(
+                decision_key=key,
+                tenant_id="acme",
+                kind="ebs-volume",
+                resource_id=vol,
+                action="snapshot-then-delete",
+                actor="ops@acme.test",
+                decided_at=rig.clock(),
+                status="pending",
+            )
+        )
+    first = ec2.create_snapshot(
+        VolumeId=vol,
+        TagSpecifications=[
+            {"ResourceType": "snapshot", "Tags": [{"Key": BACKUP_TAG, "Value": vol}]}
+        ],
+    )["SnapshotId"]
+    rig.clock.advance(minutes=5)  # still within the lease: the first try may be alive
+    assert act(rig, executor, "ebs-volume", vol, "snapshot-then-delete").result == "in-progress"
+    rig.clock.advance(minutes=15)
+    done = act(rig, executor, "ebs-volume", vol, "snapshot-then-delete")
+    assert (done.result, done.details["snapshot_id"]) == ("deleted", first)
+    backups = ec2.describe_snapshots(Filters=[{"Name": "volume-id", "Values": [vol]}])
+    assert [s["SnapshotId"] for s in backups["Snapshots"]] == [first]  # no second snapshot
+    # the volume's own tags are kept in the audit, not copied (the role writes spendsense:* only)
+    assert done.details["volume_tags"] == {"Name": "scratch"}

@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from ipaddress import ip_address
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from actions.channels import addresses
 from actions.channels.dispatch import ChannelDispatcher
 from actions.channels.webhook import verify
 from api.app import create_app
@@ -22,7 +24,7 @@ from spendsense.store import create_user
 from tests.api.conftest import PASSWORD, User, anonymous_csrf, new_client, sign_up
 from tests.fixtures.receiver import Receiver
 
-LOCAL = ChannelsSettings(allow_http_hosts=["127.0.0.1"], max_attempts=1)
+LOCAL = ChannelsSettings(allow_hosts=["127.0.0.1"], max_attempts=1)
 
 
 class ListSink:
@@ -98,6 +100,52 @@ def test_urls_must_be_https_except_the_allowed_hosts(admin: User) -> None:
     assert fine.json()["signing_secret"] is None  # type: ignore[attr-defined]
 
 
+def test_loopback_private_and_metadata_urls_are_refused_when_saved(
+    admin: User, receiver: Receiver
+) -> None:
+    for url in (
+        "https://127.0.0.2/hook",
+        "https://localhost/hook",
+        "https://[::1]/hook",
+        "https://10.1.2.3/hook",
+        "https://192.168.0.10:8443/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::ffff:10.0.0.5]/hook",
+        "https://0.0.0.0/hook",
+    ):
+        refused = admin.post("/api/channels", json={"kind": "webhook", "name": "x", "url": url})
+        assert refused.status_code == 422, url  # type: ignore[attr-defined]
+        message = refused.json()["error"]["message"]  # type: ignore[attr-defined]
+        assert message.startswith("the channel URL resolves to a"), message
+        assert message.endswith(": use a public endpoint") and "\n" not in message
+    made = add(admin, receiver)  # the receiver's host is in channels.allow_hosts
+    changed = admin.client.put(
+        f"/api/channels/{made['id']}",
+        json={"url": "https://169.254.169.254/latest/meta-data/"},
+        headers={"X-CSRF-Token": admin.csrf},
+    )
+    assert changed.status_code == 422
+    assert changed.json()["error"]["message"] == (
+        "the channel URL resolves to a link-local address (169.254.169.254): use a public endpoint"
+    )
+
+
+def test_a_host_resolving_inward_after_it_was_saved_is_refused_by_the_test(
+    admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(addresses, "resolve", lambda host, port: [ip_address("93.184.216.34")])
+    made = admin.post(
+        "/api/channels",
+        json={"kind": "webhook", "name": "x", "url": "https://hooks.example.test/hook"},
+    ).json()  # type: ignore[attr-defined]
+    monkeypatch.setattr(addresses, "resolve", lambda host, port: [ip_address("10.0.0.5")])
+    tested = admin.post(f"/api/channels/{made['id']}/test").json()  # type: ignore[attr-defined]
+    refusal = "the channel URL resolves to a private address (10.0.0.5): use a public endpoint"
+    assert tested == {"ok": False, "status_code": None, "error": refusal}
+    (listed,) = [c for c in admin.client.get("/api/channels").json() if c["id"] == made["id"]]
+    assert listed["last_error"] == f"test: {refusal}"
+
+
 def test_change_test_failure_and_remove(admin: User, receiver: Receiver) -> None:
     made = add(admin, receiver, kind="slack")
     url = f"/api/channels/{made['id']}"
@@ -110,9 +158,9 @@ def test_change_test_failure_and_remove(admin: User, receiver: Receiver) -> None
     assert changed.json()["name"] == "renamed" and not changed.json()["enabled"]
     receiver.script("/slack", (404, {}))
     tested = admin.post(f"{url}/test").json()  # type: ignore[attr-defined]
-    assert not tested["ok"] and tested["status_code"] == 404
+    assert tested == {"ok": False, "status_code": 404, "error": "HTTP 404: Not Found"}
     (listed,) = [c for c in admin.client.get("/api/channels").json() if c["id"] == made["id"]]
-    assert listed["last_error"].startswith("test: HTTP 404")
+    assert listed["last_error"] == "test: HTTP 404: Not Found"  # never the receiver's body
     assert admin.client.delete(url, headers={"X-CSRF-Token": admin.csrf}).status_code == 200
     assert admin.client.get(url).status_code in {404, 405}
     assert all(c["id"] != made["id"] for c in admin.client.get("/api/channels").json())
@@ -139,10 +187,10 @@ def test_a_dead_delivery_shows_on_the_settings_api(
     finally:
         dispatcher.close()
     (listed,) = [c for c in admin.client.get("/api/channels").json() if c["id"] == made["id"]]
-    assert listed["last_error"].startswith("HTTP 500")
+    assert listed["last_error"] == "HTTP 500: Internal Server Error"
     (failure,) = listed["failures"]
     assert failure["status"] == "dead" and failure["topic"] == "actions"
-    assert failure["attempts"] == 1 and failure["error"].startswith("HTTP 500")
+    assert failure["attempts"] == 1 and failure["error"] == "HTTP 500: Internal Server Error"
 
 
 def test_organisations_never_see_or_touch_each_others_channels(

@@ -21,9 +21,10 @@ OFFICE = {
 def test_admins_define_schedules_and_bad_definitions_say_what_to_fix(alice: User) -> None:
     created = send(alice, "PUT", "/api/schedules", json=OFFICE)
     assert created.status_code == 201, created.text
-    assert created.json()["instances"] == 0 and created.json()["dry_run"] is False
-    replaced = send(alice, "PUT", "/api/schedules", json={**OFFICE, "dry_run": True})
-    assert replaced.status_code == 200 and replaced.json()["dry_run"] is True
+    # a dry run until it is turned off
+    assert created.json()["instances"] == 0 and created.json()["dry_run"] is True
+    replaced = send(alice, "PUT", "/api/schedules", json={**OFFICE, "dry_run": False})
+    assert replaced.status_code == 200 and replaced.json()["dry_run"] is False
     for bad, message in (
         ({**OFFICE, "time_zone": "Mars/Olympus"}, "is not an IANA time zone"),
         ({**OFFICE, "periods": [{"days": ["mon"], "start": "8am", "end": "19:00"}]}, "HH:MM"),
@@ -33,7 +34,7 @@ def test_admins_define_schedules_and_bad_definitions_say_what_to_fix(alice: User
         assert resp.status_code == 422, resp.text
         assert message in resp.text
     listed = alice.client.get("/api/schedules").json()
-    assert [(s["name"], s["dry_run"]) for s in listed] == [("office", True)]
+    assert [(s["name"], s["dry_run"]) for s in listed] == [("office", False)]
     gone = send(alice, "DELETE", "/api/schedules", params={"name": "office"})
     assert gone.status_code == 200
     assert send(alice, "DELETE", "/api/schedules", params={"name": "office"}).status_code == 404

@@ -6,6 +6,8 @@ resource's id, idempotent, and the Elastic IP's release needs its typed confirma
 from __future__ import annotations
 
 import time
+import uuid
+from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
@@ -15,6 +17,7 @@ from spendsense.settings import KafkaSettings
 from spendsense.store.models.waste import WasteResource
 from spendsense.topics import WASTE, topic_name
 from tests.api.conftest import connect, projector_setup, running_projector, seed_instance, sign_up
+from tests.api.test_roles import join
 from tests.api.waste_seeds import seed_waste, waste_record
 from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.sandbox import Sandbox
@@ -194,3 +197,73 @@ def test_a_protected_volume_is_refused_from_the_api(sandbox_app: FastAPI, sandbo
     assert refused.status_code == 200 and refused.json()["result"] == "refused"
     assert protect in refused.json()["message"]
     assert ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] == "available"
+
+
+def test_of_two_databases_of_one_identifier_the_api_stops_the_one_asked_for(
+    sandbox_app: FastAPI, sandbox: Sandbox
+) -> None:
+    """A database's id is its ARN (its identifier is unique only per account and region),
+    colons and all in the URL as the pages encode it; the other one keeps running."""
+    services = sandbox_app.state.spendsense
+    user = sign_up(sandbox_app)
+    account_id = sandbox.tenant_account_ids[0]
+    connect(user, sandbox, account_id)
+    ident = f"app-db-{uuid.uuid4().hex[:8]}"
+    clients, arns = {}, {}
+    for region in ("us-east-1", "eu-west-1"):
+        clients[region] = sandbox.client("rds", sandbox.tenant_session(account_id, region), region)
+        arns[region] = clients[region].create_db_instance(
+            DBInstanceIdentifier=ident,
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            MasterUsername="admin1",
+            MasterUserPassword="correct-horse-1",
+            AllocatedStorage=20,
+        )["DBInstance"]["DBInstanceArn"]
+        with services.sessions() as db:
+            seed_waste(
+                db,
+                user.tenant_id,
+                account_id,
+                kind="rds-instance",
+                resource_id=arns[region],
+                region=region,
+            )
+
+    def status(region: str) -> str:
+        found = clients[region].describe_db_instances(DBInstanceIdentifier=ident)
+        return str(found["DBInstances"][0]["DBInstanceStatus"])
+
+    page = user.client.get("/api/waste/rds-instance").json()
+    assert sorted((i["resource_id"], i["region"]) for i in page["items"]) == sorted(
+        (arn, region) for region, arn in arns.items()
+    )
+    staging = quote(arns["eu-west-1"], safe="")
+    stopped = user.post(f"/api/waste/rds-instance/{staging}/actions/stop", json={})
+    assert stopped.status_code == 200 and stopped.json()["result"] == "stopped", stopped.text
+    assert status("eu-west-1") in {"stopped", "stopping"} and status("us-east-1") == "available"
+    detail = user.client.get(f"/api/waste/rds-instance/{quote(arns['us-east-1'], safe='')}")
+    assert detail.json()["resource_id"] == arns["us-east-1"] and not detail.json()["audit"]
+
+
+def test_an_operator_flags_and_stops_but_only_an_admin_releases(
+    sandbox_app: FastAPI, sandbox: Sandbox
+) -> None:
+    services = sandbox_app.state.spendsense
+    admin = sign_up(sandbox_app)
+    account_id = sandbox.tenant_account_ids[0]
+    ec2 = connect(admin, sandbox, account_id)
+    address = ec2.allocate_address(Domain="vpc")
+    alloc, ip = address["AllocationId"], address["PublicIp"]
+    with services.sessions() as db:
+        seed_waste(db, admin.tenant_id, account_id, resource_id=alloc, details={"public_ip": ip})
+    operator = join(sandbox_app, admin, "operator")
+    url = f"/api/waste/elastic-ip/{alloc}/actions/release"
+
+    refused = operator.post(url, json={"confirm": ip})
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "role_required"
+    assert "admin role" in refused.json()["error"]["message"]
+    assert ec2.describe_addresses(AllocationIds=[alloc])["Addresses"]  # still there
+    released = admin.post(url, json={"confirm": ip})
+    assert released.json()["result"] == "released", released.text

@@ -13,12 +13,14 @@ from typing import Any
 
 import boto3
 import pytest
+from sqlalchemy import select
 
 from ingest.resources import Watched, fetch_histories
 from sandbox.control import account_credentials
 from spendsense.resources.activity import lookback_start
 from spendsense.resources.prices import PriceBook
 from spendsense.resources.registry import Facts, Metric, WasteRules, load_kinds
+from spendsense.store.models.resource_sightings import ResourceSighting
 from tests.ingest.conftest import IngestEnv, read_topic
 
 pytestmark = [pytest.mark.kafka]
@@ -92,16 +94,22 @@ def seed(env: IngestEnv) -> dict[str, str]:
     ids["lb"] = admin(env, "elbv2", "us-east-1").create_load_balancer(
         Name=f"lb-{tag}", Subnets=subnets, Type="application"
     )["LoadBalancers"][0]["LoadBalancerArn"]
-    ids["db"] = f"reports-{tag}"
-    admin(env, "rds", "us-east-1").create_db_instance(
-        DBInstanceIdentifier=ids["db"],
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="admin1",
-        MasterUserPassword="secret-pass-1",
-        AllocatedStorage=20,
-    )
+    ids["db"] = database(env, "us-east-1", f"reports-{tag}")
     return ids
+
+
+def database(env: IngestEnv, region: str, identifier: str) -> str:
+    """A database in acme's account; returns its ARN (the id it is found by)."""
+    return str(
+        admin(env, "rds", region).create_db_instance(
+            DBInstanceIdentifier=identifier,
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            MasterUsername="admin1",
+            MasterUserPassword="secret-pass-1",
+            AllocatedStorage=20,
+        )["DBInstance"]["DBInstanceArn"]
+    )
 
 
 def test_each_kind_is_found_judged_and_priced_by_region(ingest_env: IngestEnv) -> None:
@@ -156,6 +164,34 @@ def test_each_kind_is_found_judged_and_priced_by_region(ingest_env: IngestEnv) -
     gone = latest(env)[ids["eip"]]
     assert gone["gone"] and gone["kind"] == "elastic-ip"
     assert not latest(env)[ids["volume"]]["gone"]
+
+
+def test_databases_of_one_identifier_in_two_regions_are_two_findings(
+    ingest_env: IngestEnv,
+) -> None:
+    """An identifier is unique only within one account and region: each database is keyed
+    by its ARN, so neither overwrites the other's finding or sighting."""
+    env = ingest_env
+    ident = f"app-db-{uuid.uuid4().hex[:8]}"
+    arns = {region: database(env, region, ident) for region in ("us-east-1", "eu-west-1")}
+    assert len(set(arns.values())) == 2
+    service = env.service(collectors=["resources"])
+    for _ in range(2):  # the second cycle updates the sightings the first one inserted
+        results = service.run_cycle()
+        assert {r.status for r in results} == {"ok"}, [r.line() for r in results]
+    records = latest(env)
+    for region, arn in arns.items():
+        record = records[arn]
+        assert (record["kind"], record["region"], record["name"]) == ("rds-instance", region, ident)
+        assert record["account_id"] == env.accounts["acme"].account_id and not record["gone"]
+    assert records[arns["us-east-1"]]["key"] != records[arns["eu-west-1"]]["key"]
+    with env.store() as session:
+        sighted = session.scalars(
+            select(ResourceSighting).where(ResourceSighting.resource_id.in_(arns.values()))
+        ).all()
+    assert sorted((s.region, s.resource_id) for s in sighted) == sorted(
+        (region, arn) for region, arn in arns.items()
+    )
 
 
 def test_a_kind_that_fails_leaves_the_others_and_the_next_cycle_retries(

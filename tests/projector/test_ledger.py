@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from api.services.savings import Span, summarise
 from projector.projection import Projector, ProjectorMetrics
-from spendsense.events import ActionRecord, Event, InventoryRecord
+from spendsense.events import ActionRecord, Event, InventoryRecord, WasteRecord
 from spendsense.metrics import CollectorRegistry
 from spendsense.producer import make_producer
 from spendsense.settings import KafkaSettings, StoreSettings
 from spendsense.store import Store, create_tenant, open_store
 from spendsense.store.models import SavingsEntry, WasteResource
-from spendsense.topics import ACTIONS, INVENTORY, topic_name, topic_spec
+from spendsense.topics import ACTIONS, INVENTORY, WASTE, topic_name, topic_spec
 from tests.api.conftest import projector_setup, running_projector
 from tests.fixtures.postgres import PostgresServer
 
@@ -73,10 +73,17 @@ def action(verb: str, result: str, at: datetime, **extra: object) -> ActionRecor
     return ActionRecord(action=verb, result=result, at=at, **(values | extra))
 
 
+def topic_of(rec: Event) -> str:
+    """The topic a record travels on."""
+    if isinstance(rec, ActionRecord):
+        return ACTIONS
+    return WASTE if isinstance(rec, WasteRecord) else INVENTORY
+
+
 def fold(projector: Projector, *records: Event) -> None:
     """Each record in a batch of its own, in the order given."""
     for rec in records:
-        topic = ACTIONS if isinstance(rec, ActionRecord) else INVENTORY
+        topic = topic_of(rec)
         projector.apply([(topic_name(projector.kafka, topic), 0, None, rec.to_bytes())])
 
 
@@ -253,6 +260,49 @@ def test_a_waste_action_is_priced_from_its_resource_and_a_database_restarts_in_7
     assert saved([database], now=T0 + timedelta(days=30)) == round(7 * 24 * 0.1, 2)
 
 
+def test_a_database_started_by_a_person_ends_its_saving_when_seen_running(
+    store: Store, projector: Projector
+) -> None:
+    with store.sessions.begin() as session:
+        session.add(
+            WasteResource(
+                tenant_id="acme",
+                kind="rds-instance",
+                resource_id="db1",
+                account_id=ACCOUNT,
+                region="us-east-1",
+                monthly_price_usd=73.0,
+            )
+        )
+    stop = action(
+        "rds-instance:stop",
+        "stopped",
+        T0,
+        instance_id=None,
+        actor="ops@acme.test",
+        resource_kind="rds-instance",
+        resource_id="db1",
+    )
+
+    def seen(state: str, at: datetime) -> WasteRecord:
+        return WasteRecord(
+            tenant_id="acme",
+            account_id=ACCOUNT,
+            region="us-east-1",
+            kind="rds-instance",
+            resource_id="db1",
+            state=state,
+            observed_at=at,
+        )
+
+    # still stopped an hour on, then started in the console: seen available on day 2
+    fold(projector, stop, seen("stopped", T0 + timedelta(hours=1)))
+    fold(projector, seen("available", T0 + timedelta(days=2)))
+    (entry,) = ledger(store)
+    assert (entry.ended_at, entry.end_reason) == (T0 + timedelta(days=2), "seen running")
+    assert saved([entry], now=T0 + timedelta(days=30)) == round(2 * 24 * 0.1, 2)
+
+
 def test_entries_of_one_resource_never_overlap(store: Store, projector: Projector) -> None:
     """A second stop while the first still saves (its restart not seen yet) ends the first
     there; a stop folded out of order ends where the later one starts."""
@@ -282,7 +332,7 @@ def test_a_replay_through_the_broker_adds_nothing(
     ]
     producer = make_producer(kafka, client_id="ledger-test")
     for rec in records:
-        topic = ACTIONS if isinstance(rec, ActionRecord) else INVENTORY
+        topic = topic_of(rec)
         key, value = topic_spec(topic).encode(rec)
         producer.send(topic_name(kafka, topic), key=key, value=value)
     producer.flush(10)

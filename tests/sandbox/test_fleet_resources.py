@@ -82,6 +82,12 @@ def _edit(folder: Path, change: object) -> None:
         (lambda rs: rs[0]["label"].update(waste=True, since=None), "needs since"),
         (lambda rs: rs.append(rs[0]), "is listed twice"),
         (lambda rs: rs[0].update(tags={"a": 1}), "tags must be an object of string to string"),
+        (  # an identifier is unique only within one account and region
+            lambda rs: next(r for r in rs if r["kind"] == "rds-instance").update(
+                resource_id="app-db"
+            ),
+            "a database's resource_id must be its ARN",
+        ),
     ],
 )
 def test_a_bad_resources_file_is_one_line_naming_the_fault(

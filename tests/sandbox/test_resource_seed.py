@@ -12,6 +12,7 @@ import pytest
 from sandbox.fleet import write_fleet
 from sandbox.fleet.generator import FleetSpec, generate_fleet
 from sandbox.fleet.model import FleetResource
+from sandbox.resource_metrics import dimension_value
 from tests.fixtures.sandbox import Sandbox, serve_sandbox
 
 SPEC = FleetSpec(seed=4, instances=16, days=21, tenants=1, resources=8)
@@ -59,10 +60,11 @@ def test_moto_holds_every_resource_with_the_fleets_ids(served: Sandbox) -> None:
         ]
         assert lb["Type"] == r.facts["type"]
     for r in of(served, "rds-instance"):
-        [db] = client(served, "rds", r).describe_db_instances(DBInstanceIdentifier=r.resource_id)[
-            "DBInstances"
-        ]
+        [db] = client(served, "rds", r).describe_db_instances(
+            DBInstanceIdentifier=dimension_value(r.resource_id)
+        )["DBInstances"]
         assert db["DBInstanceClass"] == r.facts["instance_class"]
+        assert db["DBInstanceArn"] == r.resource_id  # the id the collector keys it by
     owned = {
         s["SnapshotId"]
         for r in of(served, "ebs-snapshot")
@@ -149,7 +151,7 @@ def test_cloudwatch_serves_their_metrics_by_dimension(served: Sandbox) -> None:
         db,
         "AWS/RDS",
         "DatabaseConnections",
-        [{"Name": "DBInstanceIdentifier", "Value": db.resource_id}],
+        [{"Name": "DBInstanceIdentifier", "Value": dimension_value(db.resource_id)}],
     )
     assert sum(v > 0 for _, v in days) >= len(days) - 2  # every night
     [lb] = of(served, "load-balancer", "never-used")[:1]

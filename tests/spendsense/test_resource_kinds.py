@@ -232,6 +232,14 @@ def test_an_orphaned_snapshot_is_waste_after_its_retention() -> None:
         ).waste
     backup = Facts(**base, details=orphan, created_at=old, tags={"spendsense:backup-of": "vol-1"})
     assert not snap.judge(backup, None, NOW, RULES).waste
+    # a CopySnapshot copy (disaster recovery) names a volume that never existed, and AWS
+    # Backup's recovery points are its plan's to keep: neither is an orphan
+    copy = Facts(**base, details={**orphan, "volume_id": "vol-ffffffff"}, created_at=old)
+    managed = Facts(
+        **base, details=orphan, created_at=old, tags={"aws:backup:source-resource": "x"}
+    )
+    assert not snap.judge(copy, None, NOW, RULES).waste
+    assert not snap.judge(managed, None, NOW, RULES).waste
     assert snap.monthly_price(Facts(**base, details=orphan), PriceBook.load()) == 5.0
 
 

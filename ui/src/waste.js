@@ -26,7 +26,9 @@ function actionButtons(r, confirmWith) {
   return r.actions.map((a) => {
     const style = a.confirm || a.action === "snapshot-then-delete" ? "btn-danger" : "btn-ghost";
     const off = r.protected ? ' disabled title="protected by its tag"' : "";
-    return `<button class="${style} waste-act" data-kind="${esc(r.kind)}" data-id="${esc(r.resource_id)}" data-action="${esc(a.action)}" data-confirm="${a.confirm ? "1" : ""}" data-expected="${esc(confirmWith(r).join(" "))}"${off}>${esc(ACTION_LABELS[a.action] || a.action)}</button>`;
+    // an irreversible action is an admin's (the server refuses anyone else)
+    const needs = a.confirm ? "admin" : "operator";
+    return `<button data-needs="${needs}" class="${style} waste-act" data-kind="${esc(r.kind)}" data-id="${esc(r.resource_id)}" data-action="${esc(a.action)}" data-confirm="${a.confirm ? "1" : ""}" data-expected="${esc(confirmWith(r).join(" "))}"${off}>${esc(ACTION_LABELS[a.action] || a.action)}</button>`;
   }).join(" ");
 }
 

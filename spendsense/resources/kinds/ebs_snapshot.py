@@ -37,6 +37,11 @@ from spendsense.resources.registry import (
 )
 
 BACKUP_TAG = "spendsense:backup-of"
+COPY_VOLUME_ID = "vol-ffffffff"
+"""The volume id AWS gives a snapshot made by CopySnapshot (a cross-region or cross-account
+copy, usually disaster recovery): it never existed, so "its volume is gone" says nothing."""
+AWS_BACKUP_TAG_PREFIX = "aws:backup:"
+"""Snapshots AWS Backup manages (its recovery points): kept by its plan, deleted by it."""
 
 
 @register("ebs-snapshot")
@@ -81,6 +86,8 @@ class EbsSnapshot(ResourceKindPlugin):
             facts.details.get("volume_exists")
             or facts.details.get("ami_ids")
             or BACKUP_TAG in facts.tags
+            or facts.details.get("volume_id") == COPY_VOLUME_ID
+            or any(k.startswith(AWS_BACKUP_TAG_PREFIX) for k in facts.tags)
             or facts.created_at is None
         ):
             return OK

@@ -44,7 +44,8 @@ def engine_family(engine: str) -> str | None:
 
 @register("rds-instance")
 class RdsInstance(ResourceKindPlugin):
-    """An RDS DB instance, keyed by its identifier."""
+    """An RDS DB instance, keyed by its ARN (``DBInstanceArn``): AWS makes its identifier
+    unique only within one account and region."""
 
     permissions = ("rds:DescribeDBInstances", "cloudwatch:GetMetricData")
     metrics = (Metric("AWS/RDS", "DatabaseConnections", "Maximum"),)
@@ -78,7 +79,7 @@ def _facts(db: dict[str, Any], region: str) -> Facts:
     ident = db["DBInstanceIdentifier"]
     return Facts(
         kind="rds-instance",
-        resource_id=ident,
+        resource_id=db["DBInstanceArn"],
         region=region,
         state=db.get("DBInstanceStatus", ""),
         name=tags.get("Name", ident),

@@ -58,7 +58,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     # What the person may do (api.deps ROLES): "viewer" < "operator" < "admin".
-    role: Mapped[str] = mapped_column(String(10), default="admin", server_default="admin")
+    role: Mapped[str] = mapped_column(String(10), default="viewer", server_default="viewer")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
