@@ -35,7 +35,7 @@ from actions.schedules.scheduler import TICK_S, Scheduler
 from spendsense.errors import PoisonRecord
 from spendsense.events import DeadLetter, DetectionRecord
 from spendsense.faust_worker import Worker
-from spendsense.kafka_clients import faust_config
+from spendsense.kafka_clients import WORKER_METADATA_MAX_AGE_MS, faust_config
 from spendsense.metrics import CollectorRegistry, serve_metrics
 from spendsense.settings import ActionsSettings, Settings, settings_or_exit
 from spendsense.topics import (
@@ -106,6 +106,7 @@ def faust_app(settings: Settings) -> faust.App:
     return faust.App(
         app_id,
         **faust_config(kafka),
+        consumer_metadata_max_age_ms=WORKER_METADATA_MAX_AGE_MS,
         store="memory://",
         datadir=str(datadir / app_id),
         topic_disable_leader=True,

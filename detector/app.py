@@ -26,7 +26,7 @@ from detector.output import ChannelOutput, KafkaOutput, Output
 from detector.reference import ReferenceReader, ReferenceView
 from detector.tables import DetectorChannels, declare_channels
 from spendsense.faust_worker import Worker
-from spendsense.kafka_clients import faust_config
+from spendsense.kafka_clients import WORKER_METADATA_MAX_AGE_MS, faust_config
 from spendsense.metrics import CollectorRegistry, serve_metrics
 from spendsense.settings import Settings, settings_or_exit
 from spendsense.topics import DEADLETTER, DETECTIONS, METRICS, topic_name
@@ -58,6 +58,7 @@ def faust_app(settings: Settings, app_id: str) -> faust.App:
     return faust.App(
         app_id,
         **faust_config(kafka),
+        consumer_metadata_max_age_ms=WORKER_METADATA_MAX_AGE_MS,
         store=f"{det.store}://",
         table_standby_replicas=det.standby_replicas,
         datadir=str(datadir / f"{app_id}-{det.web_port}"),

@@ -72,6 +72,12 @@ def aiokafka_config(kafka: KafkaSettings, **extra: Any) -> dict[str, Any]:
     return config | extra
 
 
+WORKER_METADATA_MAX_AGE_MS = 30_000
+"""How often a Faust worker's consumer refreshes the broker's metadata (Faust's default is
+5 minutes): a worker that started while its topics were not yet visible (just created, a
+broker under load) was assigned nothing, and finds them, and rebalances, within this."""
+
+
 def faust_config(kafka: KafkaSettings) -> dict[str, Any]:
     """Keywords for ``faust.App``: the broker URL and, past PLAINTEXT, its credentials."""
     config: dict[str, Any] = {"broker": ";".join(f"kafka://{hp}" for hp in bootstrap_list(kafka))}
