@@ -202,14 +202,25 @@ def fold_action(session: Session, rec: ActionRecord) -> bool:
     return True
 
 
+def _stopped_when_seen(
+    session: Session, tenant_id: str, kind: str, resource_id: str, seen: datetime
+) -> SavingsEntry | None:
+    """The resource's stop entry still saving when a record seen at ``seen`` shows it
+    again (after the stop; a deletion never ends by a sighting), or None."""
+    entry = _covering(session, tenant_id, kind, resource_id, seen)
+    if entry is None or entry.action_kind == "delete" or seen <= entry.started_at:
+        return None
+    return entry
+
+
 def fold_inventory(session: Session, rec: InventoryRecord) -> bool:
     """End the instance's open stop entry when this record shows it running (or
     terminated) after the stop; returns whether the ledger changed."""
     if rec.state not in RUNNING and rec.state != "terminated":
         return False
     seen = aware(rec.observed_at)
-    entry = _covering(session, rec.tenant_id, INSTANCE, rec.instance_id, seen)
-    if entry is None or entry.action_kind == "delete" or seen <= entry.started_at:
+    entry = _stopped_when_seen(session, rec.tenant_id, INSTANCE, rec.instance_id, seen)
+    if entry is None:
         return False
     if rec.state == "terminated":
         return _end(entry, seen, "terminated")
@@ -223,9 +234,7 @@ def fold_database(session: Session, rec: WasteRecord) -> bool:
     if rec.kind != RDS or rec.state not in DB_RUNNING:
         return False
     seen = aware(rec.observed_at)
-    entry = _covering(session, rec.tenant_id, RDS, rec.resource_id, seen)
-    if entry is None or entry.action_kind == "delete" or seen <= entry.started_at:
-        return False
+    entry = _stopped_when_seen(session, rec.tenant_id, RDS, rec.resource_id, seen)
     return _end(entry, seen, "seen running")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -16,7 +17,14 @@ from spendsense.producer import make_producer
 from spendsense.settings import KafkaSettings
 from spendsense.store.models.waste import WasteResource
 from spendsense.topics import WASTE, topic_name
-from tests.api.conftest import connect, projector_setup, running_projector, seed_instance, sign_up
+from tests.api.conftest import (
+    User,
+    connect,
+    projector_setup,
+    running_projector,
+    seed_instance,
+    sign_up,
+)
 from tests.api.test_roles import join
 from tests.api.waste_seeds import seed_waste, waste_record
 from tests.fixtures.postgres import PostgresServer
@@ -138,17 +146,23 @@ def test_overview_list_and_detail_are_the_callers_own(sandbox_app: FastAPI) -> N
     assert alice.client.get(f"/waste/ebs-volume/{vol}").status_code == 200
 
 
+def wasted_address(app: FastAPI, sandbox: Sandbox) -> tuple[User, Any, str, str]:
+    """A new organisation's admin, its account's EC2 client, and an Elastic IP there found
+    wasted: the admin, the client, the allocation id and the address."""
+    admin = sign_up(app)
+    account_id = sandbox.tenant_account_ids[0]
+    ec2 = connect(admin, sandbox, account_id)
+    address = ec2.allocate_address(Domain="vpc")
+    alloc, ip = address["AllocationId"], address["PublicIp"]
+    with app.state.spendsense.sessions() as db:
+        seed_waste(db, admin.tenant_id, account_id, resource_id=alloc, details={"public_ip": ip})
+    return admin, ec2, alloc, ip
+
+
 def test_an_elastic_ip_released_from_the_api_with_its_typed_confirmation(
     sandbox_app: FastAPI, sandbox: Sandbox
 ) -> None:
-    services = sandbox_app.state.spendsense
-    user = sign_up(sandbox_app)
-    account_id = sandbox.tenant_account_ids[0]
-    ec2 = connect(user, sandbox, account_id)
-    address = ec2.allocate_address(Domain="vpc")
-    alloc, ip = address["AllocationId"], address["PublicIp"]
-    with services.sessions() as db:
-        seed_waste(db, user.tenant_id, account_id, resource_id=alloc, details={"public_ip": ip})
+    user, ec2, alloc, ip = wasted_address(sandbox_app, sandbox)
     url = f"/api/waste/elastic-ip/{alloc}/actions/release"
 
     unconfirmed = user.post(url, json={})
@@ -246,17 +260,8 @@ def test_of_two_databases_of_one_identifier_the_api_stops_the_one_asked_for(
     assert detail.json()["resource_id"] == arns["us-east-1"] and not detail.json()["audit"]
 
 
-def test_an_operator_flags_and_stops_but_only_an_admin_releases(
-    sandbox_app: FastAPI, sandbox: Sandbox
-) -> None:
-    services = sandbox_app.state.spendsense
-    admin = sign_up(sandbox_app)
-    account_id = sandbox.tenant_account_ids[0]
-    ec2 = connect(admin, sandbox, account_id)
-    address = ec2.allocate_address(Domain="vpc")
-    alloc, ip = address["AllocationId"], address["PublicIp"]
-    with services.sessions() as db:
-        seed_waste(db, admin.tenant_id, account_id, resource_id=alloc, details={"public_ip": ip})
+def test_only_an_admin_releases_an_address(sandbox_app: FastAPI, sandbox: Sandbox) -> None:
+    admin, ec2, alloc, ip = wasted_address(sandbox_app, sandbox)
     operator = join(sandbox_app, admin, "operator")
     url = f"/api/waste/elastic-ip/{alloc}/actions/release"
 
