@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -72,7 +72,8 @@ def csv_row(row: InstanceView) -> list[str]:
     return [safe_cell(c) for c in cells]
 
 
-def _lines(rows: list[list[str]]) -> str:
+def csv_lines(rows: Iterable[Iterable[str]]) -> str:
+    """Rows as CSV text, CRLF-terminated (RFC 4180)."""
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows(rows)
     return out.getvalue()
@@ -83,12 +84,12 @@ def csv_chunks(
 ) -> Iterator[str]:
     """The header, then the view's rows ``CHUNK_ROWS`` at a time, each chunk read on a
     short session of its own (keyset: no row skipped or repeated between chunks)."""
-    yield _lines([list(COLUMNS)])
+    yield csv_lines([list(COLUMNS)])
     after: list[object] | None = None
     while True:
         with sessions() as db:
             chunk = page_rows(db, view, after, CHUNK_ROWS)
-        yield _lines([csv_row(r) for r, _ in chunk.rows])
+        yield csv_lines([csv_row(r) for r, _ in chunk.rows])
         after = chunk.last
         if after is None:
             return

@@ -19,8 +19,6 @@ twice.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -31,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.schemas.savings import SavedBy, SavingsItem, SavingsSummary
-from api.services.instance_csv import safe_cell
+from api.services.instance_csv import csv_lines, safe_cell
 from spendsense.store.models import SavingsEntry
 from spendsense.store.models.base import utcnow
 
@@ -201,12 +199,6 @@ def savings_summary(
     return summary
 
 
-def _csv_lines(rows: Iterable[Iterable[str]]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
-    return out.getvalue()
-
-
 def _csv_row(entry: SavingsItem) -> list[str]:
     cells = [
         str(entry.id),
@@ -231,14 +223,14 @@ def savings_csv(
     """The header, then every entry newest first, :data:`CSV_CHUNK` at a time, each chunk
     read on a short session of its own; figures counted up to the export's start."""
     now = utcnow()
-    yield _csv_lines([CSV_COLUMNS])
+    yield csv_lines([CSV_COLUMNS])
     before: int | None = None
     while True:
         with sessions() as db:
             page = [item(e, now) for e in entries(db, tenant_id, limit=CSV_CHUNK, before_id=before)]
         if not page:
             return
-        yield _csv_lines(_csv_row(e) for e in page)
+        yield csv_lines(_csv_row(e) for e in page)
         if len(page) < CSV_CHUNK:
             return
         before = page[-1].id
