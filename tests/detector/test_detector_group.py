@@ -11,6 +11,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from kafka.consumer.fetcher import ConsumerRecord
 
 from detector.tables import key_partition
 from spendsense.events import DetectionRecord, MetricPollRecord, MetricRecord, parse_event
@@ -39,10 +40,17 @@ def one_instance_per_partition(partitions: int) -> list[str]:
 def read_detections(
     kafka: KafkaSettings, count: int, timeout_s: float
 ) -> list[tuple[DetectionRecord, float]]:
-    """``detections`` from the start until ``count`` records: each with its CreateTime (s)."""
+    """``detections`` from the start until ``count`` distinct periods: each with its
+    CreateTime (s). A period redelivered after the kill is one more record, not one more
+    period, so the read does not stop before the last ones arrived."""
+
+    def period(record: ConsumerRecord) -> tuple[str, datetime]:
+        detection = parse_event(DetectionRecord, record.value)
+        return detection.instance_id, detection.timestamp
+
     return [
         (parse_event(DetectionRecord, r.value), r.timestamp / 1000)
-        for r in consume_records(kafka, DETECTIONS, count, timeout_s)
+        for r in consume_records(kafka, DETECTIONS, count, timeout_s, distinct=period)
     ]
 
 
