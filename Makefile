@@ -93,7 +93,7 @@ $(WASTE_FLEET)/resources.json: $(wildcard sandbox/fleet/*.py) | $(STAMP)
 
 # the resources collector from onboarding to the fleet's end, through the local broker
 bench-waste: install jars $(WASTE_FLEET)/resources.json
-	$(BIN)/spendsense bench waste --fleet $(WASTE_FLEET) --poll-hours 3 --json bench/results/waste.json --markdown
+	$(BIN)/spendsense bench waste --fleet $(WASTE_FLEET) --poll-hours 3 --baseline --json bench/results/waste.json --markdown
 
 bench-pipeline: install jars
 	$(BIN)/spendsense kafka start

@@ -7,6 +7,7 @@ imports happen when a benchmark runs, so other commands start fast.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -390,11 +391,20 @@ def _waste(args: argparse.Namespace) -> int:
     if started:
         broker.start(kafka)
     try:
-        report = run_benchmark(fleet, kafka, poll_hours=args.poll_hours)
+        report = run_benchmark(
+            fleet,
+            kafka,
+            poll_hours=args.poll_hours,
+            baseline=args.baseline,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
     finally:
         if started:
             broker.stop(kafka)
     print(report.table(args.markdown))
+    if report.baseline:
+        print("\nthe baseline, the same polls with the clean floor (any non-zero day is use):")
+        print(report.table(args.markdown, baseline=True))
     print(
         f"{report.polls} polls, every {args.poll_hours:g} h of sandbox time from onboarding to "
         f"the fleet's end, in {report.seconds:.0f} s; false alerts: resources found wasted at "
@@ -416,6 +426,11 @@ def _register_waste(actions: argparse._SubParsersAction) -> None:
     waste.add_argument("--fleet", type=Path, required=True, help="a trace fleet with resources")
     waste.add_argument(
         "--poll-hours", type=float, default=1.0, help="sandbox hours between polls (default 1)"
+    )
+    waste.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also judge the same polls with the clean floor (any non-zero day is use)",
     )
     waste.add_argument("--markdown", action="store_true", help="print the table as markdown")
     waste.add_argument("--json", type=Path, help="also write the figures to this JSON file")

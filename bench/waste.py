@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +31,7 @@ from typing import Any
 from bench import format_table
 from sandbox.fleet import Fleet
 from spendsense.events import RESOURCE_KINDS, WasteRecord
+from spendsense.resources.registry import WasteRules
 from spendsense.settings import KafkaSettings
 
 HEADERS = (
@@ -130,9 +131,12 @@ class WasteReport:
     polls: int
     poll_hours: float
     seconds: float = 0.0
+    baseline: dict[str, KindScore] | None = None
+    """The same polls judged with the clean floor (any non-zero day is use), when run."""
 
-    def table(self, markdown: bool = False) -> str:
-        return format_table(HEADERS, [k.row() for k in self.kinds.values()], markdown)
+    def table(self, markdown: bool = False, baseline: bool = False) -> str:
+        kinds = self.baseline if baseline and self.baseline else self.kinds
+        return format_table(HEADERS, [k.row() for k in kinds.values()], markdown)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -140,6 +144,11 @@ class WasteReport:
             "poll_hours": self.poll_hours,
             "seconds": round(self.seconds, 1),
             "kinds": [k.as_dict() for k in self.kinds.values()],
+            **(
+                {"baseline_clean_floor": [k.as_dict() for k in self.baseline.values()]}
+                if self.baseline
+                else {}
+            ),
         }
 
 
@@ -209,9 +218,9 @@ def _sandbox(fleet: Fleet, workdir: Path) -> Iterator[Any]:
         server.stop()
 
 
-def _connect(server: Any, store: Any) -> list[Any]:
+def _connect(server: Any, stores: list[Any]) -> list[Any]:
     """Each tenant account connected as its customer would: SpendSense's role created in it,
-    the tenant and the account stored."""
+    the tenant and the account stored (in each of ``stores``)."""
     from api.customer_permissions import declared
     from sandbox.customer import create_spendsense_role
     from spendsense.access import AccountRef
@@ -221,25 +230,33 @@ def _connect(server: Any, store: Any) -> list[Any]:
     tenants = {r.account_id: r.tenant for r in fleet.resources.values()}
     regions = sorted({r.region for r in fleet.resources.values()})
     refs = []
-    with store.begin() as session:
-        for account_id, tenant in sorted(tenants.items()):
-            external_id = f"bench-{uuid.uuid4().hex}"
-            arn = create_spendsense_role(
-                server.endpoint_url,
-                account_id,
-                external_id,
-                server.state.vendor_account,
-                declared(),
-            )
-            create_tenant(session, tenant, tenant_id=tenant)
-            add_aws_account(
-                session, tenant, account_id, external_id=external_id, role_arn=arn, regions=regions
-            )
-            refs.append(AccountRef(tenant, account_id, arn, external_id))
+    for account_id, tenant in sorted(tenants.items()):
+        external_id = f"bench-{uuid.uuid4().hex}"
+        arn = create_spendsense_role(
+            server.endpoint_url,
+            account_id,
+            external_id,
+            server.state.vendor_account,
+            declared(),
+        )
+        refs.append(AccountRef(tenant, account_id, arn, external_id))
+    for store in stores:
+        with store.begin() as session:
+            for tenant in sorted({ref.tenant_id for ref in refs}):
+                create_tenant(session, tenant, tenant_id=tenant)
+            for ref in refs:
+                add_aws_account(
+                    session,
+                    ref.tenant_id,
+                    ref.account_id,
+                    external_id=ref.external_id,
+                    role_arn=ref.role_arn,
+                    regions=regions,
+                )
     return refs
 
 
-def _collector(server: Any, store: Any) -> Any:
+def _collector(server: Any, store: Any, rules: Any) -> Any:
     """The resources collector with its dependencies, on the sandbox and ``store``."""
     from pydantic import SecretStr
 
@@ -272,12 +289,31 @@ def _collector(server: Any, store: Any) -> Any:
         policy=get_policy("adaptive"),
         clock=lambda: datetime.fromtimestamp(clock.now(), tz=UTC),
     )
-    return ResourcesCollector(ctx)
+    return ResourcesCollector(ctx, rules)
 
 
-def run_benchmark(fleet: Fleet, kafka: KafkaSettings, poll_hours: float = 1.0) -> WasteReport:
+@dataclass
+class _Variant:
+    """One set of rules run over the same polls: its own store, collector and topics."""
+
+    rules: WasteRules
+    store: Any
+    kafka: KafkaSettings
+    collector: Any = None
+
+
+def run_benchmark(
+    fleet: Fleet,
+    kafka: KafkaSettings,
+    poll_hours: float = 1.0,
+    baseline: bool = False,
+    progress: Callable[[str], None] = print,
+) -> WasteReport:
     """Onboard the fleet's accounts, poll to the fleet's end, score; ``kafka`` is a running
-    broker (the records go through a topic of their own prefix, deleted after)."""
+    broker (the records go through topics of their own prefix, deleted after). With
+    ``baseline``, a second collector with the clean floor (any non-zero day is use, no learnt
+    rest levels) judges the same sandbox at the same polls, from its own store and topics.
+    ``progress`` hears one line about every tenth of the polls."""
     import time
 
     from devstack.chaos.checks import read_topic
@@ -288,8 +324,12 @@ def run_benchmark(fleet: Fleet, kafka: KafkaSettings, poll_hours: float = 1.0) -
     from spendsense.topics import WASTE_SPEC
 
     began = time.monotonic()
-    kafka = kafka.model_copy(update={"topic_prefix": f"bench-waste-{uuid.uuid4().hex[:8]}-"})
-    topic_admin.create_topics(kafka)
+    run = uuid.uuid4().hex[:8]
+    rules = [WasteRules()] + ([WasteRules(rest_levels=False)] if baseline else [])
+    prefixes = [f"bench-waste-{run}-{n}-" for n in range(len(rules))]
+    topics = [kafka.model_copy(update={"topic_prefix": p}) for p in prefixes]
+    for variant_kafka in topics:
+        topic_admin.create_topics(variant_kafka)
     producer = make_producer(kafka, client_id="bench-waste")
     polls = 0
     try:
@@ -299,26 +339,46 @@ def run_benchmark(fleet: Fleet, kafka: KafkaSettings, poll_hours: float = 1.0) -
         ):
             timeline = server.state.timeline
             regions = sorted({r.region for r in fleet.resources.values()})
-            store = _store(f"sqlite:///{workdir}/store.db")
-            accounts = _connect(server, store)
-            collector = _collector(server, store)
+            stores = [_store(f"sqlite:///{workdir}/store-{n}.db") for n in range(len(rules))]
+            accounts = _connect(server, stores)
+            variants = [
+                _Variant(r, store, k, _collector(server, store, r))
+                for r, store, k in zip(rules, stores, topics, strict=True)
+            ]
             onboarding = datetime.fromtimestamp(int(timeline.clock.now()), tz=UTC)
             end = datetime.fromtimestamp(timeline.sandbox_time(fleet.end.timestamp()), UTC)
             step = timedelta(hours=poll_hours)
+            total = int((end - onboarding) / step) + 1
             now = onboarding
             while now <= end:
+                if polls % max(1, total // 10) == 0:
+                    progress(
+                        f"poll {polls + 1} of {total} (sandbox {now:%Y-%m-%d %H:%M}), "
+                        f"{time.monotonic() - began:.0f} s"
+                    )
                 timeline.clock.advance(max(0.0, now.timestamp() - timeline.clock.now()))
-                for account in accounts:
-                    publisher = Publisher(producer, kafka)
-                    collector.collect(AccountJob(account, list(regions), now, publisher))
+                for variant in variants:
+                    for account in accounts:
+                        publisher = Publisher(producer, variant.kafka)
+                        variant.collector.collect(
+                            AccountJob(account, list(regions), now, publisher)
+                        )
                 polls += 1
                 now += step
             shift = float(timeline.shift)
         producer.flush()
-        settings = get_settings().model_copy(update={"kafka": kafka})
-        records = read_topic(settings, WASTE_SPEC)
+        records = [
+            read_topic(get_settings().model_copy(update={"kafka": k}), WASTE_SPEC) for k in topics
+        ]
     finally:
         producer.close()
-        topic_admin.delete_topics(kafka)
-    scores = score(fleet, records, shift, onboarding)
-    return WasteReport(scores, polls, poll_hours, time.monotonic() - began)
+        for variant_kafka in topics:
+            topic_admin.delete_topics(variant_kafka)
+    scores = [score(fleet, r, shift, onboarding) for r in records]
+    return WasteReport(
+        scores[0],
+        polls,
+        poll_hours,
+        time.monotonic() - began,
+        scores[1] if baseline else None,
+    )

@@ -4,7 +4,7 @@ For each account, at most once per :attr:`ResourcesCollector.interval` (the verd
 the hour and the day, not by the poll cycle), in each region: every registered kind
 (:mod:`spendsense.resources.registry`) is described; the metric kinds' daily activity over
 the lookback (63 days) is read in one GetMetricData request per batch of 500 metrics
-(:func:`fetch_histories`); each resource is judged and published as one
+(:func:`fetch_histories`), each metric judged against its own rest level; each resource is judged and published as one
 :class:`~spendsense.events.WasteRecord` priced at its region's price, and one that is no longer
 listed is published ``gone``. When a resource entered its state comes from AWS where it says
 (an instance's stop date), else from the collector's sightings in the store
@@ -38,7 +38,7 @@ from ingest.faults import AwsFault, aws_faults
 from ingest.registry import Collector, register
 from spendsense.errors import TenantAccessError
 from spendsense.events import WasteRecord, account_key
-from spendsense.resources.activity import History, history_from, lookback_start
+from spendsense.resources.activity import CLEAN_FLOOR, History, history_from, lookback_start
 from spendsense.resources.prices import PriceBook
 from spendsense.resources.registry import (
     Facts,
@@ -94,18 +94,23 @@ def fetch_histories(
         for i, w in enumerate(watched)
         for j, metric in enumerate(w.metrics)
     ]
-    owner = {q["Id"]: (w.kind, w.facts.resource_id) for w, q in queries}
-    points: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+    points: dict[str, list[tuple[datetime, float]]] = {}
     for batch in _batches(queries, MAX_QUERIES):
         for result in _results(cloudwatch, [q for _, q in batch], start, now):
-            points.setdefault(owner[result["Id"]], []).extend(
+            points.setdefault(result["Id"], []).extend(
                 zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
             )
     return {
         (w.kind, w.facts.resource_id): history_from(
-            points.get((w.kind, w.facts.resource_id), []), start, now, w.facts.created_at
+            [
+                (m.rest if rules.rest_levels else CLEAN_FLOOR, points.get(f"q{i}_{j}", []))
+                for j, m in enumerate(w.metrics)
+            ],
+            start,
+            now,
+            w.facts.created_at,
         )
-        for w in watched
+        for i, w in enumerate(watched)
     }
 
 
@@ -138,9 +143,9 @@ class ResourcesCollector(Collector):
     order = 60
     interval = timedelta(hours=1)
 
-    def __init__(self, ctx: IngestDeps) -> None:
+    def __init__(self, ctx: IngestDeps, rules: WasteRules | None = None) -> None:
         super().__init__(ctx)
-        self.rules = WasteRules()
+        self.rules = rules or WasteRules()
         self.prices = PriceBook.load()
         self._last: dict[str, datetime] = {}
         self._lock = threading.Lock()

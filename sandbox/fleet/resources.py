@@ -28,7 +28,9 @@ waste: a NAT gateway busy only at month end, a load balancer behind a weekly job
 detached for a maintenance window and re-attached, an address moved within minutes, a
 database used only by a nightly report, a stopped instance's volume inside its 7 days.
 Protected resources (tag ``spendsense:protect``) are labelled as any other: they are found
-and shown, and never acted on.
+and shown, and never acted on. No metric kind is silent at rest (:func:`_series`): most carry
+the background a real one does (agents' chatter, scanners' requests, a monitoring agent's
+connection), before, between and after their use, and it is never labelled use.
 
 >>> from sandbox.fleet.generator import FleetSpec, generate_fleet
 >>> fleet = generate_fleet(FleetSpec(seed=1, instances=16, days=21, resources=6))
@@ -389,48 +391,73 @@ def _windows(span: Span, keep: Callable[[datetime], bool]) -> FloatArray:
     return np.array([1.0 if keep(t) else 0.0 for t in stamps])
 
 
+def _job(rng: np.random.Generator, span: Span, keep: Callable[[datetime], bool]) -> FloatArray:
+    """A batch job's intensity: its own (0.3 to 1) inside its windows, whatever the hour."""
+    return rng.uniform(0.3, 1.0, span.points()) * _windows(span, keep)
+
+
 def _activity(
     rng: np.random.Generator, case: str, span: Span, since: datetime | None
 ) -> FloatArray:
     """How busy the resource is at each point, 0 (no activity) to about 1."""
     if case == "never-used":
         return np.zeros(span.points())
-    level = _diurnal(rng, span, 0.05, 1.0)
     if case == "month-end":
-        level = level * _windows(span, lambda t: (t + 2 * DAY).month != t.month)
+        level = _job(rng, span, lambda t: (t + 2 * DAY).month != t.month)
     elif case == "weekly-job":
         day, hour = int(rng.integers(0, 7)), int(rng.integers(0, 20))
-        level = level * _windows(span, lambda t: t.weekday() == day and hour <= t.hour < hour + 3)
+        level = _job(rng, span, lambda t: t.weekday() == day and hour <= t.hour < hour + 3)
     elif case == "nightly-report":
         minutes = int(rng.choice([30, 45, 60]))
-        level = level * _windows(span, lambda t: t.hour == 2 and t.minute < minutes)
+        level = _job(rng, span, lambda t: t.hour == 2 and t.minute < minutes)
+    else:
+        level = _diurnal(rng, span, 0.05, 1.0)
     if since is not None:
         level[int((since - span.series_start) / STEP) :] = 0.0
     return level
 
 
+def _rest_rate(rng: np.random.Generator, span: Span, per_day: float) -> FloatArray:
+    """Background at rest, per point: ``per_day`` (0 for a quarter of the resources: a
+    private one nobody scans, no agent behind it) spread over the day, each day 0.7-1.3 of
+    it."""
+    if rng.random() < 0.25:
+        return np.zeros(span.points())
+    days = rng.uniform(0.7, 1.3, span.points() // 288 + 1)
+    return per_day / 288 * np.repeat(days, 288)[: span.points()]
+
+
 def _series(rng: np.random.Generator, draft: Draft, span: Span) -> ResourceSeries:
+    """The metric series of a NAT gateway, load balancer or database: its use (labelled)
+    on top of the background every real one keeps at rest (never labelled use): the agents'
+    chatter through a NAT gateway (up to 40 MB a day, a few long-polled connections), the
+    scanners' requests to an internet-facing balancer (up to 200 a day, small 503 answers), a
+    monitoring agent's connection to a database (now and then two while it reconnects)."""
     level = _activity(rng, str(draft.facts["case"]), span, draft.since)
     active = level > 0
+    points = span.points()
     if draft.kind == "nat-gateway":
         scale = float(rng.uniform(5e6, 5e8))
+        chatter = _rest_rate(rng, span, float(rng.uniform(1e6, 40e6)))
+        polls = float(rng.integers(0, 5)) * (chatter > 0)
         columns = {
-            "BytesOutToDestination": np.rint(level * scale),
-            "ActiveConnectionCount": np.rint(level * rng.uniform(10, 500)) + active,
+            "BytesOutToDestination": np.rint(level * scale + chatter * rng.uniform(0, 2, points)),
+            "ActiveConnectionCount": np.rint(level * rng.uniform(10, 500)) + active + polls,
         }
     elif draft.kind == "load-balancer":
+        scans = rng.poisson(_rest_rate(rng, span, float(rng.uniform(20, 200))))
         requests = np.rint(level * rng.uniform(50, 5000)) + active
-        cut = (
-            span.points() if draft.since is None else int((draft.since - span.series_start) / STEP)
-        )
-        healthy = np.where(np.arange(span.points()) < cut, float(rng.integers(1, 5)), 0.0)
+        cut = points if draft.since is None else int((draft.since - span.series_start) / STEP)
+        healthy = np.where(np.arange(points) < cut, float(rng.integers(1, 5)), 0.0)
         columns = {
-            "RequestCount": requests,
-            "ProcessedBytes": requests * rng.uniform(2e3, 5e4),
+            "RequestCount": requests + scans,
+            "ProcessedBytes": requests * rng.uniform(2e3, 5e4) + scans * rng.uniform(300, 800),
             "HealthyHostCount": healthy,
         }
     else:
-        columns = {"DatabaseConnections": np.rint(level * rng.uniform(3, 60)) + active}
+        agent = float(rng.random() < 0.6) + (rng.random(points) < 0.002)
+        connections = np.rint(level * rng.uniform(3, 60)) + 2 * active
+        columns = {"DatabaseConnections": connections + agent}
     return ResourceSeries(span.series_start, {k: np.round(v, 3) for k, v in columns.items()})
 
 

@@ -2,7 +2,14 @@
 history explains.
 
 A resource's history is one flag per UTC day since it existed (at most the lookback): active
-when any of its metrics was non-zero that day. It is waste when its trailing quiet run is
+when any of its metrics rose above that metric's own rest level that day. Idle resources are
+rarely at zero: an internet-facing load balancer with no healthy target still counts scanners'
+requests, a NAT gateway carries the agents' chatter of the instances behind it, a database
+keeps its monitoring agent's connection. Each metric's *floor* is learnt from the resource's
+own history (:func:`rest_floor`: the lowest three-day median of its complete days) and its
+:class:`RestAllowance` says how far above the floor a day may go and still be rest, under an
+absolute ceiling no resting resource passes. A metric that declares no allowance keeps the
+clean floor: any non-zero day is active. It is waste when its trailing quiet run is
 longer than ``quiet_min_days`` and longer than ``quiet_factor`` times the longest quiet gap
 between two active days of its history, so a month-end, weekly or nightly user is never
 flagged; with less than ``min_history_days`` of history such a run is only provisional.
@@ -18,7 +25,7 @@ flagged; with less than ``min_history_days`` of history such a run is only provi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -31,11 +38,42 @@ DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
+class RestAllowance:
+    """How far above its learnt floor one metric's daily value may go and still be rest:
+    ``factor`` times the floor or the floor plus ``margin``, whichever is higher, but never
+    above ``ceiling`` (a day over it is use, whatever the floor). The default is the clean
+    floor: any value over zero is use.
+
+    >>> scanners = RestAllowance(margin=100, factor=3, ceiling=2_000)
+    >>> scanners.limit(0.0), scanners.limit(150.0), scanners.limit(900.0)
+    (100.0, 450.0, 2000)
+    >>> RestAllowance().limit(7.0)
+    0.0
+    """
+
+    margin: float = 0.0
+    factor: float = 1.0
+    ceiling: float = 0.0
+
+    def limit(self, floor: float) -> float:
+        """The highest daily value that is still rest, given the metric's floor."""
+        return min(self.ceiling, max(self.factor * floor, floor + self.margin))
+
+
+CLEAN_FLOOR = RestAllowance()
+"""Any non-zero day is use (what :attr:`~spendsense.resources.registry.WasteRules.rest_levels`
+off judges every metric by)."""
+
+
+@dataclass(frozen=True)
 class History:
-    """Active flags per UTC day from ``start`` (midnight), the last one today's (partial)."""
+    """Active flags per UTC day from ``start`` (midnight), the last one today's (partial);
+    ``at_rest_level``: some metric's rest level was above zero (its quiet days are not
+    silent, so the verdict says "above its rest level")."""
 
     start: datetime
     active: tuple[bool, ...]
+    at_rest_level: bool = False
 
     @property
     def days(self) -> int:
@@ -79,28 +117,75 @@ def lookback_start(now: datetime, days: int) -> datetime:
     return day_floor(now) - (days - 1) * DAY
 
 
+def rest_floor(values: Sequence[float]) -> float:
+    """A metric's floor: the lowest median of three consecutive complete days (``values``
+    without its last, partial day), so one outage day at zero or one quiet day of a busy
+    resource does not pass for its rest level; with fewer than three complete days, the
+    lowest of them (0 with none).
+
+    >>> rest_floor([120, 80, 0, 95, 110, 300, 20])   # the last day is today's, partial
+    80
+    >>> rest_floor([5e8, 7e8, 6e8, 4e8, 3e7])
+    600000000.0
+    >>> rest_floor([40, 3])
+    40
+    """
+    complete = list(values[:-1])
+    if len(complete) < 3:
+        return min(complete, default=0.0)
+    return min(sorted(complete[i : i + 3])[1] for i in range(len(complete) - 2))
+
+
 def history_from(
-    points: Iterable[tuple[datetime, float]],
+    series: Iterable[tuple[RestAllowance, Iterable[tuple[datetime, float]]]],
     start: datetime,
     now: datetime,
     created_at: datetime | None,
 ) -> History:
     """The history from ``start`` (or the resource's creation day, if later) to ``now``'s day,
-    given every metric's daily points (a day without a point was quiet).
+    given each metric's daily points under its allowance: a day is active when some metric
+    passed its limit over its own floor. A day without a point is zero (CloudWatch sends no
+    request count for a day without requests), but days before the first point of any metric
+    are not known, so the history starts at that point (it is all of the span when there is
+    none: a resource that never showed a metric).
 
     >>> t0 = datetime(2026, 11, 1, tzinfo=UTC)
-    >>> h = history_from([(t0 + DAY, 5.0), (t0 + 2 * DAY, 0.0)], t0, t0 + 3 * DAY, None)
-    >>> h.active
-    (False, True, False, False)
+    >>> clean = [(RestAllowance(), [(t0 + DAY, 5.0), (t0 + 3 * DAY, 0.0)])]
+    >>> h = history_from(clean, t0, t0 + 4 * DAY, None)
+    >>> h.start == t0 + DAY, h.active
+    (True, (True, False, False, False))
+
+    A load balancer's scanners send 150-220 requests a day; a weekly job adds a thousand:
+
+    >>> noisy = [(t0 + d * DAY, 150.0 + (d % 3) * 35 + (1000 if d % 7 == 4 else 0))
+    ...          for d in range(15)]
+    >>> h = history_from([(RestAllowance(100, 3, 5_000), noisy)], t0, t0 + 14 * DAY, None)
+    >>> [d for d, active in enumerate(h.active) if active], h.at_rest_level
+    ([4, 11], True)
     """
     first = max(start, day_floor(created_at)) if created_at is not None else start
-    days = (day_floor(now) - first) // DAY + 1
-    active = [False] * max(days, 0)
-    for moment, value in points:
-        index = (day_floor(moment) - first) // DAY
-        if 0 <= index < len(active) and value > 0:
-            active[index] = True
-    return History(first, tuple(active))
+    days = max((day_floor(now) - first) // DAY + 1, 0)
+    metrics: list[tuple[RestAllowance, list[float]]] = []
+    seen = days
+    for allowance, points in series:
+        daily = [0.0] * days
+        for moment, value in points:
+            index = (day_floor(moment) - first) // DAY
+            if 0 <= index < days:
+                daily[index] += value
+                seen = min(seen, index)
+        metrics.append((allowance, daily))
+    skip = seen if seen < days else 0
+    active = [False] * (days - skip)
+    at_rest_level = False
+    for allowance, daily in metrics:
+        known = daily[skip:]
+        floor = rest_floor(known)
+        limit = allowance.limit(floor)
+        at_rest_level = at_rest_level or floor > 0
+        for index, value in enumerate(known):
+            active[index] = active[index] or value > limit
+    return History(first + skip * DAY, tuple(active), at_rest_level)
 
 
 def judge_activity(what: str, history: History | None, now: datetime, rules: WasteRules) -> Verdict:
@@ -133,6 +218,8 @@ def judge_activity(what: str, history: History | None, now: datetime, rules: Was
         return OK
     quiet = history.trailing_quiet()
     gap = history.longest_gap()
+    if history.at_rest_level:
+        what = f"{what} above its rest level"
     if quiet <= rules.quiet_min_days or quiet <= rules.quiet_factor * gap:
         return OK
     since = history.start + (history.days - quiet) * DAY

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from spendsense.registry import Registry
-from spendsense.resources.activity import History
+from spendsense.resources.activity import History, RestAllowance
 from spendsense.resources.prices import PriceBook
 
 ClientFactory = Callable[[str], Any]
@@ -72,6 +72,10 @@ class WasteRules(BaseModel):
     """... and longer than this times its longest quiet gap between active days."""
     min_history_days: int = Field(14, ge=1)
     """With less history than this, a quiet resource is only provisional."""
+    rest_levels: bool = True
+    """Judge each metric against the rest level learnt from the resource's own history
+    (its :class:`~spendsense.resources.activity.RestAllowance`); off, any non-zero day is
+    use (Trusted Advisor's clean floor: idle resources that hum are never found)."""
     unknown_cadence_days: int = Field(35, ge=1)
     """A history of one short spell of activity (under ``quiet_min_days`` days) tells no
     cadence: a monthly job's first run looks the same. Its quiet run must pass this (a month
@@ -115,11 +119,13 @@ OK = Verdict()
 
 @dataclass(frozen=True)
 class Metric:
-    """A CloudWatch metric that shows use: any non-zero daily value is an active day."""
+    """A CloudWatch metric that shows use: a day above its rest level (``rest``, over the
+    floor learnt from the resource's own history) is an active day."""
 
     namespace: str
     name: str
     stat: str = "Sum"
+    rest: RestAllowance = field(default_factory=RestAllowance)
 
 
 @dataclass(frozen=True)

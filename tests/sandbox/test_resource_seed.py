@@ -143,7 +143,7 @@ def test_cloudwatch_serves_their_metrics_by_dimension(served: Sandbox) -> None:
         [{"Name": "NatGatewayId", "Value": nat.resource_id}],
     )
     shift = served.shift()  # month ends in fleet time
-    busy = {datetime.fromtimestamp(t.timestamp() - shift, UTC).day for t, v in days if v > 0}
+    busy = {datetime.fromtimestamp(t.timestamp() - shift, UTC).day for t, v in days if v > 250e6}
     assert len(days) > 40 and busy and busy <= {28, 29, 30, 31}
     [db] = of(served, "rds-instance", "nightly-report")[:1]
     days = _daily(
@@ -153,14 +153,14 @@ def test_cloudwatch_serves_their_metrics_by_dimension(served: Sandbox) -> None:
         "DatabaseConnections",
         [{"Name": "DBInstanceIdentifier", "Value": dimension_value(db.resource_id)}],
     )
-    assert sum(v > 0 for _, v in days) >= len(days) - 2  # every night
+    assert sum(v >= 3 for _, v in days) >= len(days) - 2  # every night, over the agent's one
     [lb] = of(served, "load-balancer", "never-used")[:1]
     dimension = lb.resource_id.split(":loadbalancer/")[1]
     namespace = "AWS/NetworkELB" if lb.facts["type"] == "network" else "AWS/ApplicationELB"
     days = _daily(
         served, lb, namespace, "ProcessedBytes", [{"Name": "LoadBalancer", "Value": dimension}]
     )
-    assert days and not any(v for _, v in days)
+    assert days and all(v < 1e6 for _, v in days)  # scanners' small answers only
     # 5-minute periods too, and another account's or region's resource is not the caller's
     [busy_nat] = of(served, "nat-gateway", "busy")[:1]
     now = served.now()

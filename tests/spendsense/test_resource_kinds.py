@@ -16,7 +16,7 @@ from api.customer_permissions import declared
 from sandbox.iam_policy import Decision, Request, evaluate
 from spendsense.customer_role import RESOURCE_ARNS, RoleSetup
 from spendsense.events import RESOURCE_KINDS
-from spendsense.resources.activity import History, lookback_start
+from spendsense.resources.activity import History, RestAllowance, history_from, lookback_start
 from spendsense.resources.price_list import SOURCE, fetch, parse_product, pick, queries
 from spendsense.resources.prices import PRICE_FILE, PriceBook, PriceRow, read_rows
 from spendsense.resources.registry import (
@@ -281,6 +281,78 @@ def test_a_metric_kind_quiet_longer_than_its_history_explains_is_waste(name: str
     # no alert from a half-seen history: ten days, all quiet, is only provisional
     verdict = kind(name).judge(facts, days([False] * 10), NOW, RULES)
     assert verdict.provisional and not verdict.waste
+
+
+# --- rest levels: idle resources are not silent -------------------------------------------
+
+REST: dict[str, dict[str, float]] = {
+    # the background each keeps with nobody using it, per day (sums) or at most (maximums)
+    "nat-gateway": {"BytesOutToDestination": 30e6, "ActiveConnectionCount": 4},
+    "load-balancer": {"RequestCount": 180, "ProcessedBytes": 180 * 600},
+    "rds-instance": {"DatabaseConnections": 1},
+}
+USE: dict[str, dict[str, float]] = {
+    # a light day of real use: a job's worth, far under what a busy one does
+    "nat-gateway": {"BytesOutToDestination": 400e6, "ActiveConnectionCount": 20},
+    "load-balancer": {"RequestCount": 900, "ProcessedBytes": 900 * 8e3},
+    "rds-instance": {"DatabaseConnections": 4},
+}
+
+
+def measured(name: str, used_on: set[int], clean: bool = False, n: int = 63) -> History:
+    """``n`` days of the kind's metrics as CloudWatch returns them: each day's background
+    (jittered, now and then twice itself for a moment: a reconnect, a scanner's sweep), plus
+    a light day of use on ``used_on``; judged with the kind's rest allowances, or with the
+    clean floor (any non-zero day is use) when ``clean``."""
+    plugin = kind(name)
+    start = lookback_start(NOW, n)
+    series = []
+    for metric in plugin.metrics_of(_metric(name, type="application")):
+        rest, use = REST[name][metric.name], USE[name][metric.name]
+        jitter = [0.7, 1.0, 1.3, 0.9, 1.1, 2.0 if metric.stat == "Maximum" else 1.2, 0.8]
+        points = [
+            (start + d * timedelta(days=1), rest * jitter[d % 7] + (use if d in used_on else 0))
+            for d in range(n)
+        ]
+        series.append((RestAllowance() if clean else metric.rest, points))
+    return history_from(series, start, NOW, None)
+
+
+@pytest.mark.parametrize("name", ["nat-gateway", "load-balancer", "rds-instance"])
+def test_an_abandoned_resource_that_still_hums_is_found_at_its_own_rest_level(name: str) -> None:
+    facts = _metric(name, type="application")
+    weekly_then_gone = {d for d in range(40) if d % 7 == 0}
+    verdict = kind(name).judge(facts, measured(name, weekly_then_gone), NOW, RULES)
+    assert verdict.waste, verdict
+    assert "above its rest level" in verdict.reason
+    assert verdict.since == lookback_start(NOW, 63) + timedelta(days=36)
+    # the control: with the clean floor its agents or scanners pass for use, every day
+    clean = kind(name).judge(facts, measured(name, weekly_then_gone, clean=True), NOW, RULES)
+    assert not clean.waste and not clean.provisional
+
+
+@pytest.mark.parametrize("name", ["nat-gateway", "load-balancer", "rds-instance"])
+def test_light_real_use_over_the_background_is_use(name: str) -> None:
+    facts = _metric(name, type="application")
+    for used_on in (
+        {d for d in range(63) if d % 7 == 2},  # a weekly job
+        set(range(63)),  # a nightly report
+        {d for d in range(63) if (lookback_start(NOW, 63) + timedelta(days=d)).day == 1},
+    ):
+        for hours in range(0, 24 * 6, 12):
+            later = NOW + timedelta(hours=hours)
+            verdict = kind(name).judge(facts, measured(name, used_on), later, RULES)
+            assert not verdict.waste and not verdict.provisional, (sorted(used_on), verdict)
+
+
+def test_a_resource_busy_every_day_is_never_at_rest_whatever_its_floor() -> None:
+    """Steady use over the ceiling is use even though it is also the resource's floor."""
+    start = lookback_start(NOW, 63)
+    steady = [(start + d * timedelta(days=1), 6.0) for d in range(63)]  # a pool of 6, always
+    (metric,) = kind("rds-instance").metrics
+    history = history_from([(metric.rest, steady)], start, NOW, None)
+    assert all(history.active[:-1])
+    assert not kind("rds-instance").judge(_metric("rds-instance"), history, NOW, RULES).waste
 
 
 def test_a_quiet_balancer_with_healthy_targets_and_a_stopped_database_are_left_alone() -> None:

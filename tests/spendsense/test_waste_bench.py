@@ -17,7 +17,7 @@ def test_the_bench_scores_every_kind_from_onboarding_to_the_end(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
     fleet = generate_fleet(FleetSpec(seed=8, instances=16, days=17, tenants=1, resources=6))
-    report = run_benchmark(fleet, kafka, poll_hours=24)
+    report = run_benchmark(fleet, kafka, poll_hours=24, baseline=True)
     path = write_result(tmp_path / "waste.json", "waste", report.as_dict())
     body = json.loads(path.read_text())
     kinds = {k["kind"]: k for k in body["kinds"]}
@@ -30,3 +30,12 @@ def test_the_bench_scores_every_kind_from_onboarding_to_the_end(
         assert figures["first_digest_false"] <= figures["false_alerts"]
     assert sum(k["false_alerts"] for k in kinds.values()) <= 2
     assert report.table().splitlines()[0].split()[0] == "kind"
+
+    # the baseline at the same polls: with any non-zero day taken for use, the NAT gateways,
+    # balancers and databases that still hum (agents, scanners) are never found
+    assert report.baseline is not None and len(body["baseline_clean_floor"]) == len(kinds)
+    baseline = report.baseline
+    metric_kinds = ("nat-gateway", "load-balancer", "rds-instance")
+    learnt = sum(len(report.kinds[k].found & report.kinds[k].labelled) for k in metric_kinds)
+    clean = sum(len(baseline[k].found & baseline[k].labelled) for k in metric_kinds)
+    assert clean <= 0.6 * learnt, (clean, learnt)

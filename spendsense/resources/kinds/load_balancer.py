@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from spendsense.resources.activity import History, judge_activity
+from spendsense.resources.activity import History, RestAllowance, judge_activity
 from spendsense.resources.prices import PriceBook
 from spendsense.resources.registry import (
     OK,
@@ -59,10 +59,12 @@ class LoadBalancer(ResourceKindPlugin):
         "cloudwatch:GetMetricData",
     )
     metrics = (
-        Metric("AWS/ApplicationELB", "RequestCount", "Sum"),
-        Metric("AWS/ApplicationELB", "ProcessedBytes", "Sum"),
-        Metric("AWS/NetworkELB", "ActiveFlowCount", "Maximum"),
-        Metric("AWS/NetworkELB", "ProcessedBytes", "Sum"),
+        # an internet-facing balancer nobody uses still counts scanners' requests (answered
+        # 503 with no healthy target) and their bytes: that is rest, not use
+        Metric("AWS/ApplicationELB", "RequestCount", "Sum", RestAllowance(100, 3, 1_000)),
+        Metric("AWS/ApplicationELB", "ProcessedBytes", "Sum", RestAllowance(1e6, 3, 10e6)),
+        Metric("AWS/NetworkELB", "ActiveFlowCount", "Maximum", RestAllowance(3, 3, 50)),
+        Metric("AWS/NetworkELB", "ProcessedBytes", "Sum", RestAllowance(1e6, 3, 10e6)),
     )
     actions = (
         SafeAction("tag-and-notify", ("elasticloadbalancing:AddTags",), ("loadbalancer",)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from spendsense.resources.activity import History, judge_activity
+from spendsense.resources.activity import History, RestAllowance, judge_activity
 from spendsense.resources.prices import PriceBook
 from spendsense.resources.registry import (
     OK,
@@ -37,8 +37,10 @@ class NatGateway(ResourceKindPlugin):
 
     permissions = ("ec2:DescribeNatGateways", "cloudwatch:GetMetricData")
     metrics = (
-        Metric("AWS/NATGateway", "BytesOutToDestination", "Sum"),
-        Metric("AWS/NATGateway", "ActiveConnectionCount", "Maximum"),
+        # the agents of idle instances behind it (SSM, CloudWatch, updates) keep some MB a
+        # day and a few long-polled connections: that is rest, not use
+        Metric("AWS/NATGateway", "BytesOutToDestination", "Sum", RestAllowance(10e6, 3, 250e6)),
+        Metric("AWS/NATGateway", "ActiveConnectionCount", "Maximum", RestAllowance(3, 3, 50)),
     )
     actions = (
         SafeAction("tag-and-notify", ("ec2:CreateTags",), ("natgateway",)),

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from spendsense.resources.activity import History, judge_activity
+from spendsense.resources.activity import History, RestAllowance, judge_activity
 from spendsense.resources.prices import PriceBook
 from spendsense.resources.registry import (
     OK,
@@ -48,7 +48,9 @@ class RdsInstance(ResourceKindPlugin):
     unique only within one account and region."""
 
     permissions = ("rds:DescribeDBInstances", "cloudwatch:GetMetricData")
-    metrics = (Metric("AWS/RDS", "DatabaseConnections", "Maximum"),)
+    # a monitoring agent keeps one connection (two while it reconnects): use is two more
+    # than the database's own rest level, and five at once is use whatever that level
+    metrics = (Metric("AWS/RDS", "DatabaseConnections", "Maximum", RestAllowance(1.5, 1, 4)),)
     actions = (SafeAction("stop", ("rds:StopDBInstance",), ("db",)),)
 
     @staticmethod
