@@ -91,6 +91,7 @@ class AccountAssignment:
         self._busy = 0
         self._everything = False
         self._keys: set[str] = set()
+        self._pending: frozenset[int] | None = None
         self._closing = False
         self._thread: threading.Thread | None = None
         self.failure: str | None = None
@@ -191,6 +192,7 @@ class AccountAssignment:
                     log.warning("collectors group: %s; polling again", exc)
                     threading.Event().wait(1.0)
                     continue
+                self._settle(consumer)
                 for messages in batches.values():
                     self._connected([m.value for m in messages])
         except Exception as exc:
@@ -217,16 +219,42 @@ class AccountAssignment:
                 self._keys |= keys
                 self._cond.notify_all()
 
+    def _settle(self, consumer: KafkaConsumer) -> None:
+        """Take up the partitions the listener was given, on this thread: the topic's
+        partition count may need a metadata request, which kafka-python's IO thread (where
+        the listener runs) cannot block on. A revoke in between voids them."""
+        with self._cond:
+            pending, generation = self._pending, self._generation
+            self._pending = None
+        if pending is None:
+            return
+        try:
+            count = len(consumer.partitions_for_topic(self.topic) or ())
+        except KafkaError as exc:
+            log.warning("collectors group: the topic's partitions: %s; asking again", exc)
+            count = 0
+        if not count:  # no metadata yet: try again after the next poll
+            with self._cond:
+                if self._generation == generation and self._pending is None:
+                    self._pending = pending
+            return
+        self._assigned(set(pending), count, generation)
+
     def _revoked(self) -> None:
         with self._cond:
             self._generation += 1
+            self._pending = None
             self._partitions, self._count = frozenset(), 0
             self._keys.clear()
             # the group waits for this return: only then may another process take them
             self._cond.wait_for(lambda: self._busy == 0)
 
-    def _assigned(self, partitions: set[int], count: int) -> None:
+    def _assigned(self, partitions: set[int], count: int, since: int | None = None) -> None:
+        """Own ``partitions`` of ``count``; with ``since``, only if no revoke or assignment
+        came after that generation."""
         with self._cond:
+            if since is not None and since != self._generation:
+                return
             self._generation += 1
             self._partitions, self._count = frozenset(partitions), count
             self._everything = True
@@ -248,5 +276,5 @@ class _Listener(ConsumerRebalanceListener):
         self.owner._revoked()
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        count = len(self.consumer.partitions_for_topic(self.owner.topic) or ())
-        self.owner._assigned({tp.partition for tp in assigned}, count)
+        with self.owner._cond:
+            self.owner._pending = frozenset(tp.partition for tp in assigned)

@@ -5,6 +5,7 @@ directly)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from ingest.assignment import AccountAssignment, Wake, partition_of
 from spendsense.settings import KafkaSettings
@@ -70,3 +71,42 @@ def test_a_wake_says_what_to_collect() -> None:
     assert a.wait(0).everything  # a new share: every account of it
     a.interrupt()
     assert a.wait(None) == Wake()  # stopping: waits no more
+
+
+class _Consumer:
+    """Stands in for the group's consumer in :meth:`AccountAssignment._settle`: answers the
+    topic's partition count, after ``meanwhile`` (what happens during that request)."""
+
+    def __init__(self, count: int, meanwhile: Callable[[], None] = lambda: None) -> None:
+        self.count = count
+        self.meanwhile = meanwhile
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        self.meanwhile()
+        return set(range(self.count))
+
+
+def test_partitions_given_to_the_listener_are_taken_up_on_the_group_s_thread() -> None:
+    a = assignment()
+    a._pending = frozenset({partition_of(ACME, 4)})  # what the listener records, no request
+    assert not a.owns(ACME, a.generation)
+    a._settle(_Consumer(4))  # type: ignore[arg-type]
+    assert a.owns(ACME, a.generation) and a.wait(0).everything
+    # no metadata yet: kept for the next poll, then taken
+    b = assignment()
+    b._pending = frozenset({partition_of(ACME, 4)})
+    b._settle(_Consumer(0))  # type: ignore[arg-type]
+    assert not b.owns(ACME, b.generation)
+    b._settle(_Consumer(4))  # type: ignore[arg-type]
+    assert b.owns(ACME, b.generation)
+
+
+def test_a_revoke_while_the_count_is_asked_voids_the_assignment() -> None:
+    a = assignment()
+    a._pending = frozenset({0, 1, 2, 3})
+    a._settle(_Consumer(4, meanwhile=a._revoked))  # type: ignore[arg-type]
+    assert not a.owns(ACME, a.generation) and not a.owns(GLOBEX, a.generation)
+    a._pending = frozenset({0, 1, 2, 3})
+    a._revoked()  # revoked before the group's thread came to it
+    a._settle(_Consumer(4))  # type: ignore[arg-type]
+    assert not a.owns(ACME, a.generation)
