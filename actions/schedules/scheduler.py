@@ -13,7 +13,9 @@ the transition that began the current stretch (``boundary``). It acts once per s
   instance in its on period, or starts it in its off period, is not overruled until the
   next transition. A manual start after our stop in the same off period is noticed (the
   instance is running again) and recorded as ``override_until`` (the next period's start),
-  which the dashboard shows;
+  which the dashboard shows; the check describes the instance through the tenant's role at
+  most once per :data:`MANUAL_START_CHECK` (not every tick: a customer with hundreds of
+  scheduled instances would otherwise spend EC2's API rate on it all night);
 - a schedule edited mid-period applies from the next tick: if the instance is already on
   the side the new definition wants and we acted within the new definition's current
   stretch, nothing happens; otherwise the scheduler acts at once (a period shortened so
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
@@ -56,6 +58,8 @@ log = logging.getLogger(__name__)
 ACTOR_PREFIX = "schedule:"
 TICK_S = 60.0
 """How often the actions worker's scheduler timer runs (seconds)."""
+MANUAL_START_CHECK = timedelta(minutes=10)
+"""How often an instance we stopped is described to notice a manual start (at most)."""
 
 
 def decision_key(item: Scheduled, action: str, boundary: datetime) -> str:
@@ -88,6 +92,7 @@ class Scheduler:
         self.sessions = sessions
         self.executor = executor
         self.clock = clock
+        self._checked: dict[tuple[str, str], datetime] = {}
 
     def tick(self) -> list[StopOutcome]:
         """One pass over every scheduled instance; returns the executor's outcomes."""
@@ -136,7 +141,7 @@ class Scheduler:
             state = session.get(ScheduleState, (item.tenant_id, item.instance_id))
         if acted(state, item, action, boundary):
             assert state is not None
-            if state.result == "stopped" and state.override_until is None:
+            if state.result == "stopped" and state.override_until is None and self._due(item, now):
                 self._notice_manual_start(item, definition, now)
             return None
         reason = f"schedule {item.schedule.name}: " + (
@@ -169,6 +174,15 @@ class Scheduler:
         result = outcome.previous if outcome.result == "replayed" else outcome.result
         self._remember(item, action, boundary, now, result or "failed", outcome.message)
         return outcome
+
+    def _due(self, item: Scheduled, now: datetime) -> bool:
+        """Whether the manual-start check of ``item`` is due (and count it as done now)."""
+        key = (item.tenant_id, item.instance_id)
+        last = self._checked.get(key)
+        if last is not None and now - last < MANUAL_START_CHECK:
+            return False
+        self._checked[key] = now
+        return True
 
     def _remember(
         self,

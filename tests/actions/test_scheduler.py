@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete
@@ -32,6 +33,25 @@ from tests.fixtures.sandbox import Sandbox, serve_sandbox
 
 OFFICE = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "19:00"}]
 WEEK_START = datetime(2027, 3, 10, 5, tzinfo=UTC)  # Wednesday 00:00 EST; DST begins Sunday 14th
+
+
+def described_in_ticks(worker: Scheduler, sandbox: Sandbox, ticks: int) -> list[str]:
+    """The instances ``worker`` describes in ``ticks`` ticks a minute apart (none acts)."""
+    described: list[str] = []
+    real = worker.executor.describe
+
+    def spy(tenant_id: str, instance_id: str, **kw: Any) -> Any:
+        described.append(instance_id)
+        return real(tenant_id, instance_id, **kw)
+
+    worker.executor.describe = spy  # type: ignore[method-assign]
+    try:
+        for _ in range(ticks):
+            sandbox.advance_clock(60)
+            assert worker.tick() == []
+    finally:
+        worker.executor.describe = real  # type: ignore[method-assign]
+    return described
 
 
 def utc(day: int, hour: int) -> datetime:
@@ -149,6 +169,9 @@ def test_a_week_of_office_hours_across_a_dst_change(
             with store.sessions() as session:
                 plan = {a.instance_id: a for a in next_actions(session, "acme", clock())}
             assert (plan[chosen].action, plan[chosen].at) == ("stop", utc(11, 0))
+        if hour == 3:  # stopped overnight, checked by this hour's tick: 12 ticks a minute
+            # apart describe each once more (at 10 minutes), not 12 times
+            assert sorted(described_in_ticks(worker, sandbox, 12)) == sorted([chosen, tagged])
         if hour == 21:  # Thursday 02:01 UTC, after our stop: the owner starts it by hand
             ec2.start_instances(InstanceIds=[chosen])
         if hour == 23:
