@@ -8,6 +8,10 @@ decision key ``<tenant>/waste-policy/<kind>/<resource>/<action>/<since>`` (``/dr
 dry run): once per finding and mode,
 with the tenant's dry-run flag and hourly cap, every rail still applying (the protect tag
 first). Releasing an address or deleting a gateway, balancer or snapshot is never a policy's.
+Nor is a finding whose quiet *hums* (detail ``quiet_above_rest_level``: its connections or
+traffic sat at a background above zero): one connection a day is a monitoring agent's or a
+small report's, and only a person can tell, so it is alerted and left to them; a policy
+stops only a database that was silent.
 
 >>> policy_action("ebs-volume"), policy_action("rds-instance"), policy_action("elastic-ip")
 ('snapshot-then-delete', 'stop', None)
@@ -20,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from actions.waste_actions import plugins
 from actions.waste_executor import WasteExecutor, WasteOutcome, WasteRequest
 from spendsense.events import WasteRecord
+from spendsense.resources.registry import HUMS
 from spendsense.store.models import Tenant
 
 POLICY_ACTOR = "policy:waste"
@@ -48,7 +53,7 @@ class WastePolicy:
     def consider(self, rec: WasteRecord) -> WasteOutcome | None:
         """The executor's outcome, or None when the policy does not apply."""
         action = policy_action(rec.kind)
-        if not rec.waste or rec.gone or action is None:
+        if not rec.waste or rec.gone or action is None or rec.details.get(HUMS):
             return None
         with self.sessions() as session:
             tenant = session.get(Tenant, rec.tenant_id)

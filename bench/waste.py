@@ -328,11 +328,12 @@ def run_benchmark(
     rules = [WasteRules()] + ([WasteRules(rest_levels=False)] if baseline else [])
     prefixes = [f"bench-waste-{run}-{n}-" for n in range(len(rules))]
     topics = [kafka.model_copy(update={"topic_prefix": p}) for p in prefixes]
-    for variant_kafka in topics:
-        topic_admin.create_topics(variant_kafka)
-    producer = make_producer(kafka, client_id="bench-waste")
     polls = 0
+    producer = None
     try:
+        for variant_kafka in topics:
+            topic_admin.create_topics(variant_kafka)
+        producer = make_producer(kafka, client_id="bench-waste")
         with (
             tempfile.TemporaryDirectory(prefix="bench-waste-") as workdir,
             _sandbox(fleet, Path(workdir)) as server,
@@ -371,7 +372,8 @@ def run_benchmark(
             read_topic(get_settings().model_copy(update={"kafka": k}), WASTE_SPEC) for k in topics
         ]
     finally:
-        producer.close()
+        if producer is not None:
+            producer.close()
         for variant_kafka in topics:
             topic_admin.delete_topics(variant_kafka)
     scores = [score(fleet, r, shift, onboarding) for r in records]

@@ -41,6 +41,7 @@ from spendsense.events import WasteRecord, account_key
 from spendsense.resources.activity import CLEAN_FLOOR, History, history_from, lookback_start
 from spendsense.resources.prices import PriceBook
 from spendsense.resources.registry import (
+    HUMS,
     Facts,
     Metric,
     ResourceKindPlugin,
@@ -103,7 +104,11 @@ def fetch_histories(
     return {
         (w.kind, w.facts.resource_id): history_from(
             [
-                (m.rest if rules.rest_levels else CLEAN_FLOOR, points.get(f"q{i}_{j}", []))
+                (
+                    m.rest if rules.rest_levels else CLEAN_FLOOR,
+                    m.stat,
+                    points.get(f"q{i}_{j}", []),
+                )
                 for j, m in enumerate(w.metrics)
             ],
             start,
@@ -279,7 +284,7 @@ class ResourcesCollector(Collector):
                 name=facts.name,
                 state=facts.state,
                 tags=facts.tags,
-                details=facts.details,
+                details={**facts.details, HUMS: True} if verdict.hums else facts.details,
                 monthly_price_usd=kind.monthly_price(facts, self.prices),
                 waste=verdict.waste,
                 provisional=verdict.provisional,

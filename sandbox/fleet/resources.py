@@ -431,8 +431,8 @@ def _series(rng: np.random.Generator, draft: Draft, span: Span) -> ResourceSerie
     """The metric series of a NAT gateway, load balancer or database: its use (labelled)
     on top of the background every real one keeps at rest (never labelled use): the agents'
     chatter through a NAT gateway (up to 40 MB a day, a few long-polled connections), the
-    scanners' requests to an internet-facing balancer (up to 200 a day, small 503 answers), a
-    monitoring agent's connection to a database (now and then two while it reconnects)."""
+    scanners' requests to an internet-facing balancer (up to 150 a day, small 503 answers), a
+    monitoring agent's connection to a database."""
     level = _activity(rng, str(draft.facts["case"]), span, draft.since)
     active = level > 0
     points = span.points()
@@ -445,7 +445,7 @@ def _series(rng: np.random.Generator, draft: Draft, span: Span) -> ResourceSerie
             "ActiveConnectionCount": np.rint(level * rng.uniform(10, 500)) + active + polls,
         }
     elif draft.kind == "load-balancer":
-        scans = rng.poisson(_rest_rate(rng, span, float(rng.uniform(20, 200))))
+        scans = rng.poisson(_rest_rate(rng, span, float(rng.uniform(20, 150))))
         requests = np.rint(level * rng.uniform(50, 5000)) + active
         cut = points if draft.since is None else int((draft.since - span.series_start) / STEP)
         healthy = np.where(np.arange(points) < cut, float(rng.integers(1, 5)), 0.0)
@@ -455,8 +455,8 @@ def _series(rng: np.random.Generator, draft: Draft, span: Span) -> ResourceSerie
             "HealthyHostCount": healthy,
         }
     else:
-        agent = float(rng.random() < 0.6) + (rng.random(points) < 0.002)
-        connections = np.rint(level * rng.uniform(3, 60)) + 2 * active
+        agent = float(rng.random() < 0.6)
+        connections = np.rint(level * rng.uniform(3, 60)) + active
         columns = {"DatabaseConnections": connections + agent}
     return ResourceSeries(span.series_start, {k: np.round(v, 3) for k, v in columns.items()})
 

@@ -41,12 +41,14 @@ DAY = timedelta(days=1)
 class RestAllowance:
     """How far above its learnt floor one metric's daily value may go and still be rest:
     ``factor`` times the floor or the floor plus ``margin``, whichever is higher, but never
-    above ``ceiling`` (a day over it is use, whatever the floor). The default is the clean
-    floor: any value over zero is use.
+    above ``ceiling``, the most background a resting resource shows in a day (a day over it
+    is use, whatever the floor: steady use is not rest because it is steady). A silent
+    resource (floor 0) has no background to allow for: any value over zero is use. The
+    default is that clean floor for every resource.
 
-    >>> scanners = RestAllowance(margin=100, factor=3, ceiling=2_000)
-    >>> scanners.limit(0.0), scanners.limit(150.0), scanners.limit(900.0)
-    (100.0, 450.0, 2000)
+    >>> scanners = RestAllowance(margin=100, factor=3, ceiling=300)
+    >>> scanners.limit(0.0), scanners.limit(60.0), scanners.limit(150.0), scanners.limit(900.0)
+    (0.0, 180.0, 300, 300)
     >>> RestAllowance().limit(7.0)
     0.0
     """
@@ -57,6 +59,8 @@ class RestAllowance:
 
     def limit(self, floor: float) -> float:
         """The highest daily value that is still rest, given the metric's floor."""
+        if floor <= 0:
+            return 0.0
         return min(self.ceiling, max(self.factor * floor, floor + self.margin))
 
 
@@ -137,20 +141,21 @@ def rest_floor(values: Sequence[float]) -> float:
 
 
 def history_from(
-    series: Iterable[tuple[RestAllowance, Iterable[tuple[datetime, float]]]],
+    series: Iterable[tuple[RestAllowance, str, Iterable[tuple[datetime, float]]]],
     start: datetime,
     now: datetime,
     created_at: datetime | None,
 ) -> History:
     """The history from ``start`` (or the resource's creation day, if later) to ``now``'s day,
-    given each metric's daily points under its allowance: a day is active when some metric
+    given each metric's allowance, statistic (``Sum``: a day's points add up; ``Maximum``:
+    the highest counts) and daily points: a day is active when some metric
     passed its limit over its own floor. A day without a point is zero (CloudWatch sends no
     request count for a day without requests), but days before the first point of any metric
     are not known, so the history starts at that point (it is all of the span when there is
     none: a resource that never showed a metric).
 
     >>> t0 = datetime(2026, 11, 1, tzinfo=UTC)
-    >>> clean = [(RestAllowance(), [(t0 + DAY, 5.0), (t0 + 3 * DAY, 0.0)])]
+    >>> clean = [(RestAllowance(), "Sum", [(t0 + DAY, 5.0), (t0 + 3 * DAY, 0.0)])]
     >>> h = history_from(clean, t0, t0 + 4 * DAY, None)
     >>> h.start == t0 + DAY, h.active
     (True, (True, False, False, False))
@@ -159,7 +164,7 @@ def history_from(
 
     >>> noisy = [(t0 + d * DAY, 150.0 + (d % 3) * 35 + (1000 if d % 7 == 4 else 0))
     ...          for d in range(15)]
-    >>> h = history_from([(RestAllowance(100, 3, 5_000), noisy)], t0, t0 + 14 * DAY, None)
+    >>> h = history_from([(RestAllowance(100, 3, 500), "Sum", noisy)], t0, t0 + 14 * DAY, None)
     >>> [d for d, active in enumerate(h.active) if active], h.at_rest_level
     ([4, 11], True)
     """
@@ -167,12 +172,14 @@ def history_from(
     days = max((day_floor(now) - first) // DAY + 1, 0)
     metrics: list[tuple[RestAllowance, list[float]]] = []
     seen = days
-    for allowance, points in series:
+    for allowance, stat, points in series:
         daily = [0.0] * days
         for moment, value in points:
             index = (day_floor(moment) - first) // DAY
             if 0 <= index < days:
-                daily[index] += value
+                daily[index] = (
+                    max(daily[index], value) if stat == "Maximum" else daily[index] + value
+                )
                 seen = min(seen, index)
         metrics.append((allowance, daily))
     skip = seen if seen < days else 0
@@ -230,15 +237,18 @@ def judge_activity(what: str, history: History | None, now: datetime, rules: Was
             reason=f"no {what} for {quiet} days after one short spell of activity: its "
             f"cadence is unknown for {rules.unknown_cadence_days} days",
             since=since,
+            hums=history.at_rest_level,
         )
     if history.days < rules.min_history_days:
         return Verdict(
             provisional=True,
             reason=f"no {what} for {quiet} days, but only {history.days} days of history seen",
             since=since,
+            hums=history.at_rest_level,
         )
     return Verdict(
         waste=True,
         reason=f"no {what} for {quiet} days (its history never had a quiet gap over {gap} days)",
         since=since,
+        hums=history.at_rest_level,
     )

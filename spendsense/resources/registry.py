@@ -106,15 +106,20 @@ class Facts:
 @dataclass(frozen=True)
 class Verdict:
     """A rule's answer: ``waste`` (alertable), ``provisional`` (looks wasted, too early to
-    say), the reason in words and since when it has been wasted."""
+    say), the reason in words and since when it has been wasted; ``hums``: its quiet is a
+    background above zero (an agent's connection, scanners), not silence, so a person, never
+    a policy, decides (:data:`HUMS`)."""
 
     waste: bool = False
     provisional: bool = False
     reason: str = ""
     since: datetime | None = None
+    hums: bool = False
 
 
 OK = Verdict()
+HUMS = "quiet_above_rest_level"
+"""The detail a finding carries (``True``) when its verdict :attr:`~Verdict.hums`."""
 
 
 @dataclass(frozen=True)

@@ -351,6 +351,9 @@ def test_the_waste_policy_is_off_then_dry_run_then_acts_once_per_finding(rig: Ri
     assert waste.consider(found.model_copy(update={"waste": False, "provisional": True})) is None
     eip = found.model_copy(update={"kind": "elastic-ip", "resource_id": "eipalloc-0abc"})
     assert waste.consider(eip) is None
+    # quiet above a rest level (an agent's connection, or a small report's?) is a person's
+    hums = found.model_copy(update={"details": {"quiet_above_rest_level": True}})
+    assert waste.consider(hums) is None
 
     policy(dry_run=False)
     later = found.model_copy(update={"observed_at": rig.clock() + timedelta(hours=1)})

@@ -166,7 +166,8 @@ def test_the_metric_series_show_the_patterns_their_labels_claim(fleet: Fleet) ->
         per_day = np.convolve(columns["RequestCount"], np.ones(288), "valid")
         assert per_day.max() < 400  # scanners only (at most 200 a day, give or take)
     for r in by_case(fleet, "rds-instance", "nightly-report"):
-        active = fleet.series[r.resource_id].columns["DatabaseConnections"] >= 3
+        connections = fleet.series[r.resource_id].columns["DatabaseConnections"]
+        active = connections > connections.min()  # over the agent's one, if it has one
         hours = {
             (fleet.series[r.resource_id].start + i * timedelta(minutes=5)).hour
             for i in np.flatnonzero(active)
@@ -192,4 +193,4 @@ def test_idle_resources_are_not_silent(fleet: Fleet) -> None:
         ("rds-instance", "DatabaseConnections"),
     ):
         noisy = rests(kind, column)
-        assert sum(noisy) >= len(noisy) / 2, (kind, noisy)
+        assert noisy and sum(noisy) >= len(noisy) / 2, (kind, noisy)

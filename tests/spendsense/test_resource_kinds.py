@@ -293,28 +293,39 @@ REST: dict[str, dict[str, float]] = {
 }
 USE: dict[str, dict[str, float]] = {
     # a light day of real use: a job's worth, far under what a busy one does
-    "nat-gateway": {"BytesOutToDestination": 400e6, "ActiveConnectionCount": 20},
-    "load-balancer": {"RequestCount": 900, "ProcessedBytes": 900 * 8e3},
-    "rds-instance": {"DatabaseConnections": 4},
+    "nat-gateway": {"BytesOutToDestination": 150e6, "ActiveConnectionCount": 12},
+    "load-balancer": {"RequestCount": 400, "ProcessedBytes": 400 * 8e3},
+    "rds-instance": {"DatabaseConnections": 1},
 }
+SUM_JITTER = [0.7, 1.0, 1.3, 0.9, 1.1, 1.2, 0.8]
+"""Day to day, a background's sum moves; a count of connections held moves only when there
+are several (a pool of four now and then holds eight for a moment)."""
 
 
-def measured(name: str, used_on: set[int], clean: bool = False, n: int = 63) -> History:
+def measured(
+    name: str,
+    used_on: set[int],
+    clean: bool = False,
+    n: int = 63,
+    rest: dict[str, float] | None = None,
+    use: dict[str, float] | None = None,
+) -> History:
     """``n`` days of the kind's metrics as CloudWatch returns them: each day's background
-    (jittered, now and then twice itself for a moment: a reconnect, a scanner's sweep), plus
-    a light day of use on ``used_on``; judged with the kind's rest allowances, or with the
-    clean floor (any non-zero day is use) when ``clean``."""
+    (``REST``, jittered), plus a day of use (``USE``) on ``used_on``; judged with the kind's
+    rest allowances, or with the clean floor (any non-zero day is use) when ``clean``."""
     plugin = kind(name)
     start = lookback_start(NOW, n)
     series = []
     for metric in plugin.metrics_of(_metric(name, type="application")):
-        rest, use = REST[name][metric.name], USE[name][metric.name]
-        jitter = [0.7, 1.0, 1.3, 0.9, 1.1, 2.0 if metric.stat == "Maximum" else 1.2, 0.8]
+        base = (rest or REST[name])[metric.name]
+        extra = (use or USE[name])[metric.name]
+        pool = [1, 1, 1, 1, 1, 2 if base > 1 else 1, 1]
+        jitter = SUM_JITTER if metric.stat == "Sum" else pool
         points = [
-            (start + d * timedelta(days=1), rest * jitter[d % 7] + (use if d in used_on else 0))
+            (start + d * timedelta(days=1), base * jitter[d % 7] + (extra if d in used_on else 0))
             for d in range(n)
         ]
-        series.append((RestAllowance() if clean else metric.rest, points))
+        series.append((RestAllowance() if clean else metric.rest, metric.stat, points))
     return history_from(series, start, NOW, None)
 
 
@@ -323,7 +334,7 @@ def test_an_abandoned_resource_that_still_hums_is_found_at_its_own_rest_level(na
     facts = _metric(name, type="application")
     weekly_then_gone = {d for d in range(40) if d % 7 == 0}
     verdict = kind(name).judge(facts, measured(name, weekly_then_gone), NOW, RULES)
-    assert verdict.waste, verdict
+    assert verdict.waste and verdict.hums, verdict
     assert "above its rest level" in verdict.reason
     assert verdict.since == lookback_start(NOW, 63) + timedelta(days=36)
     # the control: with the clean floor its agents or scanners pass for use, every day
@@ -331,28 +342,84 @@ def test_an_abandoned_resource_that_still_hums_is_found_at_its_own_rest_level(na
     assert not clean.waste and not clean.provisional
 
 
-@pytest.mark.parametrize("name", ["nat-gateway", "load-balancer", "rds-instance"])
-def test_light_real_use_over_the_background_is_use(name: str) -> None:
+MONTH_FIRSTS = {d for d in range(63) if (lookback_start(NOW, 63) + timedelta(days=d)).day == 1}
+
+
+WEEKLY = {d for d in range(63) if d % 7 == 2}
+DAILY = set(range(63))
+
+
+@pytest.mark.parametrize(
+    ("name", "used_on"),
+    [
+        (name, used_on)
+        for name in ("nat-gateway", "load-balancer", "rds-instance")
+        for used_on in (WEEKLY, DAILY, MONTH_FIRSTS)
+        # an agent's connection plus a nightly report's every day is a steady pool of two:
+        # test_a_steady_connection_looks_like_an_agent_and_is_left_to_a_person
+        if (name, used_on) != ("rds-instance", DAILY)
+    ],
+)
+def test_light_real_use_over_the_background_is_use(name: str, used_on: set[int]) -> None:
     facts = _metric(name, type="application")
-    for used_on in (
-        {d for d in range(63) if d % 7 == 2},  # a weekly job
-        set(range(63)),  # a nightly report
-        {d for d in range(63) if (lookback_start(NOW, 63) + timedelta(days=d)).day == 1},
-    ):
-        for hours in range(0, 24 * 6, 12):
-            later = NOW + timedelta(hours=hours)
-            verdict = kind(name).judge(facts, measured(name, used_on), later, RULES)
-            assert not verdict.waste and not verdict.provisional, (sorted(used_on), verdict)
+    for hours in range(0, 24 * 6, 12):
+        verdict = kind(name).judge(
+            facts, measured(name, used_on), NOW + timedelta(hours=hours), RULES
+        )
+        assert not verdict.waste and not verdict.provisional, verdict
 
 
-def test_a_resource_busy_every_day_is_never_at_rest_whatever_its_floor() -> None:
-    """Steady use over the ceiling is use even though it is also the resource's floor."""
-    start = lookback_start(NOW, 63)
-    steady = [(start + d * timedelta(days=1), 6.0) for d in range(63)]  # a pool of 6, always
-    (metric,) = kind("rds-instance").metrics
-    history = history_from([(metric.rest, steady)], start, NOW, None)
+@pytest.mark.parametrize(
+    ("name", "steady"),
+    [
+        ("rds-instance", {"DatabaseConnections": 3}),  # a small app's pool, every day
+        ("nat-gateway", {"BytesOutToDestination": 100e6, "ActiveConnectionCount": 4}),
+        ("load-balancer", {"RequestCount": 500, "ProcessedBytes": 500 * 600}),  # a Lambda's
+    ],
+    ids=["db-pool-of-3", "nat-100-mb-a-day", "alb-500-requests-a-day"],
+)
+def test_steady_use_over_a_believable_background_is_never_rest(
+    name: str, steady: dict[str, float]
+) -> None:
+    """A floor learnt from steady use is still use: the ceiling is the most background a
+    resting resource shows, whatever its own floor."""
+    history = measured(name, set(), rest=steady)
     assert all(history.active[:-1])
-    assert not kind("rds-instance").judge(_metric("rds-instance"), history, NOW, RULES).waste
+    assert not kind(name).judge(_metric(name, type="application"), history, NOW, RULES).waste
+
+
+def test_a_silent_database_s_one_connection_a_week_is_use() -> None:
+    """No background to allow for: any connection is use (the clean floor)."""
+    silent = {"DatabaseConnections": 0.0}
+    history = measured("rds-instance", {d for d in range(63) if d % 7 == 3}, rest=silent)
+    verdict = kind("rds-instance").judge(_metric("rds-instance"), history, NOW, RULES)
+    assert not verdict.waste and not verdict.provisional and not history.at_rest_level
+
+
+def test_a_steady_connection_looks_like_an_agent_and_is_left_to_a_person() -> None:
+    """The limit of a daily maximum: one connection held every day is a monitoring agent's or
+    a small report's, and an agent's plus a nightly report's one every day is a pool of two.
+    Either is found, says it hums, and is left to a person (no policy acts on it)."""
+    for used_on in (set(), set(range(63))):
+        history = measured("rds-instance", used_on)
+        verdict = kind("rds-instance").judge(_metric("rds-instance"), history, NOW, RULES)
+        assert verdict.waste and verdict.hums and "above its rest level" in verdict.reason
+
+
+def test_the_history_starts_at_the_first_datapoint_and_keeps_a_day_s_maximum() -> None:
+    start = lookback_start(NOW, 63)
+    day = timedelta(days=1)
+    (metric,) = kind("rds-instance").metrics
+    late = [(start + d * day, 1.0) for d in range(40, 63)]  # CloudWatch has 23 days of it
+    history = history_from([(metric.rest, metric.stat, late)], start, NOW, None)
+    assert history.start == start + 40 * day and history.days == 23
+    # two points in one day of a Maximum metric: the higher counts, they do not add up
+    twice = [*late, (start + 50 * day + timedelta(hours=6), 1.0)]
+    again = history_from([(metric.rest, metric.stat, twice)], start, NOW, None)
+    assert again.active == history.active and not any(again.active)
+    # no datapoint at all: the whole span, silent
+    none = history_from([(metric.rest, metric.stat, [])], start, NOW, None)
+    assert none.days == 63 and not any(none.active) and not none.at_rest_level
 
 
 def test_a_quiet_balancer_with_healthy_targets_and_a_stopped_database_are_left_alone() -> None:

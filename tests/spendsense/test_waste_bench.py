@@ -38,4 +38,4 @@ def test_the_bench_scores_every_kind_from_onboarding_to_the_end(
     metric_kinds = ("nat-gateway", "load-balancer", "rds-instance")
     learnt = sum(len(report.kinds[k].found & report.kinds[k].labelled) for k in metric_kinds)
     clean = sum(len(baseline[k].found & baseline[k].labelled) for k in metric_kinds)
-    assert clean <= 0.6 * learnt, (clean, learnt)
+    assert learnt > 0 and clean <= 0.6 * learnt, (clean, learnt)

@@ -61,10 +61,10 @@ class LoadBalancer(ResourceKindPlugin):
     metrics = (
         # an internet-facing balancer nobody uses still counts scanners' requests (answered
         # 503 with no healthy target) and their bytes: that is rest, not use
-        Metric("AWS/ApplicationELB", "RequestCount", "Sum", RestAllowance(100, 3, 1_000)),
-        Metric("AWS/ApplicationELB", "ProcessedBytes", "Sum", RestAllowance(1e6, 3, 10e6)),
-        Metric("AWS/NetworkELB", "ActiveFlowCount", "Maximum", RestAllowance(3, 3, 50)),
-        Metric("AWS/NetworkELB", "ProcessedBytes", "Sum", RestAllowance(1e6, 3, 10e6)),
+        Metric("AWS/ApplicationELB", "RequestCount", "Sum", RestAllowance(100, 3, 300)),
+        Metric("AWS/ApplicationELB", "ProcessedBytes", "Sum", RestAllowance(1e6, 3, 2e6)),
+        Metric("AWS/NetworkELB", "ActiveFlowCount", "Maximum", RestAllowance(3, 3, 10)),
+        Metric("AWS/NetworkELB", "ProcessedBytes", "Sum", RestAllowance(1e6, 3, 2e6)),
     )
     actions = (
         SafeAction("tag-and-notify", ("elasticloadbalancing:AddTags",), ("loadbalancer",)),

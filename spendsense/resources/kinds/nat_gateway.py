@@ -39,8 +39,8 @@ class NatGateway(ResourceKindPlugin):
     metrics = (
         # the agents of idle instances behind it (SSM, CloudWatch, updates) keep some MB a
         # day and a few long-polled connections: that is rest, not use
-        Metric("AWS/NATGateway", "BytesOutToDestination", "Sum", RestAllowance(10e6, 3, 250e6)),
-        Metric("AWS/NATGateway", "ActiveConnectionCount", "Maximum", RestAllowance(3, 3, 50)),
+        Metric("AWS/NATGateway", "BytesOutToDestination", "Sum", RestAllowance(10e6, 3, 60e6)),
+        Metric("AWS/NATGateway", "ActiveConnectionCount", "Maximum", RestAllowance(3, 3, 10)),
     )
     actions = (
         SafeAction("tag-and-notify", ("ec2:CreateTags",), ("natgateway",)),

@@ -48,9 +48,9 @@ class RdsInstance(ResourceKindPlugin):
     unique only within one account and region."""
 
     permissions = ("rds:DescribeDBInstances", "cloudwatch:GetMetricData")
-    # a monitoring agent keeps one connection (two while it reconnects): use is two more
-    # than the database's own rest level, and five at once is use whatever that level
-    metrics = (Metric("AWS/RDS", "DatabaseConnections", "Maximum", RestAllowance(1.5, 1, 4)),)
+    # a monitoring agent keeps a connection or two: a connection more than the database's
+    # own rest level is use, and so are three at once, whatever that level
+    metrics = (Metric("AWS/RDS", "DatabaseConnections", "Maximum", RestAllowance(0.5, 1, 2)),)
     actions = (SafeAction("stop", ("rds:StopDBInstance",), ("db",)),)
 
     @staticmethod
