@@ -247,6 +247,13 @@ class CollectorService:
             self._failed(result, type(err).__name__, f"AWS unreachable: {err}")
         finally:
             self.metrics.cycle_seconds.observe(time.monotonic() - started)
+        try:
+            # what a collector sent without flushing it (the inventory in a cycle with no
+            # metrics due, or before an AWS error) is confirmed too, or the cycle is not ok
+            job.publisher.flush()
+        except DeliveryFailed as err:
+            self._needs_recovery = True
+            return self._failed(result, "delivery", str(err))
         # Every record sent in this cycle was flushed and its cursor committed.
         with self.ctx.store.begin() as session:
             touch_checkpoint(session, account.tenant_id, account.account_id)

@@ -30,14 +30,20 @@ pytest_plugins = [
 
 TEST_PREFIX = "t"  # + 10 hex digits and "-": a test's own topics
 TEST_TOPIC = re.compile(rf"{TEST_PREFIX}[0-9a-f]{{10}}-")
+SESSION = uuid.uuid4().hex[:4]
+"""The first 4 of those digits: this pytest session's, so its teardown deletes its own
+topics and never those of another session using the same broker."""
+SESSION_TOPIC = re.compile(rf"{TEST_PREFIX}{SESSION}[0-9a-f]{{6}}-")
 
 
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[KafkaSettings]:
     """The real local Kafka 3.9 broker: reused when one answers, started otherwise.
 
-    At the end the tests' topics go (from earlier runs too): a broker whose data outlives
-    the runs would gather tens of thousands of partitions and run out of file handles.
+    At the end this session's topics go, and a broker this session started also loses what
+    earlier runs left (a broker whose data outlives the runs would gather tens of thousands
+    of partitions and run out of file handles); a broker another session started keeps the
+    other sessions' topics, which may be in use.
     """
     settings = get_settings().kafka
     started = False
@@ -45,7 +51,7 @@ def kafka_broker() -> Iterator[KafkaSettings]:
         broker.start(settings)
         started = True
     yield settings
-    topic_admin.delete_topics(settings, TEST_TOPIC)
+    topic_admin.delete_topics(settings, TEST_TOPIC if started else SESSION_TOPIC)
     if started:
         broker.stop(settings)
 
@@ -53,7 +59,7 @@ def kafka_broker() -> Iterator[KafkaSettings]:
 @pytest.fixture
 def kafka(kafka_broker: KafkaSettings) -> KafkaSettings:
     """Broker settings with a topic prefix of this test's own, its topics created."""
-    prefix = f"{TEST_PREFIX}{uuid.uuid4().hex[:10]}-"
+    prefix = f"{TEST_PREFIX}{SESSION}{uuid.uuid4().hex[:6]}-"
     settings = kafka_broker.model_copy(update={"topic_prefix": prefix})
     topic_admin.create_topics(settings)
     return settings

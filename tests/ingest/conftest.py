@@ -24,6 +24,7 @@ from spendsense.settings import IngestSettings, KafkaSettings, Settings, StoreSe
 from spendsense.store.engine import make_engine, session_factory
 from spendsense.store.migrate import ensure_schema
 from spendsense.store.tenants import add_aws_account, create_tenant
+from spendsense.topics import partitions_for, topic_spec
 from tests.fixtures.sandbox import Sandbox
 
 REGIONS = ["us-east-1", "eu-west-1"]
@@ -95,6 +96,15 @@ def read_topic(kafka: KafkaSettings, name: str) -> list[Any]:
     try:
         topic = f"{kafka.topic_prefix}{name}"
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        # The `kafka` fixture created it with this many partitions; fewer means it was deleted
+        # during the test (and maybe auto-created again, empty, with the broker's default of 1),
+        # e.g. by another pytest session's teardown on the same broker (tests/conftest.py):
+        # say so rather than report every record as missing.
+        created = partitions_for(kafka, topic_spec(name))
+        assert len(tps) == created, (
+            f"{topic} has {len(tps)} partitions, not the {created} it was created with: "
+            "deleted while the test ran (another test session on the same broker?)"
+        )
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         ends = consumer.end_offsets(tps)
