@@ -78,8 +78,11 @@ class Publisher:
         self._pending.append((topic, future))
 
     def flush(self, timeout_s: float = 120.0) -> int:
-        """Wait for every record sent since the last flush; returns how many were confirmed."""
+        """Wait for every record sent since the last flush; returns how many were confirmed
+        (nothing sent: nothing to wait for)."""
         pending, self._pending = self._pending, []
+        if not pending:
+            return 0
         try:
             self.producer.flush(timeout=timeout_s)
         except KafkaError as exc:
