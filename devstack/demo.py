@@ -189,15 +189,16 @@ class LocalStack:
         with store.sessions() as db:
             user = find_user_by_email(db, email)
             if user is None:
-                password = secrets.token_urlsafe(12)
+                password = _new_password(password_file)
                 tenant = create_tenant(db, name=f"Demo tenant {index + 1}", alert_email=email)
                 create_user(db, tenant.id, email, hash_password(password))
-                password_file.parent.mkdir(parents=True, exist_ok=True)
-                password_file.write_text(password)
-                password_file.chmod(0o600)
                 tenant_id = tenant.id
-            else:
+            elif password_file.exists():
                 password = password_file.read_text().strip()
+                tenant_id = user.tenant_id
+            else:  # the store outlived var/demo/: a new password for the demo user
+                password = _new_password(password_file)
+                user.password_hash = hash_password(password)
                 tenant_id = user.tenant_id
             role_arn = f"arn:aws:iam::{account_id}:role/SpendSense"
             account = get_aws_account(db, tenant_id, account_id)
@@ -236,3 +237,12 @@ class LocalStack:
             self.feed.stop()
             self.feed = None
         self.supervisor.stop_all()
+
+
+def _new_password(password_file: Path) -> str:
+    """A new demo password, kept in ``password_file`` (owner-only)."""
+    password = secrets.token_urlsafe(12)
+    password_file.parent.mkdir(parents=True, exist_ok=True)
+    password_file.write_text(password)
+    password_file.chmod(0o600)
+    return password
