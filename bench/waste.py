@@ -292,14 +292,13 @@ def _collector(server: Any, store: Any, rules: Any) -> Any:
     return ResourcesCollector(ctx, rules)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Variant:
-    """One set of rules run over the same polls: its own store, collector and topics."""
+    """One set of rules run over the same polls: its topics and its collector (judging by
+    those rules, from a store of its own)."""
 
-    rules: WasteRules
-    store: Any
     kafka: KafkaSettings
-    collector: Any = None
+    collector: Any
 
 
 def run_benchmark(
@@ -343,7 +342,7 @@ def run_benchmark(
             stores = [_store(f"sqlite:///{workdir}/store-{n}.db") for n in range(len(rules))]
             accounts = _connect(server, stores)
             variants = [
-                _Variant(r, store, k, _collector(server, store, r))
+                _Variant(k, _collector(server, store, r))
                 for r, store, k in zip(rules, stores, topics, strict=True)
             ]
             onboarding = datetime.fromtimestamp(int(timeline.clock.now()), tz=UTC)

@@ -90,14 +90,14 @@ def fetch_histories(
 ) -> dict[tuple[str, str], History]:
     """Each watched resource's daily history, keyed by (kind, resource id)."""
     start = lookback_start(now, rules.lookback_days)
-    queries: list[tuple[Watched, dict[str, Any]]] = [
-        (w, metric_query(f"q{i}_{j}", metric, w.facts.dimensions))
+    queries = [
+        metric_query(_query_id(i, j), metric, w.facts.dimensions)
         for i, w in enumerate(watched)
         for j, metric in enumerate(w.metrics)
     ]
     points: dict[str, list[tuple[datetime, float]]] = {}
     for batch in _batches(queries, MAX_QUERIES):
-        for result in _results(cloudwatch, [q for _, q in batch], start, now):
+        for result in _results(cloudwatch, batch, start, now):
             points.setdefault(result["Id"], []).extend(
                 zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
             )
@@ -107,7 +107,7 @@ def fetch_histories(
                 (
                     m.rest if rules.rest_levels else CLEAN_FLOOR,
                     m.stat,
-                    points.get(f"q{i}_{j}", []),
+                    points.get(_query_id(i, j), []),
                 )
                 for j, m in enumerate(w.metrics)
             ],
@@ -117,6 +117,11 @@ def fetch_histories(
         )
         for i, w in enumerate(watched)
     }
+
+
+def _query_id(resource: int, metric: int) -> str:
+    """The GetMetricData id of a watched resource's metric (both by position)."""
+    return f"q{resource}_{metric}"
 
 
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
