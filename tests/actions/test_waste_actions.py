@@ -20,6 +20,7 @@ from spendsense.resources.registry import OK, WasteRules, load_kinds
 from spendsense.store.models import AuditEntry, Tenant
 from spendsense.store.models.waste import WasteDecision
 from tests.actions.conftest import REGION, Rig
+from tests.fixtures.sandbox import create_database
 
 PROTECT = "spendsense:protect"
 
@@ -215,20 +216,6 @@ def test_a_load_balancer_is_flagged_by_its_arn(rig: Rig, executor: WasteExecutor
     }
 
 
-def _database(rds: Any, tags: dict[str, str] | None = None, ident: str = "") -> str:
-    """A new database; returns its ARN, its id as the collector finds it."""
-    created = rds.create_db_instance(
-        DBInstanceIdentifier=ident or f"reports-{uuid.uuid4().hex[:8]}",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="admin1",
-        MasterUserPassword="correct-horse-1",
-        AllocatedStorage=20,
-        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
-    )
-    return str(created["DBInstance"]["DBInstanceArn"])
-
-
 def _db_status(rds: Any, arn: str) -> str:
     """The database's status, described by the identifier its ARN ends in."""
     found = rds.describe_db_instances(DBInstanceIdentifier=arn.split(":db:")[1])
@@ -239,11 +226,11 @@ def test_a_database_is_stopped_and_a_protected_one_is_not(
     rig: Rig, executor: WasteExecutor
 ) -> None:
     rds = client(rig, "rds")
-    db_arn = _database(rds)
+    db_arn = create_database(rds)
     stopped = act(rig, executor, "rds-instance", db_arn, "stop")
     assert stopped.result == "stopped" and "7 days" in stopped.message
     assert _db_status(rds, db_arn) in {"stopped", "stopping"}
-    kept = _database(rds, {PROTECT: ""})
+    kept = create_database(rds, tags={PROTECT: ""})
     assert act(rig, executor, "rds-instance", kept, "stop").result == "refused"
     assert _db_status(rds, kept) == "available"
 
@@ -255,7 +242,7 @@ def test_of_two_databases_of_one_identifier_only_the_one_asked_for_is_stopped(
     database, and one whose account or region is not the request's is refused."""
     ident = f"app-db-{uuid.uuid4().hex[:8]}"
     here, there = client(rig, "rds"), client(rig, "rds", region="eu-west-1")
-    busy, idle = _database(here, ident=ident), _database(there, ident=ident)
+    busy, idle = create_database(here, ident), create_database(there, ident)
     assert busy != idle
     wrong = act(rig, executor, "rds-instance", idle, "stop")  # the request says us-east-1
     assert wrong.result == "refused" and "eu-west-1" in wrong.message
@@ -285,7 +272,7 @@ def test_a_snapshot_is_deleted_with_its_id_typed(rig: Rig, executor: WasteExecut
 
 def test_a_policy_runs_dry_first_and_under_its_cap(rig: Rig, executor: WasteExecutor) -> None:
     rds = client(rig, "rds")
-    first, second = _database(rds), _database(rds)
+    first, second = create_database(rds), create_database(rds)
     policy = {"actor": "policy:waste", "max_per_hour": 1}
     dry = act(rig, executor, "rds-instance", first, "stop", dry_run=True, **policy)
     assert dry.result == "dry-run"

@@ -28,7 +28,7 @@ from tests.api.conftest import (
 from tests.api.test_roles import join
 from tests.api.waste_seeds import seed_waste, waste_record
 from tests.fixtures.postgres import PostgresServer
-from tests.fixtures.sandbox import Sandbox
+from tests.fixtures.sandbox import Sandbox, create_database
 
 pytestmark = pytest.mark.kafka
 
@@ -226,14 +226,7 @@ def test_of_two_databases_of_one_identifier_the_api_stops_the_one_asked_for(
     clients, arns = {}, {}
     for region in ("us-east-1", "eu-west-1"):
         clients[region] = sandbox.client("rds", sandbox.tenant_session(account_id, region), region)
-        arns[region] = clients[region].create_db_instance(
-            DBInstanceIdentifier=ident,
-            DBInstanceClass="db.t3.micro",
-            Engine="postgres",
-            MasterUsername="admin1",
-            MasterUserPassword="correct-horse-1",
-            AllocatedStorage=20,
-        )["DBInstance"]["DBInstanceArn"]
+        arns[region] = create_database(clients[region], ident)
         with services.sessions() as db:
             seed_waste(
                 db,

@@ -21,6 +21,7 @@ from spendsense.resources.activity import lookback_start
 from spendsense.resources.prices import PriceBook
 from spendsense.resources.registry import Facts, Metric, WasteRules, load_kinds
 from spendsense.store.models.resource_sightings import ResourceSighting
+from tests.fixtures.sandbox import create_database
 from tests.ingest.conftest import IngestEnv, read_topic
 
 pytestmark = [pytest.mark.kafka]
@@ -100,16 +101,7 @@ def seed(env: IngestEnv) -> dict[str, str]:
 
 def database(env: IngestEnv, region: str, identifier: str) -> str:
     """A database in acme's account; returns its ARN (the id it is found by)."""
-    return str(
-        admin(env, "rds", region).create_db_instance(
-            DBInstanceIdentifier=identifier,
-            DBInstanceClass="db.t3.micro",
-            Engine="postgres",
-            MasterUsername="admin1",
-            MasterUserPassword="secret-pass-1",
-            AllocatedStorage=20,
-        )["DBInstance"]["DBInstanceArn"]
-    )
+    return create_database(admin(env, "rds", region), identifier)
 
 
 def test_each_kind_is_found_judged_and_priced_by_region(ingest_env: IngestEnv) -> None:
